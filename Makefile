@@ -1,0 +1,77 @@
+# authd: `make run` serves, `make test` tests. Both install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+PYTHON      := $(VENV)/bin/python
+APT_PACKAGES := protobuf-compiler protobuf-c-compiler libprotobuf-c-dev libsqlite3-dev libssl-dev pkg-config
+DATA_DIR    ?= var
+HOST        ?= 127.0.0.1
+PORT        ?= 7400
+GENERATED   := Sources/CAuthProto Sources/AuthWire/Generated Sources/AuthAPI/Generated \
+               Tests/AuthWireTests/Generated clients/python/auth
+
+.PHONY: help deps apt-deps python-deps generate check-generated build build-release run test \
+        test-swift test-python bench clean
+
+help:
+	@echo "make run              install what is missing, build, start authd on $(DATA_DIR)/authd.sqlite"
+	@echo "make test             install what is missing, check generated code, run every test"
+	@echo "make generate         regenerate C, Swift and Python code from proto/"
+	@echo "make check-generated  fail when generated code is stale"
+	@echo "make bench            release build, then the load benchmarks of docs/benchmarks.md"
+
+deps: apt-deps python-deps
+
+# apt-get only when a package is missing: a warm machine starts in no time.
+apt-deps:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+python-deps: $(VENV)/.installed
+
+$(VENV)/.installed: clients/python/requirements.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install -q --disable-pip-version-check -r clients/python/requirements.txt
+	touch $@
+
+generate: deps
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" tools/generate.sh
+
+check-generated: generate
+	@if ! git diff --quiet -- $(GENERATED) || [ -n "$$(git ls-files --others --exclude-standard -- $(GENERATED))" ]; then \
+	    git status --short -- $(GENERATED); \
+	    echo "generated code is stale: run 'make generate' and commit the result"; exit 1; \
+	fi
+	@echo "generated code is up to date"
+
+build: apt-deps
+	swift build
+
+build-release: apt-deps
+	swift build -c release
+
+run: deps build
+	@mkdir -p $(DATA_DIR)
+	.build/debug/authd --host $(HOST) --port $(PORT) --database $(DATA_DIR)/authd.sqlite
+
+test: deps check-generated test-swift test-python
+
+test-swift: apt-deps
+	swift build --build-tests
+	swift test --skip-build
+
+test-python: python-deps build
+	AUTHD_BIN=$(CURDIR)/.build/debug/authd $(PYTHON) -m pytest clients/python -q
+
+bench: build-release
+	tools/bench.sh
+
+clean:
+	rm -rf .build $(VENV)

@@ -1,0 +1,112 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "authd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "AuthClient", targets: ["AuthClient"]),
+        .executable(name: "authd", targets: ["authd"]),
+        .executable(name: "authbench", targets: ["authbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // System libraries, installed by `make deps` (apt).
+        .systemLibrary(
+            name: "CProtobufC",
+            pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]
+        ),
+        // protoc-c output for proto/ (generated, committed; `make generate`).
+        .target(
+            name: "CAuthProto",
+            dependencies: ["CProtobufC"]
+        ),
+        // Swift value types over the protoc-c structs (generated) and their runtime.
+        .target(
+            name: "AuthWire",
+            dependencies: ["CAuthProto", "CProtobufC"],
+            swiftSettings: swiftSettings
+        ),
+        // Framed RPC over TCP: codec, server, multiplexed client connection. Knows no service.
+        .target(
+            name: "AuthRPC",
+            dependencies: [
+                "AuthWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Generated service glue: method descriptors, handler protocols, typed client stubs.
+        .target(
+            name: "AuthAPI",
+            dependencies: ["AuthWire", "AuthRPC"],
+            swiftSettings: swiftSettings
+        ),
+        // The Swift client module applications import.
+        .target(
+            name: "AuthClient",
+            dependencies: ["AuthAPI", "AuthRPC", "AuthWire"],
+            swiftSettings: swiftSettings
+        ),
+        // The server: service implementations wired onto the RPC router.
+        .target(
+            name: "AuthServer",
+            dependencies: [
+                "AuthAPI", "AuthRPC", "AuthWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "authd",
+            dependencies: [
+                "AuthServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "authbench",
+            dependencies: [
+                "AuthClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "AuthWireTests", dependencies: ["AuthWire"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AuthRPCTests",
+            dependencies: [
+                "AuthRPC", "AuthWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuthServerTests",
+            dependencies: ["AuthServer", "AuthClient"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,27 @@
+import AuthAPI
+import AuthRPC
+import AuthWire
+import Synchronization
+
+/// `auth.v1.Health`, as grpc.health.v1 defines Check: the server as a whole ("") and
+/// each service it routes are SERVING until shutdown begins; other names are NOT_FOUND.
+final class HealthHandler: HealthService.Handler {
+    private let services: Set<String>
+    private let shuttingDown = Atomic<Bool>(false)
+
+    init(services: Set<String>) {
+        self.services = services.union([HealthService.name])
+    }
+
+    func beginShutdown() {
+        shuttingDown.store(true, ordering: .relaxed)
+    }
+
+    func check(_ request: HealthCheckRequest, context: CallContext) async throws(RPCError) -> HealthCheckResponse {
+        guard request.service.isEmpty || services.contains(request.service) else {
+            throw RPCError.notFound("service '\(request.service)' is not served here; served: \(services.sorted().joined(separator: ", "))")
+        }
+        let status: HealthCheckResponse.ServingStatus = shuttingDown.load(ordering: .relaxed) ? .notServing : .serving
+        return HealthCheckResponse(status: status)
+    }
+}

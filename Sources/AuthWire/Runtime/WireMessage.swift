@@ -1,0 +1,57 @@
+/// A protobuf message of the auth.v1 wire, encoded and decoded through protobuf-c.
+///
+/// Conformances are generated from proto/ by tools/protoc-gen-authswift; nothing else
+/// should conform. Decoding is strict: a field the message does not know, or a string
+/// that is not UTF-8, is an error rather than something silently dropped or repaired.
+public protocol WireMessage: Sendable, Hashable {
+    /// The message's full proto name, e.g. "auth.v1.LoginRequest".
+    static var protoName: String { get }
+
+    init()
+
+    init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError)
+
+    /// Packs the message and lends the bytes to `body`; they are only valid inside it.
+    func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result
+}
+
+extension WireMessage {
+    public init(decoding bytes: [UInt8]) throws(WireDecodingError) {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(WireDecodingError) in try Self(decoding: raw) }
+        }
+        self = try result.get()
+    }
+
+    /// The message as protobuf bytes.
+    public func encoded() -> [UInt8] {
+        withEncodedBytes { Array($0) }
+    }
+}
+
+/// Bytes that are not a valid encoding of the expected message.
+public struct WireDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The proto name of the message being decoded.
+    public var message: String
+    /// What was wrong, naming the field where one is to blame.
+    public var detail: String
+    /// The offending field's path, e.g. "attributes[name]"; empty when not one field's fault.
+    public var field: String
+
+    public init(message: String, detail: String, field: String = "") {
+        self.message = message
+        self.detail = detail
+        self.field = field
+    }
+
+    public var description: String {
+        "not a valid \(message): \(detail)"
+    }
+
+    /// The same error, reported against the top-level message being decoded.
+    func `in`(_ topLevel: String) -> Self {
+        var copy = self
+        copy.message = topLevel
+        return copy
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import AuthRPC
+import AuthServer
+import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct Authd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "authd",
+        abstract: "The authd authentication server."
+    )
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "TCP port to listen on; 0 picks a free one.")
+    var port = 7400
+
+    @Option(help: "Largest frame accepted, in bytes.")
+    var maxFrameBytes = ServerConfiguration.defaults.maximumFrameBytes
+
+    @Option(help: "Calls one connection may have in flight.")
+    var maxInFlight = ServerConfiguration.defaults.maximumCallsInFlight
+
+    @Option(help: "Close a connection idle for this long, in milliseconds.")
+    var idleTimeoutMs = 300_000
+
+    @Option(help: "Connections served at once.")
+    var maxConnections = ServerConfiguration.defaults.maximumConnections
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    mutating func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
+        guard maxFrameBytes >= 64 else { throw ValidationError("--max-frame-bytes must be at least 64") }
+        guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
+        guard idleTimeoutMs >= 1 else { throw ValidationError("--idle-timeout-ms must be at least 1") }
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "authd")
+
+        let rpc = ServerConfiguration(
+            host: host,
+            port: port,
+            maximumFrameBytes: maxFrameBytes,
+            maximumCallsInFlight: maxInFlight,
+            idleTimeout: .milliseconds(idleTimeoutMs),
+            maximumConnections: maxConnections
+        )
+        let server = AuthdServer(configuration: .init(rpc: rpc), logger: logger)
+        try await server.start()
+        // Scripts and tests wait for this line to learn the port.
+        print("authd listening on \(host):\(server.localPort ?? port)")
+        fflush(nil)
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}

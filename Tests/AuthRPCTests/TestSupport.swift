@@ -1,0 +1,167 @@
+import AuthRPC
+import AuthWire
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Test methods over existing messages: the request's value is "<delay ms>:<text>",
+/// the response echoes the text after the delay.
+enum TestMethods {
+    static let echo = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Echo")
+    static let fail = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Fail")
+    static let block = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Block")
+    static let metadata = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Metadata")
+    /// Records its start, then takes 300 ms.
+    static let slow = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Slow")
+}
+
+/// Records which blocking calls saw their task cancelled.
+final class CancellationLog: Sendable {
+    private let cancelled = Mutex<[String]>([])
+    private let started = Mutex<[String]>([])
+
+    func recordStart(_ name: String) { started.withLock { $0.append(name) } }
+    func recordCancel(_ name: String) { cancelled.withLock { $0.append(name) } }
+    var startedNames: [String] { started.withLock { $0 } }
+    var cancelledNames: [String] { cancelled.withLock { $0 } }
+
+    func waitUntilCancelled(_ name: String) async -> Bool {
+        for _ in 0..<400 {
+            if cancelledNames.contains(name) { return true }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return false
+    }
+
+    func waitUntilStarted(_ name: String) async -> Bool {
+        for _ in 0..<400 {
+            if startedNames.contains(name) { return true }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return false
+    }
+}
+
+func makeTestRouter(log: CancellationLog = CancellationLog()) -> Router {
+    var router = Router()
+    router.register(TestMethods.echo) { request, _ throws(RPCError) in
+        let parts = request.value.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+        let delay = Int(parts.first ?? "0") ?? 0
+        if delay > 0 {
+            try? await Task.sleep(for: .milliseconds(delay))
+        }
+        return StringValue(value: parts.count > 1 ? String(parts[1]) : "")
+    }
+    router.register(TestMethods.fail) { request, _ throws(RPCError) in
+        throw RPCError.invalidArgument("value '\(request.value)' is not acceptable", field: "value")
+    }
+    router.register(TestMethods.block) { request, _ throws(RPCError) in
+        log.recordStart(request.value)
+        do {
+            try await Task.sleep(for: .seconds(30))
+        } catch {
+            log.recordCancel(request.value)
+        }
+        return StringValue(value: "finished")
+    }
+    router.register(TestMethods.slow) { request, _ throws(RPCError) in
+        log.recordStart(request.value)
+        try? await Task.sleep(for: .milliseconds(300))
+        return StringValue(value: "done")
+    }
+    router.register(TestMethods.metadata) { request, context throws(RPCError) in
+        StringValue(value: context.metadata[request.value] ?? "<none>")
+    }
+    return router
+}
+
+/// An RPCServer on a free loopback port, shut down by `stop()`.
+struct RunningServer {
+    let server: RPCServer
+    let port: Int
+    let task: Task<Void, any Error>
+
+    static func start(
+        router: Router = makeTestRouter(),
+        configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws -> RunningServer {
+        var configuration = ServerConfiguration(port: 0)
+        configure(&configuration)
+        var logger = Logger(label: "test.rpc")
+        logger.logLevel = .critical
+        let server = RPCServer(router: router, configuration: configuration, logger: logger)
+        try await server.start()
+        let task = Task { try await server.run() }
+        return RunningServer(server: server, port: server.localPort!, task: task)
+    }
+
+    func client(_ configuration: ClientConfiguration = .defaults) -> RPCClient {
+        RPCClient(host: "127.0.0.1", port: port, configuration: configuration)
+    }
+
+    func stop() async {
+        server.beginGracefulShutdown()
+        _ = await task.result
+    }
+}
+
+/// A connection that writes raw bytes and reads raw frames, for feeding the server what
+/// no well-behaved client would.
+struct RawConnection {
+    let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    static func connect(port: Int) async throws -> RawConnection {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(isOutboundHalfClosureEnabled: true)
+                    )
+                }
+            }
+        return RawConnection(channel: channel)
+    }
+
+    static func frameBytes(_ frame: Frame) -> [UInt8] {
+        let body = frame.encoded()
+        let length = UInt32(body.count)
+        return [UInt8(length >> 24), UInt8((length >> 16) & 0xFF), UInt8((length >> 8) & 0xFF), UInt8(length & 0xFF)] + body
+    }
+
+    /// Writes `bytes`, optionally half-closes, then reads frames until the server closes
+    /// (or `untilFrames` frames arrived). Returns the frames and whether the server closed.
+    func exchange(
+        _ bytes: [UInt8],
+        halfClose: Bool = false,
+        untilFrames: Int? = nil
+    ) async throws -> (frames: [Frame], closed: Bool) {
+        try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(bytes: bytes))
+            if halfClose {
+                outbound.finish()
+            }
+            var buffer = ByteBuffer()
+            var frames: [Frame] = []
+            for try await chunk in inbound {
+                buffer.writeImmutableBuffer(chunk)
+                while let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self),
+                    buffer.readableBytes >= 4 + Int(length)
+                {
+                    buffer.moveReaderIndex(forwardBy: 4)
+                    let body = buffer.readBytes(length: Int(length))!
+                    frames.append(try Frame(decoding: body))
+                }
+                if let untilFrames, frames.count >= untilFrames {
+                    return (frames, false)
+                }
+            }
+            return (frames, true)
+        }
+    }
+}
+
+func echoRequest(_ value: String) -> [UInt8] {
+    StringValue(value: value).encoded()
+}
