@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries, installed by `make deps` (apt).
@@ -26,6 +27,11 @@ let package = Package(
             name: "CProtobufC",
             pkgConfig: "libprotobuf-c",
             providers: [.apt(["libprotobuf-c-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
         ),
         // protoc-c output for proto/ (generated, committed; `make generate`).
         .target(
@@ -55,6 +61,35 @@ let package = Package(
             dependencies: ["AuthWire", "AuthRPC"],
             swiftSettings: swiftSettings
         ),
+        // OpenSSL: scrypt password hashes, SHA-256, CSPRNG, constant-time comparison.
+        .target(
+            name: "AuthCrypto",
+            dependencies: [
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The domain: users, sessions, codes, roles, groups; the flows; the storage protocol.
+        // Knows neither the wire nor SQL.
+        .target(
+            name: "AuthCore",
+            dependencies: [
+                "AuthCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The SQLite implementation of AuthCore's storage protocol (GRDB, WAL, migrations).
+        .target(
+            name: "AuthStore",
+            dependencies: [
+                "AuthCore", "AuthCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Swift client module applications import.
         .target(
             name: "AuthClient",
@@ -65,7 +100,7 @@ let package = Package(
         .target(
             name: "AuthServer",
             dependencies: [
-                "AuthAPI", "AuthRPC", "AuthWire",
+                "AuthAPI", "AuthRPC", "AuthWire", "AuthCore", "AuthStore", "AuthCrypto",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -91,6 +126,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AuthWireTests", dependencies: ["AuthWire"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthCryptoTests", dependencies: ["AuthCrypto"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthStoreTests", dependencies: ["AuthStore", "AuthCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AuthRPCTests",
             dependencies: [
@@ -105,7 +142,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AuthServerTests",
-            dependencies: ["AuthServer", "AuthClient"],
+            dependencies: [
+                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

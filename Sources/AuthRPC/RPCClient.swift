@@ -106,7 +106,13 @@ public final class RPCClient: RPCCaller {
             timeoutMs: timeoutMs
         )
         let promise = channel.eventLoop.makePromise(of: Frame.self)
-        channel.write(OutgoingCall(frame: frame, promise: promise, timeout: timeout), promise: nil)
+        // A write can fail before it reaches our handler (the channel closed under us):
+        // then nobody else would ever complete the call. Completing twice is harmless.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            promise.fail(RPCError.unavailable("connection lost before \(method) was sent: \(error)"))
+        }
+        channel.write(OutgoingCall(frame: frame, promise: promise, timeout: timeout), promise: written)
 
         let response: Frame
         do {

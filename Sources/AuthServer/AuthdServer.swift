@@ -1,32 +1,68 @@
 import AuthAPI
+public import AuthCore
+public import AuthCrypto
 public import AuthRPC
+import AuthStore
 public import Logging
-import ServiceLifecycle
+public import ServiceLifecycle
 
-/// The authd server: every service authd implements, routed and served over `RPCServer`.
+/// The authd server: the store, the services over it, and the RPC server routing to them.
 ///
 /// A `Service` for swift-service-lifecycle: `run()` serves until graceful shutdown
 /// (SIGTERM), then lets calls in flight finish and says GOAWAY to every connection.
 public final class AuthdServer: Service {
     public struct Configuration: Sendable {
         public var rpc: ServerConfiguration
+        /// The SQLite file; created with its schema when missing.
+        public var databasePath: String
+        public var scrypt: ScryptParameters
+        /// Threads that hash passwords; each holds `scrypt.memoryBytes` while it works.
+        public var hashingThreads: Int
+        public var identity: IdentityConfiguration
+        /// Time for every expiry and throttle; the system clock but in tests.
+        public var clock: any WallClock
 
-        public init(rpc: ServerConfiguration = .defaults) {
+        public init(
+            rpc: ServerConfiguration = .defaults,
+            databasePath: String,
+            scrypt: ScryptParameters = .owasp,
+            hashingThreads: Int = PasswordHasher.defaultThreadCount,
+            identity: IdentityConfiguration = .defaults,
+            clock: any WallClock = SystemWallClock()
+        ) {
             self.rpc = rpc
+            self.databasePath = databasePath
+            self.scrypt = scrypt
+            self.hashingThreads = hashingThreads
+            self.identity = identity
+            self.clock = clock
         }
     }
 
     private let rpcServer: RPCServer
     private let health: HealthHandler
+    private let hasher: PasswordHasher
     private let logger: Logger
 
-    public init(configuration: Configuration, logger: Logger = Logger(label: "authd")) {
+    public init(configuration: Configuration, logger: Logger = Logger(label: "authd")) throws {
+        let storage = try SQLiteStorage(path: configuration.databasePath)
+        let hasher = PasswordHasher(parameters: configuration.scrypt, threads: configuration.hashingThreads)
+        let identity = IdentityService(
+            storage: storage,
+            hasher: hasher,
+            clock: configuration.clock,
+            configuration: configuration.identity,
+            logger: logger
+        )
+
         var router = Router()
+        AuthHandler(identity: identity).register(on: &router)
         // Health answers for every other service routed, so it is registered last.
-        let otherServices: Set<String> = router.serviceNames
-        let health = HealthHandler(services: otherServices)
+        let health = HealthHandler(services: router.serviceNames)
         health.register(on: &router)
+
         self.health = health
+        self.hasher = hasher
         self.logger = logger
         self.rpcServer = RPCServer(router: router, configuration: configuration.rpc, logger: logger)
     }
@@ -41,11 +77,17 @@ public final class AuthdServer: Service {
     }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await rpcServer.run()
-        } onGracefulShutdown: {
-            self.beginGracefulShutdown()
+        do {
+            try await withGracefulShutdownHandler {
+                try await rpcServer.run()
+            } onGracefulShutdown: {
+                self.beginGracefulShutdown()
+            }
+        } catch {
+            await hasher.shutdown()
+            throw error
         }
+        await hasher.shutdown()
     }
 
     public func beginGracefulShutdown() {

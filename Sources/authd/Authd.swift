@@ -1,4 +1,6 @@
 import ArgumentParser
+import AuthCore
+import AuthCrypto
 import AuthRPC
 import AuthServer
 import Logging
@@ -33,6 +35,33 @@ struct Authd: AsyncParsableCommand {
     @Option(help: "Connections served at once.")
     var maxConnections = ServerConfiguration.defaults.maximumConnections
 
+    @Option(help: "The SQLite database file; created with its schema when missing.")
+    var database = "authd.sqlite"
+
+    @Option(help: "scrypt cost: N = 2^log-n. OWASP's minimum is 17.")
+    var scryptLogN = ScryptParameters.owasp.logN
+
+    @Option(help: "scrypt block size r.")
+    var scryptR = ScryptParameters.owasp.r
+
+    @Option(help: "scrypt parallelism p.")
+    var scryptP = ScryptParameters.owasp.p
+
+    @Option(help: "Threads hashing passwords (default: one per core).")
+    var hashingThreads = PasswordHasher.defaultThreadCount
+
+    @Option(help: "Shortest password accepted (at least 6).")
+    var passwordMinLength = 6
+
+    @Option(help: "A session unused this long ends, in seconds.")
+    var sessionIdleTimeoutS = 7 * 24 * 3600
+
+    @Option(help: "A session ends this long after sign-in, in seconds.")
+    var sessionAbsoluteTimeoutS = 30 * 24 * 3600
+
+    @Option(help: "Sender of emails.")
+    var mailFrom = "authd <no-reply@localhost>"
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -42,6 +71,14 @@ struct Authd: AsyncParsableCommand {
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
         guard idleTimeoutMs >= 1 else { throw ValidationError("--idle-timeout-ms must be at least 1") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard (1...24).contains(scryptLogN), scryptR >= 1, scryptP >= 1 else {
+            throw ValidationError("scrypt parameters out of range: --scrypt-log-n 1...24, --scrypt-r and --scrypt-p at least 1")
+        }
+        guard hashingThreads >= 1 else { throw ValidationError("--hashing-threads must be at least 1") }
+        guard (6...64).contains(passwordMinLength) else { throw ValidationError("--password-min-length must be 6...64") }
+        guard sessionIdleTimeoutS >= 60, sessionAbsoluteTimeoutS >= sessionIdleTimeoutS else {
+            throw ValidationError("--session-idle-timeout-s must be at least 60 and at most --session-absolute-timeout-s")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
     }
 
@@ -62,7 +99,24 @@ struct Authd: AsyncParsableCommand {
             idleTimeout: .milliseconds(idleTimeoutMs),
             maximumConnections: maxConnections
         )
-        let server = AuthdServer(configuration: .init(rpc: rpc), logger: logger)
+        let identity = IdentityConfiguration(
+            passwords: .init(minimumLength: passwordMinLength),
+            sessions: .init(
+                idleTimeout: .seconds(sessionIdleTimeoutS),
+                absoluteTimeout: .seconds(sessionAbsoluteTimeoutS)
+            ),
+            mailFrom: mailFrom
+        )
+        let server = try AuthdServer(
+            configuration: .init(
+                rpc: rpc,
+                databasePath: database,
+                scrypt: ScryptParameters(logN: scryptLogN, r: scryptR, p: scryptP),
+                hashingThreads: hashingThreads,
+                identity: identity
+            ),
+            logger: logger
+        )
         try await server.start()
         // Scripts and tests wait for this line to learn the port.
         print("authd listening on \(host):\(server.localPort ?? port)")

@@ -138,7 +138,11 @@ struct RawConnection {
         untilFrames: Int? = nil
     ) async throws -> (frames: [Frame], closed: Bool) {
         try await channel.executeThenClose { inbound, outbound in
-            try await outbound.write(ByteBuffer(bytes: bytes))
+            if !bytes.isEmpty {
+                // The server may already have said GOAWAY and closed (connection limit):
+                // what it sent is still there to read.
+                try? await outbound.write(ByteBuffer(bytes: bytes))
+            }
             if halfClose {
                 outbound.finish()
             }

@@ -297,9 +297,9 @@ struct LimitTests {
 
     @Test("a call in flight keeps a connection from idling out")
     func busyIsNotIdle() async throws {
-        let running = try await RunningServer.start { $0.idleTimeout = .milliseconds(100) }
+        let running = try await RunningServer.start { $0.idleTimeout = .seconds(1) }
         let client = running.client()
-        #expect(try await client.call(TestMethods.echo, StringValue(value: "400:slow but fine")).value == "slow but fine")
+        #expect(try await client.call(TestMethods.echo, StringValue(value: "2500:slow but fine")).value == "slow but fine")
         await client.close()
         await running.stop()
     }

@@ -245,22 +245,6 @@ def test_client_cancel_via_future(client: Client):
 
 # Metadata and api keys
 
-def test_admin_call_without_a_key_is_refused(client: Client):
-    with pytest.raises(RpcError) as info:
-        client.admin.list_roles()
-    assert info.value.code in (StatusCode.UNAUTHENTICATED, StatusCode.PERMISSION_DENIED)
-    assert client.health.check(service="").status == SERVING
-
-
-def test_mail_call_with_a_bogus_key_is_refused(authd):
-    with authd.client(api_key="not-a-real-key") as c:
-        with pytest.raises(RpcError) as info:
-            c.mail.queue_stats()
-        assert info.value.code in (StatusCode.UNAUTHENTICATED, StatusCode.PERMISSION_DENIED)
-
-
-# Client behaviour on a closed connection
-
 def test_calls_after_close_fail_fast(authd):
     c = authd.client()
     assert c.health.check(service="").status == SERVING

@@ -1,0 +1,46 @@
+/// Counts failures per key in the store and says when a key must wait.
+struct Throttler: Sendable {
+    let storage: any AuthStorage
+
+    /// Throws RESOURCE_EXHAUSTED with a retry hint while `key` is backing off.
+    func check(_ key: String, rule: BackoffRule, now: Timestamp, what: String) async throws(AuthError) {
+        guard let record = try await storage.throttle(key: key),
+            record.windowStartedAt > now - rule.window,
+            let delay = rule.delay(after: record.failures)
+        else { return }
+        let allowedAt = record.lastFailureAt + delay
+        if now < allowedAt {
+            throw AuthError(
+                .resourceExhausted,
+                "too many failed \(what); try again in \(Self.seconds(allowedAt.since(now))) s",
+                retryAfter: allowedAt.since(now)
+            )
+        }
+    }
+
+    func recordFailure(_ key: String, rule: BackoffRule, now: Timestamp) async throws(AuthError) {
+        _ = try await storage.recordFailure(key: key, window: rule.window, at: now)
+    }
+
+    /// Counts one request against an hourly quota; throws when it is over.
+    func consumeHourlyQuota(_ key: String, limit: Int, now: Timestamp, what: String) async throws(AuthError) {
+        let hour = Duration.seconds(3600)
+        let record = try await storage.recordFailure(key: key, window: hour, at: now)
+        if record.failures > limit {
+            let retry = (record.windowStartedAt + hour).since(now)
+            throw AuthError(
+                .resourceExhausted,
+                "too many \(what) in the last hour; try again in \(Self.seconds(retry)) s",
+                retryAfter: retry
+            )
+        }
+    }
+
+    func clear(_ key: String) async throws(AuthError) {
+        try await storage.clearFailures(key: key)
+    }
+
+    private static func seconds(_ duration: Duration) -> Int64 {
+        max(1, (duration.wholeMilliseconds + 999) / 1000)
+    }
+}

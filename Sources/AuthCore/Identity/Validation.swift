@@ -1,0 +1,125 @@
+/// Checks and normalises what end users type. Every failure names the field.
+public enum Validation {
+    public static let maximumEmailLength = 254
+
+    /// Trimmed and lower-cased, then checked: one "@", a local part of at most 64
+    /// characters of RFC 5322 atext and dots, a domain of dot-separated LDH labels with
+    /// at least one dot. ASCII only: internationalised domains arrive as punycode.
+    public static func normalizedEmail(_ raw: String, field: String = "email") throws(AuthError) -> String {
+        let email = raw.trimmingWhitespace().lowercased()
+        guard !email.isEmpty else {
+            throw .invalidArgument("\(field) is required", field: field)
+        }
+        guard email.utf8.count <= maximumEmailLength else {
+            throw .invalidArgument("\(field) is longer than \(maximumEmailLength) characters", field: field)
+        }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2 else {
+            throw .invalidArgument("\(field) must contain exactly one @", field: field)
+        }
+        let local = parts[0]
+        let domain = parts[1]
+        guard !local.isEmpty, local.utf8.count <= 64 else {
+            throw .invalidArgument("\(field) must have 1 to 64 characters before the @", field: field)
+        }
+        let atext = Set("abcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~-.".utf8)
+        guard local.utf8.allSatisfy(atext.contains),
+            local.first != ".", local.last != ".", !local.contains("..")
+        else {
+            throw .invalidArgument("\(field) has a character that is not allowed before the @", field: field)
+        }
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
+        let ldh = Set("abcdefghijklmnopqrstuvwxyz0123456789-".utf8)
+        guard labels.count >= 2,
+            labels.allSatisfy({ label in
+                !label.isEmpty && label.utf8.count <= 63 && label.utf8.allSatisfy(ldh.contains)
+                    && label.first != "-" && label.last != "-"
+            })
+        else {
+            throw .invalidArgument("\(field) must end in a domain such as example.com", field: field)
+        }
+        return email
+    }
+
+    /// Bounds on string attributes: count, name shape, value size.
+    public struct AttributeLimits: Hashable, Sendable {
+        public var maximumCount: Int
+        public var maximumNameLength: Int
+        public var maximumValueBytes: Int
+
+        public init(maximumCount: Int = 64, maximumNameLength: Int = 64, maximumValueBytes: Int = 4096) {
+            self.maximumCount = maximumCount
+            self.maximumNameLength = maximumNameLength
+            self.maximumValueBytes = maximumValueBytes
+        }
+
+        public static var defaults: Self { Self() }
+    }
+
+    /// Names are 1 to `maximumNameLength` of [A-Za-z0-9_.-]; values are UTF-8 of at most
+    /// `maximumValueBytes` without control characters other than tab and newline.
+    public static func checkAttributes(
+        _ attributes: [String: String],
+        limits: AttributeLimits,
+        field: String = "attributes"
+    ) throws(AuthError) {
+        for name in attributes.keys.sorted() {
+            try checkAttributeName(name, limits: limits, field: field)
+            let value = attributes[name]!
+            let path = "\(field)[\(name)]"
+            guard value.utf8.count <= limits.maximumValueBytes else {
+                throw .invalidArgument("\(path) is longer than \(limits.maximumValueBytes) bytes", field: path)
+            }
+            guard !value.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" && $0 != "\n" && $0 != "\r" }) else {
+                throw .invalidArgument("\(path) contains a control character", field: path)
+            }
+        }
+    }
+
+    public static func checkAttributeName(_ name: String, limits: AttributeLimits, field: String = "attributes") throws(AuthError) {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-".utf8)
+        guard !name.isEmpty, name.utf8.count <= limits.maximumNameLength, name.utf8.allSatisfy(allowed.contains) else {
+            throw .invalidArgument(
+                "attribute name '\(name)' must be 1 to \(limits.maximumNameLength) of A-Z a-z 0-9 _ . -",
+                field: "\(field)[\(name)]"
+            )
+        }
+    }
+
+    /// Bounds on passwords, counted in characters as a person sees them.
+    public struct PasswordPolicy: Hashable, Sendable {
+        /// 6 at least: the product's floor.
+        public var minimumLength: Int
+        /// Between 64 and 1024.
+        public var maximumLength: Int
+
+        public init(minimumLength: Int = 6, maximumLength: Int = 1024) {
+            precondition(minimumLength >= 6, "the minimum password length cannot go below 6")
+            precondition((64...1024).contains(maximumLength), "the maximum password length must be 64...1024")
+            precondition(minimumLength <= maximumLength)
+            self.minimumLength = minimumLength
+            self.maximumLength = maximumLength
+        }
+
+        public static var defaults: Self { Self() }
+    }
+
+    public static func checkPassword(_ password: String, policy: PasswordPolicy, field: String = "password") throws(AuthError) {
+        let length = password.count
+        guard length >= policy.minimumLength else {
+            throw .invalidArgument("\(field) must have at least \(policy.minimumLength) characters", field: field)
+        }
+        guard length <= policy.maximumLength else {
+            throw .invalidArgument("\(field) must have at most \(policy.maximumLength) characters", field: field)
+        }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        let scalars = unicodeScalars
+        guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        let end = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+        return String(scalars[start...end])
+    }
+}

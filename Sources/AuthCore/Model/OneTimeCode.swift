@@ -1,0 +1,33 @@
+/// What a one-time code is for. A user has at most one live code per purpose.
+public enum CodePurpose: String, Hashable, Sendable, CaseIterable {
+    case passwordReset = "password_reset"
+    case invitation
+}
+
+/// A one-time code about to be stored (hashed).
+public struct NewOneTimeCode: Hashable, Sendable {
+    public var userID: UserID
+    public var purpose: CodePurpose
+    /// SHA-256 of the code (for reset codes, salted with the user id: see `CodeHashing`).
+    public var codeHash: [UInt8]
+    public var createdAt: Timestamp
+    public var expiresAt: Timestamp
+
+    public init(userID: UserID, purpose: CodePurpose, codeHash: [UInt8], createdAt: Timestamp, expiresAt: Timestamp) {
+        self.userID = userID
+        self.purpose = purpose
+        self.codeHash = codeHash
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// The outcome of presenting a code, decided atomically with its attempt count.
+public enum CodeCheck: Hashable, Sendable {
+    /// Right code, now used up; the change that came with it is done.
+    case accepted(UserID)
+    /// Wrong code; `remainingAttempts` more wrong tries void it.
+    case wrong(remainingAttempts: Int)
+    /// No live code: none issued, expired, used, voided by a newer one or by too many wrong tries.
+    case noLiveCode
+}

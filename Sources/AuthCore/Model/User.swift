@@ -1,0 +1,109 @@
+/// A user's id: a lower-case UUID string, stable and safe to copy into other systems.
+public struct UserID: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init(rawValue: String) {
+        self.rawValue = rawValue
+    }
+
+    /// A fresh random (version 4) UUID.
+    public static func generate() -> Self {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
+        let hex = bytes.map { byte in
+            let digits = String(byte, radix: 16)
+            return digits.count == 1 ? "0" + digits : digits
+        }
+        let groups = [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }
+        return Self(rawValue: groups.joined(separator: "-"))
+    }
+
+    public var description: String { rawValue }
+}
+
+/// A user as the domain sees it. Holds no secret: the password hash stays in the store.
+public struct User: Hashable, Sendable {
+    public var id: UserID
+    /// Normalised: see `EmailAddress`.
+    public var email: String
+    public var attributes: [String: String]
+    /// Sorted by name.
+    public var roles: [String]
+    public var blocked: Bool
+    public var hasPassword: Bool
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+
+    public init(
+        id: UserID,
+        email: String,
+        attributes: [String: String] = [:],
+        roles: [String] = [],
+        blocked: Bool = false,
+        hasPassword: Bool,
+        createdAt: Timestamp,
+        updatedAt: Timestamp
+    ) {
+        self.id = id
+        self.email = email
+        self.attributes = attributes
+        self.roles = roles
+        self.blocked = blocked
+        self.hasPassword = hasPassword
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+/// A user about to be stored.
+public struct NewUser: Hashable, Sendable {
+    public var id: UserID
+    public var email: String
+    public var attributes: [String: String]
+    public var roles: [String]
+    /// PHC string; nil for a user without a password (invited, not yet accepted).
+    public var passwordHash: String?
+    public var createdAt: Timestamp
+
+    public init(
+        id: UserID = .generate(),
+        email: String,
+        attributes: [String: String] = [:],
+        roles: [String] = [],
+        passwordHash: String?,
+        createdAt: Timestamp
+    ) {
+        self.id = id
+        self.email = email
+        self.attributes = attributes
+        self.roles = roles
+        self.passwordHash = passwordHash
+        self.createdAt = createdAt
+    }
+}
+
+/// What a profile update changes; nil and empty mean "leave as it is".
+public struct UserChanges: Hashable, Sendable {
+    public var email: String?
+    public var setAttributes: [String: String]
+    public var removeAttributes: Set<String>
+
+    public init(email: String? = nil, setAttributes: [String: String] = [:], removeAttributes: Set<String> = []) {
+        self.email = email
+        self.setAttributes = setAttributes
+        self.removeAttributes = removeAttributes
+    }
+}
+
+/// A user with the secret needed to check a password.
+public struct UserCredentials: Hashable, Sendable {
+    public var user: User
+    public var passwordHash: String?
+
+    public init(user: User, passwordHash: String?) {
+        self.user = user
+        self.passwordHash = passwordHash
+    }
+}

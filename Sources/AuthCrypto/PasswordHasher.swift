@@ -1,0 +1,168 @@
+internal import COpenSSL
+internal import NIOCore
+internal import NIOPosix
+
+/// The outcome of checking a password against a stored hash.
+public enum PasswordVerification: Sendable, Hashable {
+    case mismatch
+    /// `needsRehash`: the stored hash used other parameters; hash the password again and store the new string.
+    case match(needsRehash: Bool)
+}
+
+public enum PasswordHashError: Error, Hashable, Sendable {
+    /// The stored string is not a PHC scrypt hash this hasher can check; the message says what is wrong
+    /// (never echoing salt or hash).
+    case malformedHash(String)
+    /// OpenSSL failed, the hasher was shut down, or the caller's task was cancelled before the hash ran.
+    case hashingFailed(String)
+}
+
+/// Hashes and verifies passwords as PHC strings `$scrypt$ln=17,r=8,p=1$<salt b64>$<hash b64>`
+/// (standard base64 alphabet without padding, 16-byte salt, 32-byte hash; EVP_PBE_scrypt with a maxmem
+/// large enough for the parameters). Hashing runs on a dedicated NIOThreadPool with one thread per core
+/// by default: parallel on all cores, never on the caller's thread or an actor, and bounded (the pool size
+/// bounds memory: threads × memoryBytes). Work beyond the pool size waits in the pool's queue.
+///
+/// Passwords are hashed as their UTF-8 bytes, as given (no Unicode normalisation).
+public final class PasswordHasher: Sendable {
+    /// The parameters new hashes use; verifying a hash made with other parameters reports `needsRehash`.
+    public let parameters: ScryptParameters
+    /// The number of hashes that run at once.
+    public let threads: Int
+    private let pool: NIOThreadPool
+    /// A well-formed hash of no password, so ``burnVerifyCost(_:)`` takes the very path of ``verify(_:against:)``.
+    private let decoy: String
+
+    /// One thread per core the process may use (cgroup limits included).
+    public static var defaultThreadCount: Int { System.coreCount }
+
+    /// Starts the pool; call ``shutdown()`` when done (a hasher dropped without it still stops its threads).
+    public init(parameters: ScryptParameters = .owasp, threads: Int = PasswordHasher.defaultThreadCount) {
+        precondition(threads >= 1, "PasswordHasher needs at least one thread, got \(threads)")
+        self.parameters = parameters
+        self.threads = threads
+        self.pool = NIOThreadPool(numberOfThreads: threads)
+        self.decoy = ScryptPHC(
+            parameters: parameters,
+            salt: SecureRandom.bytes(ScryptPHC.saltLength),
+            hash: SecureRandom.bytes(ScryptPHC.hashLength)
+        ).encoded
+        pool.start()
+    }
+
+    deinit {
+        // Idempotent; keeps the pool's threads from outliving a hasher nobody shut down.
+        pool.shutdownGracefully { _ in }
+    }
+
+    /// A new PHC string for `password` with a fresh random salt and the current ``parameters``.
+    public func hash(_ password: String) async throws(PasswordHashError) -> String {
+        let parameters = self.parameters
+        let salt = SecureRandom.bytes(ScryptPHC.saltLength)
+        let hash = try await run { () throws(PasswordHashError) in
+            try Self.scrypt(password, salt: salt, parameters: parameters, length: ScryptPHC.hashLength)
+        }
+        return ScryptPHC(parameters: parameters, salt: salt, hash: hash).encoded
+    }
+
+    /// Constant-time comparison; needsRehash when the stored string's parameters differ from `parameters`.
+    /// Hashes made with older parameters still verify (with their own parameters).
+    public func verify(_ password: String, against phc: String) async throws(PasswordHashError) -> PasswordVerification {
+        let stored = try ScryptPHC(parsing: phc)
+        let current = parameters
+        return try await run { () throws(PasswordHashError) -> PasswordVerification in
+            let derived = try Self.scrypt(
+                password, salt: stored.salt, parameters: stored.parameters, length: stored.hash.count
+            )
+            guard ConstantTime.equals(derived, stored.hash) else { return .mismatch }
+            return .match(needsRehash: stored.parameters != current)
+        }
+    }
+
+    /// Costs one verify at the current parameters and returns nothing: used for unknown emails so timing does not reveal existence.
+    public func burnVerifyCost(_ password: String) async {
+        _ = try? await verify(password, against: decoy)
+    }
+
+    /// Stops the pool after the hashes already queued; later calls fail with `hashingFailed`.
+    public func shutdown() async {
+        try? await pool.shutdownGracefully()
+    }
+
+    /// Raw scrypt (RFC 7914) through OpenSSL's EVP_PBE_scrypt. Blocks the calling thread for the whole
+    /// hash: request paths use ``hash(_:)`` and ``verify(_:against:)``; this is for tests and benchmarks.
+    public static func scrypt(
+        password: [UInt8],
+        salt: [UInt8],
+        parameters: ScryptParameters,
+        length: Int
+    ) throws(PasswordHashError) -> [UInt8] {
+        try password.withUnsafeBufferPointer { password in
+            derive(password: password, salt: salt, parameters: parameters, length: length)
+        }.get()
+    }
+
+    private static func scrypt(
+        _ password: String,
+        salt: [UInt8],
+        parameters: ScryptParameters,
+        length: Int
+    ) throws(PasswordHashError) -> [UInt8] {
+        var password = password
+        return try password.withUTF8 { password in
+            derive(password: password, salt: salt, parameters: parameters, length: length)
+        }.get()
+    }
+
+    private static func derive(
+        password: UnsafeBufferPointer<UInt8>,
+        salt: [UInt8],
+        parameters: ScryptParameters,
+        length: Int
+    ) -> Result<[UInt8], PasswordHashError> {
+        guard length >= 1 else { return .failure(.hashingFailed("key length must be positive, got \(length)")) }
+        var failure: String?
+        let key = [UInt8](unsafeUninitializedCapacity: length) { key, initialized in
+            let status = salt.withUnsafeBufferPointer { salt in
+                EVP_PBE_scrypt(
+                    password.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
+                    password.count,
+                    salt.baseAddress,
+                    salt.count,
+                    UInt64(parameters.n),
+                    UInt64(parameters.r),
+                    UInt64(parameters.p),
+                    UInt64(parameters.memoryBytes),
+                    key.baseAddress,
+                    length
+                )
+            }
+            if status == 1 {
+                initialized = length
+            } else {
+                failure = OpenSSLError.drain()
+                initialized = 0
+            }
+        }
+        if let failure { return .failure(.hashingFailed("EVP_PBE_scrypt (\(parameters)) failed: \(failure)")) }
+        return .success(key)
+    }
+
+    /// Runs `work` on the pool, translating the pool's errors into ``PasswordHashError``.
+    private func run<T: Sendable>(
+        _ work: @escaping @Sendable () throws(PasswordHashError) -> T
+    ) async throws(PasswordHashError) -> T {
+        do {
+            return try await pool.runIfActive { try work() }
+        } catch let error as PasswordHashError {
+            throw error
+        } catch is CancellationError where Task.isCancelled {
+            throw .hashingFailed("cancelled before the hash ran")
+        } catch is CancellationError, is NIOThreadPoolError.ThreadPoolInactive {
+            // The pool cancels work it will never run only when it is stopped.
+            throw .hashingFailed("the password hasher has been shut down")
+        } catch {
+            throw .hashingFailed("\(error)")
+        }
+    }
+}

@@ -1,0 +1,111 @@
+public import AuthCore
+internal import Foundation
+internal import GRDB
+
+extension SQLiteStorage {
+    /// An unknown user is `.notFound`.
+    public func insertSession(_ session: NewSession) async throws(AuthError) -> SessionRecord {
+        try await write("insert session") { db in
+            guard try Rows.userExists(db, id: session.userID) else { throw Self.notFound(session.userID) }
+            return try Self.insert(session, db)
+        }
+    }
+
+    static func insert(_ session: NewSession, _ db: Database) throws -> SessionRecord {
+        try db.cachedStatement(sql: """
+            INSERT INTO sessions
+                (user_id, token_hash, created_at, last_seen_at, idle_expires_at, absolute_expires_at, client_address)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                session.userID.rawValue,
+                Data(session.tokenHash),
+                session.createdAt.milliseconds,
+                session.createdAt.milliseconds,
+                session.idleExpiresAt.milliseconds,
+                session.absoluteExpiresAt.milliseconds,
+                session.clientAddress,
+            ])
+        return SessionRecord(
+            id: db.lastInsertedRowID,
+            userID: session.userID,
+            tokenHash: session.tokenHash,
+            createdAt: session.createdAt,
+            lastSeenAt: session.createdAt,
+            idleExpiresAt: session.idleExpiresAt,
+            absoluteExpiresAt: session.absoluteExpiresAt
+        )
+    }
+
+    /// The hot path: one read transaction of three indexed lookups (session by token hash
+    /// joined with its user by primary key, then the user's attributes and roles by key
+    /// prefix), so its cost does not grow with the number of users or sessions.
+    public func authenticate(tokenHash: [UInt8], at now: Timestamp) async throws(AuthError) -> AuthenticatedSession? {
+        try await read("authenticate") { db in
+            try Self.authenticate(db, tokenHash: tokenHash, now: now)
+        }
+    }
+
+    /// The token check inside a read transaction (also what a synchronous caller would use).
+    static func authenticate(_ db: Database, tokenHash: [UInt8], now: Timestamp) throws -> AuthenticatedSession? {
+        let statement = try db.cachedStatement(sql: Queries.authenticate)
+        let arguments: StatementArguments = ["hash": Data(tokenHash), "now": now.milliseconds]
+        guard let row = try Row.fetchOne(statement, arguments: arguments) else { return nil }
+        let userID: String = row[1]
+        let session = SessionRecord(
+            id: row[0],
+            userID: UserID(rawValue: userID),
+            tokenHash: tokenHash,
+            createdAt: Timestamp(milliseconds: row[2]),
+            lastSeenAt: Timestamp(milliseconds: row[3]),
+            idleExpiresAt: Timestamp(milliseconds: row[4]),
+            absoluteExpiresAt: Timestamp(milliseconds: row[5])
+        )
+        let user = User(
+            id: session.userID,
+            email: row[6],
+            attributes: try Rows.attributes(db, userID: userID),
+            roles: try Rows.roles(db, userID: userID),
+            blocked: false,
+            hasPassword: row[7],
+            createdAt: Timestamp(milliseconds: row[8]),
+            updatedAt: Timestamp(milliseconds: row[9])
+        )
+        return AuthenticatedSession(session: session, user: user)
+    }
+
+    /// Never moves either time backwards (concurrent touches may land out of order), and
+    /// leaves a revoked or unknown session alone.
+    public func touchSession(id: Int64, lastSeenAt: Timestamp, idleExpiresAt: Timestamp) async throws(AuthError) {
+        try await write("touch session") { db in
+            try db.cachedStatement(sql: """
+                UPDATE sessions
+                SET last_seen_at = max(last_seen_at, ?), idle_expires_at = max(idle_expires_at, ?)
+                WHERE id = ? AND revoked_at IS NULL
+                """).execute(arguments: [lastSeenAt.milliseconds, idleExpiresAt.milliseconds, id])
+        }
+    }
+
+    /// A live session is one neither revoked nor expired at `now`.
+    public func revokeSession(tokenHash: [UInt8], at now: Timestamp) async throws(AuthError) -> Bool {
+        try await write("revoke session") { db in
+            try db.cachedStatement(sql: """
+                UPDATE sessions SET revoked_at = :now
+                WHERE token_hash = :hash AND revoked_at IS NULL
+                  AND idle_expires_at > :now AND absolute_expires_at > :now
+                """).execute(arguments: ["now": now.milliseconds, "hash": Data(tokenHash)])
+            return db.changesCount > 0
+        }
+    }
+
+    /// Counts only sessions that were live (neither revoked nor expired) at `now`; an
+    /// unknown user has none.
+    public func revokeSessions(
+        userID: UserID,
+        revoking: SessionRevocation,
+        at now: Timestamp
+    ) async throws(AuthError) -> Int {
+        try await write("revoke sessions") { db in
+            try Rows.revokeSessions(db, userID: userID, revoking: revoking, at: now)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+public import AuthCore
+internal import Foundation
+internal import GRDB
+
+/// `AuthStorage` over one SQLite file: a GRDB `DatabasePool` in WAL mode, so that token
+/// checks read concurrently while writes are serialised on one connection. Each protocol
+/// method is one GRDB `read` or `write` (one transaction); errors are mapped to `AuthError`.
+public final class SQLiteStorage: AuthStorage {
+    let pool: DatabasePool
+
+    /// How long a write waits for a lock held by another connection or process before
+    /// failing with SQLITE_BUSY.
+    public static let busyTimeout: Duration = .seconds(5)
+
+    /// Opens the database at `path`, creating the file when missing, and brings its schema
+    /// up to date.
+    public init(path: String) throws(AuthError) {
+        var configuration = Configuration()
+        configuration.label = "authd"
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(TimeInterval(Self.busyTimeout.wholeMilliseconds) / 1000)
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB sets NORMAL with WAL, which survives a crash of the process but may lose the
+            // last commits to a power cut. FULL syncs the WAL at each commit: an acknowledged
+            // write survives both. (Only the writer connection writes; the setting is its own.)
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            try Schema.migrator.migrate(pool)
+        } catch {
+            throw Self.mapped(error, operation: "open \(path)")
+        }
+    }
+
+    /// Closes every connection. The storage must not be used afterwards; deinit closes too.
+    public func close() throws(AuthError) {
+        do {
+            try pool.close()
+        } catch {
+            throw Self.mapped(error, operation: "close")
+        }
+    }
+
+    // MARK: Transactions with typed errors
+
+    /// One read transaction (a consistent snapshot), on one of the pool's reader connections.
+    func read<T: Sendable>(
+        _ operation: String,
+        _ body: @Sendable (Database) throws -> T
+    ) async throws(AuthError) -> T {
+        do {
+            return try await pool.read(body)
+        } catch {
+            throw Self.mapped(error, operation: operation)
+        }
+    }
+
+    /// One IMMEDIATE write transaction; rolled back when `body` throws. `email` is the
+    /// address the transaction may write, named in the error when it is already taken.
+    func write<T: Sendable>(
+        _ operation: String,
+        email: String? = nil,
+        _ body: @Sendable (Database) throws -> T
+    ) async throws(AuthError) -> T {
+        do {
+            return try await pool.write(body)
+        } catch {
+            throw Self.mapped(error, operation: operation, email: email)
+        }
+    }
+
+    static func mapped(_ error: any Error, operation: String, email: String? = nil) -> AuthError {
+        switch error {
+        case let error as AuthError:
+            return error
+        case let error as DatabaseError:
+            if error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE,
+               error.message?.contains("users.email") == true {
+                let address = email.map { " \($0)" } ?? ""
+                return AuthError(.alreadyExists, "email\(address) is already taken", field: "email")
+            }
+            let message = error.message ?? "\(error.extendedResultCode)"
+            return .storage("\(operation): \(message) (SQLite code \(error.extendedResultCode.rawValue))")
+        case is CancellationError:
+            return .storage("\(operation): cancelled")
+        default:
+            return .storage("\(operation): \(error)")
+        }
+    }
+
+    static func notFound(_ userID: UserID) -> AuthError {
+        AuthError(.notFound, "user \(userID) not found")
+    }
+}

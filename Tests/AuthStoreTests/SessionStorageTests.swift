@@ -1,0 +1,174 @@
+import AuthCore
+import Testing
+@testable import AuthStore
+
+@Suite("SQLiteStorage: sessions")
+struct SessionStorageTests {
+    @Test func insertedSessionAuthenticatesWithItsUser() async throws {
+        try await withStore { store async throws in
+            let new = newUser("ada@example.com", attributes: ["name": "Ada"], roles: ["Premium", "Admin"])
+            let user = try await store.insertUser(new, session: nil)
+            let session = newSession(for: new.id)
+            let record = try await store.insertSession(session)
+            #expect(record.userID == new.id)
+            #expect(record.tokenHash == session.tokenHash)
+            #expect(record.lastSeenAt == t0)
+            #expect(record.idleExpiresAt == session.idleExpiresAt)
+            #expect(record.absoluteExpiresAt == session.absoluteExpiresAt)
+
+            let found = try #require(try await store.authenticate(tokenHash: session.tokenHash, at: t0 + .seconds(1)))
+            #expect(found.session == record)
+            #expect(found.user == user)
+            #expect(found.user.roles == ["Admin", "Premium"])
+            #expect(found.user.attributes == ["name": "Ada"])
+
+            let second = try await store.insertSession(newSession(for: new.id))
+            #expect(second.id != record.id)
+        }
+    }
+
+    @Test func sessionOfUnknownUserIsNotFound() async throws {
+        try await withStore { store async throws in
+            let error = await #expect(throws: AuthError.self) {
+                _ = try await store.insertSession(newSession(for: .generate()))
+            }
+            #expect(error?.code == .notFound)
+        }
+    }
+
+    @Test func unknownTokenDoesNotAuthenticate() async throws {
+        try await withStore { store async throws in
+            let new = newUser("ada@example.com")
+            _ = try await store.insertUser(new, session: newSession(for: new.id))
+            #expect(try await store.authenticate(tokenHash: randomBytes(), at: t0) == nil)
+        }
+    }
+
+    @Test func revokedSessionDoesNotAuthenticate() async throws {
+        try await withStore { store async throws in
+            let new = newUser("ada@example.com")
+            let session = newSession(for: new.id)
+            _ = try await store.insertUser(new, session: session)
+            #expect(try await store.revokeSession(tokenHash: session.tokenHash, at: t0 + .seconds(1)))
+            #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0 + .seconds(1)) == nil)
+            #expect(try await store.revokeSession(tokenHash: session.tokenHash, at: t0 + .seconds(2)) == false)
+            #expect(try await store.revokeSession(tokenHash: randomBytes(), at: t0 + .seconds(2)) == false)
+        }
+    }
+
+    @Test func expiredSessionsDoNotAuthenticate() async throws {
+        try await withStore { store async throws in
+            let new = newUser("ada@example.com")
+            let session = newSession(for: new.id)
+            _ = try await store.insertUser(new, session: session)
+            #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0 + idleTimeout - .milliseconds(1)) != nil)
+            #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0 + idleTimeout) == nil)
+            #expect(try await store.revokeSession(tokenHash: session.tokenHash, at: t0 + idleTimeout) == false)
+
+            // Touched often enough, it still ends at its absolute expiry.
+            let kept = newSession(for: new.id)
+            let record = try await store.insertSession(kept)
+            let end = t0 + absoluteTimeout
+            try await store.touchSession(id: record.id, lastSeenAt: end - .seconds(1), idleExpiresAt: end + idleTimeout)
+            #expect(try await store.authenticate(tokenHash: kept.tokenHash, at: end - .milliseconds(1)) != nil)
+            #expect(try await store.authenticate(tokenHash: kept.tokenHash, at: end) == nil)
+        }
+    }
+
+    @Test func blockedUserDoesNotAuthenticate() async throws {
+        try await withStore { store async throws in
+            let new = newUser("ada@example.com")
+            let session = newSession(for: new.id)
+            _ = try await store.insertUser(new, session: session)
+            try await store.executeForTesting("UPDATE users SET blocked = 1 WHERE id = '\(new.id)'")
+            #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) == nil)
+            #expect(try await store.user(id: new.id)?.blocked == true)
+            #expect(try await store.credentials(email: new.email)?.user.blocked == true)
+            try await store.executeForTesting("UPDATE users SET blocked = 0 WHERE id = '\(new.id)'")
+            #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) != nil)
+        }
+    }
+
+    @Test func deletedUserDoesNotAuthenticate() async throws {
+        try await withStore { store async throws in
+            let new = newUser("ada@example.com")
+            let session = newSession(for: new.id)
+            _ = try await store.insertUser(new, session: session)
+            try await store.executeForTesting("DELETE FROM users WHERE id = '\(new.id)'")
+            #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) == nil)
+            #expect(try await store.integerForTesting("SELECT count(*) FROM sessions") == 0)
+        }
+    }
+
+    @Test func touchSessionExtendsIdleExpiry() async throws {
+        try await withStore { store async throws in
+            let new = newUser("ada@example.com")
+            _ = try await store.insertUser(new, session: nil)
+            let session = newSession(for: new.id)
+            let record = try await store.insertSession(session)
+            let touchedAt = t0 + .seconds(20 * 60)
+            try await store.touchSession(id: record.id, lastSeenAt: touchedAt, idleExpiresAt: touchedAt + idleTimeout)
+
+            let afterFirstIdle = t0 + idleTimeout + .seconds(1)
+            let found = try #require(try await store.authenticate(tokenHash: session.tokenHash, at: afterFirstIdle))
+            #expect(found.session.lastSeenAt == touchedAt)
+            #expect(found.session.idleExpiresAt == touchedAt + idleTimeout)
+            #expect(try await store.authenticate(tokenHash: session.tokenHash, at: touchedAt + idleTimeout) == nil)
+
+            // A late, older touch does not pull the expiry back.
+            try await store.touchSession(id: record.id, lastSeenAt: t0 + .seconds(1), idleExpiresAt: t0 + .seconds(2))
+            let again = try #require(try await store.authenticate(tokenHash: session.tokenHash, at: afterFirstIdle))
+            #expect(again.session.lastSeenAt == touchedAt)
+            #expect(again.session.idleExpiresAt == touchedAt + idleTimeout)
+
+            // Touching an unknown session is harmless.
+            try await store.touchSession(id: record.id + 1000, lastSeenAt: touchedAt, idleExpiresAt: touchedAt + idleTimeout)
+        }
+    }
+
+    @Test func touchDoesNotReviveARevokedSession() async throws {
+        try await withStore { store async throws in
+            let new = newUser("ada@example.com")
+            _ = try await store.insertUser(new, session: nil)
+            let session = newSession(for: new.id)
+            let record = try await store.insertSession(session)
+            #expect(try await store.revokeSession(tokenHash: session.tokenHash, at: t0 + .seconds(1)))
+            try await store.touchSession(id: record.id, lastSeenAt: t0 + .seconds(2), idleExpiresAt: t0 + idleTimeout * 2)
+            #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0 + .seconds(2)) == nil)
+        }
+    }
+
+    @Test func revokeSessionsOfAUser() async throws {
+        try await withStore { store async throws in
+            let ada = newUser("ada@example.com")
+            let bob = newUser("bob@example.com")
+            _ = try await store.insertUser(ada, session: nil)
+            _ = try await store.insertUser(bob, session: nil)
+            let sessions = (0..<4).map { _ in newSession(for: ada.id) }
+            var records: [SessionRecord] = []
+            for session in sessions {
+                records.append(try await store.insertSession(session))
+            }
+            let bobs = newSession(for: bob.id)
+            _ = try await store.insertSession(bobs)
+            // One already ended: it is not counted again.
+            #expect(try await store.revokeSession(tokenHash: sessions[3].tokenHash, at: t0 + .seconds(1)))
+
+            let now = t0 + .seconds(2)
+            #expect(try await store.revokeSessions(userID: ada.id, revoking: .none, at: now) == 0)
+            #expect(try await store.authenticate(tokenHash: sessions[0].tokenHash, at: now) != nil)
+
+            #expect(try await store.revokeSessions(userID: ada.id, revoking: .allExcept(sessionID: records[0].id), at: now) == 2)
+            #expect(try await store.authenticate(tokenHash: sessions[0].tokenHash, at: now) != nil)
+            #expect(try await store.authenticate(tokenHash: sessions[1].tokenHash, at: now) == nil)
+            #expect(try await store.authenticate(tokenHash: sessions[2].tokenHash, at: now) == nil)
+
+            #expect(try await store.revokeSessions(userID: ada.id, revoking: .all, at: now) == 1)
+            #expect(try await store.authenticate(tokenHash: sessions[0].tokenHash, at: now) == nil)
+            #expect(try await store.revokeSessions(userID: ada.id, revoking: .all, at: now) == 0)
+
+            #expect(try await store.authenticate(tokenHash: bobs.tokenHash, at: now) != nil)
+            #expect(try await store.revokeSessions(userID: .generate(), revoking: .all, at: now) == 0)
+        }
+    }
+}

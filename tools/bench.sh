@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The load benchmarks of docs/benchmarks.md: starts a release authd on a scratch
+# database, runs authbench against it, stops it. Not part of `make test`.
+#   tools/bench.sh                      health, getme and login at the default settings
+#   WORKLOADS="health" tools/bench.sh   just one
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=.build/release
+workdir=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$workdir"' EXIT
+
+port=${PORT:-7499}
+connections=${CONNECTIONS:-4}
+concurrency=${CONCURRENCY:-16}
+duration=${DURATION:-10}
+scrypt=(${SCRYPT:---scrypt-log-n 17 --scrypt-r 8 --scrypt-p 1})
+
+"$bin/authd" --port "$port" --database "$workdir/bench.sqlite" --log-level warning "${scrypt[@]}" > "$workdir/authd.out" &
+pid=$!
+for _ in $(seq 100); do grep -q "listening" "$workdir/authd.out" 2>/dev/null && break; sleep 0.1; done
+
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, scrypt: ${scrypt[*]}"
+for workload in ${WORKLOADS:-health getme login}; do
+    echo
+    "$bin/authbench" --port "$port" --workload "$workload" \
+        --connections "$connections" --concurrency "$concurrency" --duration "$duration"
+done
