@@ -119,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "authbench",
             dependencies: [
-                "AuthClient",
+                "AuthClient", "AuthCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuthClient
+import AuthCrypto
 import Histogram
 
 #if canImport(Glibc)
@@ -22,6 +23,9 @@ struct AuthBench: AsyncParsableCommand {
         case getme
         /// Auth/Login with the right password: bound by password hashing.
         case login
+        /// No server: one scrypt hash at a time on this thread, for the hashing bound
+        /// (cores ÷ time of one hash) that login throughput is measured against.
+        case scrypt
     }
 
     @Option(help: "Server address.")
@@ -48,6 +52,9 @@ struct AuthBench: AsyncParsableCommand {
     @Option(help: "Password of the benchmark user (getme, login).")
     var password = "benchmark password"
 
+    @Option(help: "scrypt N = 2^log-n for --workload scrypt (match the server's --scrypt-log-n).")
+    var scryptLogN = ScryptParameters.owasp.logN
+
     mutating func validate() throws {
         guard connections >= 1, concurrency >= 1, duration >= 1, warmup >= 0 else {
             throw ValidationError("--connections, --concurrency and --duration must be at least 1, --warmup at least 0")
@@ -55,6 +62,10 @@ struct AuthBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if workload == .scrypt {
+            try measureScrypt()
+            return
+        }
         let clients = (0..<connections).map { _ in AuthdClient(host: host, port: port) }
         let call = try await prepare(clients[0])
         // Connect every client before the clock starts.
@@ -98,7 +109,7 @@ struct AuthBench: AsyncParsableCommand {
     /// Makes whatever the workload needs (a user, a token) and returns one call.
     private func prepare(_ client: AuthdClient) async throws -> @Sendable (AuthdClient) async throws -> Void {
         switch workload {
-        case .health:
+        case .health, .scrypt:
             return { client in _ = try await client.health.check(HealthCheckRequest()) }
         case .getme, .login:
             var generator = SystemRandomNumberGenerator()
@@ -113,21 +124,51 @@ struct AuthBench: AsyncParsableCommand {
         }
     }
 
+    private func measureScrypt() throws {
+        let parameters = try ScryptParameters(logN: scryptLogN, r: 8, p: 1)
+        let clock = ContinuousClock()
+        let salt = SecureRandom.bytes(16)
+        _ = try PasswordHasher.scrypt(password: Array(password.utf8), salt: salt, parameters: parameters, length: 32)
+        let end = clock.now + .seconds(duration)
+        var hashes = 0
+        let started = clock.now
+        while clock.now < end {
+            _ = try PasswordHasher.scrypt(password: Array(password.utf8), salt: salt, parameters: parameters, length: 32)
+            hashes += 1
+        }
+        let elapsed = clock.now - started
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let perHash = milliseconds / Double(hashes)
+        let cores = PasswordHasher.defaultThreadCount
+        print("workload      scrypt \(parameters) on one thread")
+        print("hashes        \(hashes) in \(Int(milliseconds)) ms: \(fixed(perHash, 2)) ms each")
+        print("bound         \(cores) cores / \(fixed(perHash, 2)) ms = \(fixed(Double(cores) * 1000 / perHash, 1)) hashes/s")
+    }
+
     private func report(_ result: WorkerResult) {
         let seconds = Double(duration)
         let calls = result.histogram.totalCount
         func ms(_ percentile: Double) -> String {
-            let microseconds = result.histogram.valueAtPercentile(percentile) / 1000
-            let fraction = String(microseconds % 1000)
-            return "\(microseconds / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+            fixed(Double(result.histogram.valueAtPercentile(percentile)) / 1_000_000, 3)
         }
         print("workload      \(workload.rawValue)")
         print("connections   \(connections) x \(concurrency) in flight")
         print("duration      \(duration) s after \(warmup) s warm-up")
         print("calls         \(calls) (\(result.failures) failed)")
-        print("throughput    \(Int((Double(calls) / seconds).rounded())) calls/s")
+        print("throughput    \(fixed(Double(calls) / seconds, 1)) calls/s")
         print("latency ms    p50 \(ms(50))  p90 \(ms(90))  p99 \(ms(99))  p99.9 \(ms(99.9))  max \(ms(100))")
     }
+}
+
+/// `value` with `decimals` digits after the point (no Foundation here).
+func fixed(_ value: Double, _ decimals: Int) -> String {
+    var scale = 1
+    for _ in 0..<decimals { scale *= 10 }
+    let scaled = Int((value * Double(scale)).rounded())
+    let whole = String(scaled / scale)
+    guard decimals > 0 else { return whole }
+    let fraction = String(scaled % scale)
+    return whole + "." + String(repeating: "0", count: decimals - fraction.count) + fraction
 }
 
 struct WorkerResult: Sendable {

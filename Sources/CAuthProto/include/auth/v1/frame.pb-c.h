@@ -63,7 +63,7 @@ typedef enum _Auth__V1__FrameKind {
   AUTH__V1__FRAME_KIND__FRAME_KIND_CANCEL = 3,
   /*
    * Server to client: the server closes the connection after this frame;
-   * `status` says why. Calls with id <= `call_id` were or will be answered.
+   * `status` says why. `call_id` is 0. Calls not answered before it never are.
    */
   AUTH__V1__FRAME_KIND__FRAME_KIND_GOAWAY = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUTH__V1__FRAME_KIND)
