@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "AuthClient", targets: ["AuthClient"]),
         .executable(name: "authd", targets: ["authd"]),
         .executable(name: "authbench", targets: ["authbench"]),
+        .executable(name: "authctl", targets: ["authctl"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -116,6 +117,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The operator's CLI over the Admin service.
+        .executableTarget(
+            name: "authctl",
+            dependencies: [
+                "AuthClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "authbench",
             dependencies: [
@@ -127,6 +137,7 @@ let package = Package(
         ),
         .testTarget(name: "AuthWireTests", dependencies: ["AuthWire"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthCryptoTests", dependencies: ["AuthCrypto"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthStoreTests", dependencies: ["AuthStore", "AuthCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AuthRPCTests",

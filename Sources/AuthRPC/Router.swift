@@ -34,6 +34,24 @@ public struct Router: Sendable {
         }
     }
 
+    /// Runs `check` before every method of `service` registered so far, before the request
+    /// is even decoded: where API keys are checked. Call it after registering the service.
+    public mutating func intercept(
+        service: String,
+        _ check: @escaping @Sendable (CallContext) async throws(RPCError) -> Void
+    ) {
+        for (path, method) in methods where path.hasPrefix("/\(service)/") {
+            methods[path] = RegisteredMethod { payload, context in
+                do throws(RPCError) {
+                    try await check(context)
+                } catch {
+                    return .failure(error)
+                }
+                return await method.handle(payload, context)
+            }
+        }
+    }
+
     /// Names of every routed method, sorted.
     public var methodNames: [String] {
         methods.keys.sorted()

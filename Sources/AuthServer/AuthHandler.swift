@@ -6,6 +6,8 @@ import AuthWire
 /// `auth.v1.Auth` on the wire, `IdentityService` behind it.
 struct AuthHandler: AuthService.Handler {
     let identity: IdentityService
+    let administration: AdministrationService
+    let pageGate: PageGate
 
     func signUp(_ request: SignUpRequest, context: CallContext) async throws(RPCError) -> SignUpResponse {
         try await mappingErrors { () throws(AuthError) in
@@ -40,7 +42,8 @@ struct AuthHandler: AuthService.Handler {
     func getMe(_ request: GetMeRequest, context: CallContext) async throws(RPCError) -> GetMeResponse {
         try await mappingErrors { () throws(AuthError) in
             let current = try await identity.authenticate(token: request.token)
-            return GetMeResponse(user: AuthWire.User(current.user))
+            let groups = try await administration.groups(of: current.user)
+            return GetMeResponse(user: AuthWire.User(current.user, groups: groups))
         }
     }
 
@@ -91,7 +94,9 @@ struct AuthHandler: AuthService.Handler {
     }
 
     func authorizePage(_ request: AuthorizePageRequest, context: CallContext) async throws(RPCError) -> AuthorizePageResponse {
-        throw RPCError.unimplemented("AuthorizePage is not implemented yet: page rules arrive with the administration issue")
+        try await mappingErrors { () throws(AuthError) in
+            AuthorizePageResponse(try await pageGate.authorize(token: request.token, path: request.path))
+        }
     }
 }
 

@@ -21,6 +21,10 @@ public final class AuthdServer: Service {
         public var identity: IdentityConfiguration
         /// Time for every expiry and throttle; the system clock but in tests.
         public var clock: any WallClock
+        /// Where a first start on an empty database writes the first admin key (mode 0600).
+        public var firstAdminKeyFile: String
+        /// Also require a service-scope key on Auth calls.
+        public var requireServiceKey: Bool
 
         public init(
             rpc: ServerConfiguration = .defaults,
@@ -28,7 +32,9 @@ public final class AuthdServer: Service {
             scrypt: ScryptParameters = .owasp,
             hashingThreads: Int = PasswordHasher.defaultThreadCount,
             identity: IdentityConfiguration = .defaults,
-            clock: any WallClock = SystemWallClock()
+            clock: any WallClock = SystemWallClock(),
+            firstAdminKeyFile: String? = nil,
+            requireServiceKey: Bool = false
         ) {
             self.rpc = rpc
             self.databasePath = databasePath
@@ -36,12 +42,16 @@ public final class AuthdServer: Service {
             self.hashingThreads = hashingThreads
             self.identity = identity
             self.clock = clock
+            self.firstAdminKeyFile = firstAdminKeyFile ?? databasePath + ".admin-key"
+            self.requireServiceKey = requireServiceKey
         }
     }
 
     private let rpcServer: RPCServer
     private let health: HealthHandler
     private let hasher: PasswordHasher
+    private let keys: APIKeyService
+    private let configuration: Configuration
     private let logger: Logger
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "authd")) throws {
@@ -54,17 +64,55 @@ public final class AuthdServer: Service {
             configuration: configuration.identity,
             logger: logger
         )
+        let administration = AdministrationService(
+            storage: storage,
+            hasher: hasher,
+            clock: configuration.clock,
+            configuration: configuration.identity,
+            logger: logger
+        )
+        let keys = APIKeyService(storage: storage, clock: configuration.clock)
+        let pageGate = PageGate(identity: identity, administration: administration, storage: storage)
 
         var router = Router()
-        AuthHandler(identity: identity).register(on: &router)
+        AuthHandler(identity: identity, administration: administration, pageGate: pageGate).register(on: &router)
+        AdminHandler(administration: administration, keys: keys).register(on: &router)
+        router.intercept(service: AdminService.name, Self.requireKey(.admin, keys))
+        if configuration.requireServiceKey {
+            router.intercept(service: AuthService.name, Self.requireKey(.service, keys))
+        }
         // Health answers for every other service routed, so it is registered last.
         let health = HealthHandler(services: router.serviceNames)
         health.register(on: &router)
 
         self.health = health
         self.hasher = hasher
+        self.keys = keys
+        self.configuration = configuration
         self.logger = logger
         self.rpcServer = RPCServer(router: router, configuration: configuration.rpc, logger: logger)
+    }
+
+    private static func requireKey(
+        _ scope: KeyScope,
+        _ keys: APIKeyService
+    ) -> @Sendable (CallContext) async throws(RPCError) -> Void {
+        { context throws(RPCError) in
+            _ = try await mappingErrors { () throws(AuthError) in
+                try await keys.authorize(context.metadata[MetadataKey.authorization], for: scope)
+            }
+        }
+    }
+
+    /// On an empty database: creates the first admin key and writes its secret to
+    /// `firstAdminKeyFile` (mode 0600, never overwritten). Returns the file's path then,
+    /// nil on every later start.
+    public func createFirstAdminKeyIfNeeded() async throws -> String? {
+        let path = configuration.firstAdminKeyFile
+        guard let (key, secret) = try await keys.createFirstAdminKeyIfNone() else { return nil }
+        try SecretFile.write(secret + "\n", to: path)
+        logger.notice("first admin key created", metadata: ["key": "\(key.id)", "file": "\(path)"])
+        return path
     }
 
     /// Binds the port, so that `localPort` is known before `run()`.

@@ -27,3 +27,94 @@ extension AuthWire.Session {
         )
     }
 }
+
+extension AuthWire.Role {
+    init(_ role: RoleInfo) {
+        self.init(name: role.name, userCount: UInt64(role.userCount))
+    }
+}
+
+extension AuthWire.Group {
+    init(_ group: AuthCore.Group) {
+        self.init(name: group.name, roles: group.roles)
+    }
+}
+
+extension AuthWire.PageRule {
+    init(_ rule: AuthCore.PageRule) {
+        let access: AuthWire.PageAccess = switch rule.access {
+        case .public: .public
+        case .signedIn: .signedIn
+        case .groups: .groups
+        }
+        self.init(pattern: rule.pattern, access: access, groups: rule.groups)
+    }
+}
+
+extension AuthCore.PageRule {
+    init(_ rule: AuthWire.PageRule) throws(AuthError) {
+        let access: AuthCore.PageAccess
+        switch rule.access {
+        case .public: access = .public
+        case .signedIn: access = .signedIn
+        case .groups: access = .groups
+        default:
+            throw .invalidArgument("access must be PAGE_ACCESS_PUBLIC, _SIGNED_IN or _GROUPS, not \(rule.access)", field: "rule.access")
+        }
+        self.init(pattern: rule.pattern, access: access, groups: rule.groups)
+    }
+}
+
+extension AuthWire.Settings {
+    init(_ settings: AuthCore.Settings) {
+        self.init(
+            signInRedirect: settings.signInRedirect,
+            forbiddenRedirect: settings.forbiddenRedirect,
+            appBaseURL: settings.appBaseURL,
+            mailFrom: settings.mailFrom
+        )
+    }
+}
+
+extension AuthCore.KeyScope {
+    init(_ scope: AuthWire.KeyScope) throws(AuthError) {
+        switch scope {
+        case .admin: self = .admin
+        case .mailer: self = .mailer
+        case .service: self = .service
+        default:
+            throw .invalidArgument("scope must be KEY_SCOPE_ADMIN, _MAILER or _SERVICE, not \(scope)", field: "scope")
+        }
+    }
+}
+
+extension AuthWire.ApiKey {
+    init(_ key: APIKey) {
+        let scope: AuthWire.KeyScope = switch key.scope {
+        case .admin: .admin
+        case .mailer: .mailer
+        case .service: .service
+        }
+        self.init(
+            id: key.id,
+            name: key.name,
+            scope: scope,
+            createdAtMs: key.createdAt.milliseconds,
+            lastUsedAtMs: key.lastUsedAt?.milliseconds ?? 0,
+            revoked: key.revokedAt != nil
+        )
+    }
+}
+
+extension AuthWire.AuthorizePageResponse {
+    init(_ decision: PageDecision) {
+        let reason: Reason = switch decision.reason {
+        case .public: .public
+        case .signedIn: .signedIn
+        case .groupMember: .groupMember
+        case .notSignedIn: .notSignedIn
+        case .notInGroup: .notInGroup
+        }
+        self.init(allowed: decision.allowed, reason: reason, redirect: decision.redirect, matchedRule: decision.matchedRule)
+    }
+}

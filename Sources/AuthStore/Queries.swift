@@ -18,4 +18,9 @@ enum Queries {
         SELECT roles.name FROM user_roles JOIN roles ON roles.id = user_roles.role_id
         WHERE user_roles.user_id = ?
         """
+
+    /// An API key by the hash of its secret: run on every Admin and Mail call.
+    static let apiKey = """
+        SELECT id, name, scope, created_at, last_used_at, revoked_at FROM api_keys WHERE secret_hash = ?
+        """
 }

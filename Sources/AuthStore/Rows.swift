@@ -9,9 +9,14 @@ enum Rows {
     static func credentials(_ db: Database, where condition: String, _ value: String) throws -> UserCredentials? {
         let statement = try db.cachedStatement(sql: "SELECT \(userColumns) FROM users WHERE \(condition) = ?")
         guard let row = try Row.fetchOne(statement, arguments: [value]) else { return nil }
+        return UserCredentials(user: try user(db, row: row), passwordHash: row[2])
+    }
+
+    /// The user of a row of `userColumns`, with its attributes and roles.
+    static func user(_ db: Database, row: Row) throws -> User {
         let id: String = row[0]
         let passwordHash: String? = row[2]
-        let user = User(
+        return User(
             id: UserID(rawValue: id),
             email: row[1],
             attributes: try attributes(db, userID: id),
@@ -21,7 +26,6 @@ enum Rows {
             createdAt: Timestamp(milliseconds: row[4]),
             updatedAt: Timestamp(milliseconds: row[5])
         )
-        return UserCredentials(user: user, passwordHash: passwordHash)
     }
 
     static func user(_ db: Database, id: UserID) throws -> User? {

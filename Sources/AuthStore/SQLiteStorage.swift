@@ -2,9 +2,10 @@ public import AuthCore
 internal import Foundation
 internal import GRDB
 
-/// `AuthStorage` over one SQLite file: a GRDB `DatabasePool` in WAL mode, so that token
-/// checks read concurrently while writes are serialised on one connection. Each protocol
-/// method is one GRDB `read` or `write` (one transaction); errors are mapped to `AuthError`.
+/// `AuthStorage` and `AdminStorage` over one SQLite file: a GRDB `DatabasePool` in WAL
+/// mode, so that token checks read concurrently while writes are serialised on one
+/// connection. Each protocol method is one GRDB `read` or `write` (one transaction);
+/// errors are mapped to `AuthError`.
 public final class SQLiteStorage: AuthStorage {
     let pool: DatabasePool
 

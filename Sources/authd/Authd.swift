@@ -62,6 +62,12 @@ struct Authd: AsyncParsableCommand {
     @Option(help: "Sender of emails.")
     var mailFrom = "authd <no-reply@localhost>"
 
+    @Option(help: "Where a first start on an empty database writes the first admin key (default: <database>.admin-key).")
+    var adminKeyFile: String?
+
+    @Flag(help: "Require a service-scope API key on Auth calls too.")
+    var requireServiceKey = false
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -113,10 +119,16 @@ struct Authd: AsyncParsableCommand {
                 databasePath: database,
                 scrypt: ScryptParameters(logN: scryptLogN, r: scryptR, p: scryptP),
                 hashingThreads: hashingThreads,
-                identity: identity
+                identity: identity,
+                firstAdminKeyFile: adminKeyFile,
+                requireServiceKey: requireServiceKey
             ),
             logger: logger
         )
+        if let keyFile = try await server.createFirstAdminKeyIfNeeded() {
+            print("authd first admin key written to \(keyFile)")
+            print("  use it with: authctl --key-file \(keyFile) users list")
+        }
         try await server.start()
         // Scripts and tests wait for this line to learn the port.
         print("authd listening on \(host):\(server.localPort ?? port)")

@@ -15,6 +15,10 @@ final class TestAuthd: Sendable {
     let server: AuthdServer
     let task: Task<Void, any Error>
     let client: AuthdClient
+    /// The first admin key, as a first start on an empty database writes it.
+    let adminKey: String
+    /// A client that sends `adminKey` with every call.
+    let adminClient: AuthdClient
 
     var databasePath: String { directory.appendingPathComponent("authd.sqlite").path }
 
@@ -22,7 +26,8 @@ final class TestAuthd: Sendable {
         directory: URL? = nil,
         clock: ManualWallClock = ManualWallClock(),
         scrypt: ScryptParameters = .testing,
-        identity: IdentityConfiguration = .defaults
+        identity: IdentityConfiguration = .defaults,
+        requireServiceKey: Bool = false
     ) async throws -> TestAuthd {
         let directory = directory ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("authd-test-\(UUID().uuidString)")
@@ -36,27 +41,55 @@ final class TestAuthd: Sendable {
                 scrypt: scrypt,
                 hashingThreads: 1,
                 identity: identity,
-                clock: clock
+                clock: clock,
+                requireServiceKey: requireServiceKey
             ),
             logger: logger
         )
+        let keyFile = directory.appendingPathComponent("authd.sqlite.admin-key").path
+        _ = try await server.createFirstAdminKeyIfNeeded()
+        let adminKey = try String(contentsOfFile: keyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         try await server.start()
         let task = Task { try await server.run() }
-        let client = AuthdClient(host: "127.0.0.1", port: server.localPort!)
-        return TestAuthd(directory: directory, clock: clock, server: server, task: task, client: client)
+        let port = server.localPort!
+        return TestAuthd(
+            directory: directory,
+            clock: clock,
+            server: server,
+            task: task,
+            client: AuthdClient(host: "127.0.0.1", port: port),
+            adminKey: adminKey,
+            adminClient: AuthdClient(host: "127.0.0.1", port: port, configuration: .init(metadata: ["authorization": "Bearer \(adminKey)"]))
+        )
     }
 
-    private init(directory: URL, clock: ManualWallClock, server: AuthdServer, task: Task<Void, any Error>, client: AuthdClient) {
+    private init(
+        directory: URL,
+        clock: ManualWallClock,
+        server: AuthdServer,
+        task: Task<Void, any Error>,
+        client: AuthdClient,
+        adminKey: String,
+        adminClient: AuthdClient
+    ) {
         self.directory = directory
         self.clock = clock
         self.server = server
         self.task = task
         self.client = client
+        self.adminKey = adminKey
+        self.adminClient = adminClient
+    }
+
+    /// A client presenting `key`.
+    func client(key: String) -> AuthdClient {
+        AuthdClient(host: "127.0.0.1", port: server.localPort!, configuration: .init(metadata: ["authorization": "Bearer \(key)"]))
     }
 
     /// Stops the server, keeping the database.
     func stop() async throws {
         await client.close()
+        await adminClient.close()
         server.beginGracefulShutdown()
         try await task.value
     }

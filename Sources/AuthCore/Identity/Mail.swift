@@ -35,10 +35,6 @@ enum IdentityMail {
 
     /// "<32 hex digits>@authd": stable for the row, unique across rows.
     static func newMessageID() -> String {
-        let hex = SecureRandom.bytes(16).map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined()
-        return "<\(hex)@authd>"
+        "<\(Hex.encode(SecureRandom.bytes(16)))@authd>"
     }
 }

@@ -1,3 +1,5 @@
+import AuthCrypto
+
 /// A user's id: a lower-case UUID string, stable and safe to copy into other systems.
 public struct UserID: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
@@ -8,15 +10,12 @@ public struct UserID: Hashable, Sendable, CustomStringConvertible {
 
     /// A fresh random (version 4) UUID.
     public static func generate() -> Self {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        var bytes = SecureRandom.bytes(16)
         bytes[6] = (bytes[6] & 0x0F) | 0x40
         bytes[8] = (bytes[8] & 0x3F) | 0x80
-        let hex = bytes.map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }
-        let groups = [hex[0..<4], hex[4..<6], hex[6..<8], hex[8..<10], hex[10..<16]].map { $0.joined() }
+        let hex = Hex.encode(bytes)
+        let cuts = [0, 8, 12, 16, 20, 32].map { hex.index(hex.startIndex, offsetBy: $0) }
+        let groups = (0..<5).map { String(hex[cuts[$0]..<cuts[$0 + 1]]) }
         return Self(rawValue: groups.joined(separator: "-"))
     }
 

@@ -1,0 +1,78 @@
+public import AuthCore
+internal import Foundation
+internal import GRDB
+
+extension SQLiteStorage: AdminStorage {
+    /// A taken id is `.alreadyExists` (field "id").
+    public func insertAPIKey(_ key: NewAPIKey) async throws(AuthError) {
+        try await write("insert api key") { db in
+            let exists = try db.cachedStatement(sql: "SELECT 1 FROM api_keys WHERE id = ?")
+            guard try Bool.fetchOne(exists, arguments: [key.id]) == nil else {
+                throw AuthError(.alreadyExists, "api key \(key.id) already exists", field: "id")
+            }
+            try db.cachedStatement(sql: """
+                INSERT INTO api_keys (id, name, scope, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    key.id, key.name, key.scope.rawValue, Data(key.secretHash), key.createdAt.milliseconds,
+                ])
+        }
+    }
+
+    /// On every Admin and Mail call: one lookup on the unique index of `secret_hash`.
+    public func apiKey(secretHash: [UInt8]) async throws(AuthError) -> APIKey? {
+        try await read("read api key") { db in
+            try Row.fetchOne(db.cachedStatement(sql: Queries.apiKey), arguments: [Data(secretHash)])
+                .map(Self.apiKey)
+        }
+    }
+
+    /// Never moves `lastUsedAt` backwards, and leaves a revoked or unknown key alone.
+    public func touchAPIKey(id: String, at now: Timestamp) async throws(AuthError) {
+        try await write("touch api key") { db in
+            try db.cachedStatement(sql: """
+                UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, :now), :now)
+                WHERE id = :id AND revoked_at IS NULL
+                """).execute(arguments: ["now": now.milliseconds, "id": id])
+        }
+    }
+
+    public func apiKeys() async throws(AuthError) -> [APIKey] {
+        try await read("read api keys") { db in
+            try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT \(Self.apiKeyColumns) FROM api_keys ORDER BY created_at, rowid
+                """)).map(Self.apiKey)
+        }
+    }
+
+    public func revokeAPIKey(id: String, at now: Timestamp) async throws(AuthError) -> Bool {
+        try await write("revoke api key") { db in
+            try db.cachedStatement(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+                .execute(arguments: [now.milliseconds, id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func apiKeyCount() async throws(AuthError) -> Int {
+        try await read("count api keys") { db in
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM api_keys")) ?? 0
+        }
+    }
+
+    static let apiKeyColumns = "id, name, scope, created_at, last_used_at, revoked_at"
+
+    private static func apiKey(_ row: Row) throws -> APIKey {
+        let id: String = row[0]
+        let scope: String = row[2]
+        guard let keyScope = KeyScope(rawValue: scope) else {
+            throw AuthError.storage("api key \(id) has an unknown scope \(scope)")
+        }
+        return APIKey(
+            id: id,
+            name: row[1],
+            scope: keyScope,
+            createdAt: Timestamp(milliseconds: row[3]),
+            lastUsedAt: (row[4] as Int64?).map(Timestamp.init(milliseconds:)),
+            revokedAt: (row[5] as Int64?).map(Timestamp.init(milliseconds:))
+        )
+    }
+}

@@ -1,0 +1,66 @@
+import AuthCore
+import Testing
+
+@Suite("Page patterns")
+struct PagePatternTests {
+    private let rules = [
+        PageRule(pattern: "/", access: .public),
+        PageRule(pattern: "/*", access: .signedIn),
+        PageRule(pattern: "/cars/*", access: .public),
+        PageRule(pattern: "/cars/:id", access: .signedIn),
+        PageRule(pattern: "/cars/new", access: .groups, groups: ["Admin"]),
+        PageRule(pattern: "/cars/:id/edit", access: .groups, groups: ["Admin"]),
+        PageRule(pattern: "/admin/*", access: .groups, groups: ["Admin"]),
+        PageRule(pattern: "/admin/reports/*", access: .groups, groups: ["Admin Premium"]),
+    ]
+
+    @Test("the most specific rule wins", arguments: [
+        ("/", "/"),
+        ("/pricing", "/*"),
+        ("/cars", "/cars/*"),
+        ("/cars/42", "/cars/:id"),
+        ("/cars/new", "/cars/new"),
+        ("/cars/42/edit", "/cars/:id/edit"),
+        ("/cars/42/photos/3", "/cars/*"),
+        ("/admin", "/admin/*"),
+        ("/admin/users/7", "/admin/*"),
+        ("/admin/reports", "/admin/reports/*"),
+        ("/admin/reports/2026/q3", "/admin/reports/*"),
+        ("/cars/42?tab=photos#top", "/cars/:id"),
+        ("/cars/42/", "/cars/:id"),
+    ])
+    func bestRule(path: String, expected: String) {
+        #expect(PagePattern.bestRule(for: path, in: rules)?.pattern == expected)
+    }
+
+    @Test("no rule, no match")
+    func noMatch() {
+        #expect(PagePattern.bestRule(for: "/pricing", in: [PageRule(pattern: "/cars/:id", access: .public)]) == nil)
+        #expect(PagePattern.bestRule(for: "/cars", in: [PageRule(pattern: "/cars/:id", access: .public)]) == nil)
+    }
+
+    @Test("malformed patterns are refused with a reason", arguments: [
+        ("cars", "must start with /"),
+        ("/cars//x", "empty segment"),
+        ("/cars/", "empty segment"),
+        ("/*/x", "only as its last segment"),
+        ("/car*", "only as a whole last segment"),
+        ("/cars/:", "parameter without a name"),
+        ("/a b", "space"),
+        ("/a?b", "?"),
+    ])
+    func malformed(pattern: String, reason: String) {
+        let error = #expect(throws: AuthError.self) { try PagePattern.validate(pattern) }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains(reason) == true, "\(error?.message ?? "")")
+        #expect(error?.field == "rule.pattern")
+    }
+
+    @Test("a group with no roles has no members; otherwise every role is needed")
+    func groupMembership() {
+        #expect(!Group(name: "empty", roles: []).hasMember(withRoles: ["Admin"]))
+        let both = Group(name: "Admin Premium", roles: ["Admin", "Premium"])
+        #expect(both.hasMember(withRoles: ["Premium", "Admin", "Other"]))
+        #expect(!both.hasMember(withRoles: ["Admin"]))
+    }
+}
