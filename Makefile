@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 VENV        := .venv
 PYTHON      := $(VENV)/bin/python
-APT_PACKAGES := protobuf-compiler protobuf-c-compiler libprotobuf-c-dev libsqlite3-dev libssl-dev pkg-config
+APT_PACKAGES := protobuf-compiler protobuf-c-compiler libprotobuf-c-dev libsqlite3-dev libssl-dev libcurl4-openssl-dev pkg-config
 DATA_DIR    ?= var
 HOST        ?= 127.0.0.1
 PORT        ?= 7400

@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "authd", targets: ["authd"]),
         .executable(name: "authbench", targets: ["authbench"]),
         .executable(name: "authctl", targets: ["authctl"]),
+        .executable(name: "auth-mailer", targets: ["auth-mailer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -21,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         // System libraries, installed by `make deps` (apt).
@@ -33,6 +36,11 @@ let package = Package(
             name: "COpenSSL",
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         // protoc-c output for proto/ (generated, committed; `make generate`).
         .target(
@@ -79,6 +87,8 @@ let package = Package(
             dependencies: [
                 "AuthCrypto",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "CSV", package: "CSV.swift"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -117,6 +127,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The mail worker: leases from the Mail service, sends through SMTP (libcurl) or to files.
+        .target(
+            name: "AuthMailer",
+            dependencies: [
+                "AuthClient", "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "auth-mailer",
+            dependencies: [
+                "AuthMailer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The operator's CLI over the Admin service.
         .executableTarget(
             name: "authctl",
@@ -138,6 +167,7 @@ let package = Package(
         .testTarget(name: "AuthWireTests", dependencies: ["AuthWire"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthCryptoTests", dependencies: ["AuthCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthMailerTests", dependencies: ["AuthMailer"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthStoreTests", dependencies: ["AuthStore", "AuthCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AuthRPCTests",

@@ -8,20 +8,19 @@ import AuthWire
 struct AdminHandler: AdminService.Handler {
     let administration: AdministrationService
     let keys: APIKeyService
+    let mailQueue: MailQueue
 
     // MARK: Users
 
     func createUser(_ request: CreateUserRequest, context: CallContext) async throws(RPCError) -> CreateUserResponse {
-        if request.sendInvitation {
-            throw RPCError.unimplemented("send_invitation is not implemented yet: invitation emails arrive with the invitations issue")
-        }
-        return try await mappingErrors { () throws(AuthError) in
+        try await mappingErrors { () throws(AuthError) in
             let (user, generated) = try await administration.createUser(
                 email: request.email,
                 attributes: request.attributes,
                 password: request.password?.value,
                 generatePassword: request.generatePassword,
-                roles: request.roles
+                roles: request.roles,
+                sendInvitation: request.sendInvitation
             )
             return CreateUserResponse(user: try await wireUser(user), generatedPassword: generated ?? "")
         }
@@ -79,15 +78,9 @@ struct AdminHandler: AdminService.Handler {
     }
 
     func resendInvitation(_ request: UserIdRequest, context: CallContext) async throws(RPCError) -> ResendInvitationResponse {
-        throw RPCError.unimplemented("ResendInvitation is not implemented yet: invitations arrive with the invitations issue")
-    }
-
-    func importUsers(_ request: ImportUsersRequest, context: CallContext) async throws(RPCError) -> ImportUsersResponse {
-        throw RPCError.unimplemented("ImportUsers is not implemented yet: CSV import arrives with the import issue")
-    }
-
-    func exportUsers(_ request: ExportUsersRequest, context: CallContext) async throws(RPCError) -> ExportUsersResponse {
-        throw RPCError.unimplemented("ExportUsers is not implemented yet: CSV export arrives with the import issue")
+        try await mappingErrors { () throws(AuthError) in
+            ResendInvitationResponse(expiresAtMs: try await administration.issueInvitation(userID: request.id).milliseconds)
+        }
     }
 
     // MARK: Roles and groups
@@ -195,22 +188,38 @@ struct AdminHandler: AdminService.Handler {
         }
     }
 
-    // MARK: Templates (the invitations issue)
+    // MARK: Templates
 
     func getTemplate(_ request: TemplateRequest, context: CallContext) async throws(RPCError) -> TemplateResponse {
-        throw RPCError.unimplemented("email templates are not implemented yet: they arrive with the invitations issue")
+        try await mappingErrors { () throws(AuthError) in
+            TemplateResponse(template: AuthWire.EmailTemplate(try await administration.template(try TemplateKind(request.kind))))
+        }
     }
 
     func setTemplate(_ request: SetTemplateRequest, context: CallContext) async throws(RPCError) -> TemplateResponse {
-        throw RPCError.unimplemented("email templates are not implemented yet: they arrive with the invitations issue")
+        try await mappingErrors { () throws(AuthError) in
+            guard let template = request.template else {
+                throw AuthError.invalidArgument("template is required", field: "template")
+            }
+            return TemplateResponse(template: AuthWire.EmailTemplate(try await administration.setTemplate(try AuthCore.EmailTemplate(template))))
+        }
     }
 
     func resetTemplate(_ request: TemplateRequest, context: CallContext) async throws(RPCError) -> TemplateResponse {
-        throw RPCError.unimplemented("email templates are not implemented yet: they arrive with the invitations issue")
+        try await mappingErrors { () throws(AuthError) in
+            TemplateResponse(template: AuthWire.EmailTemplate(try await administration.resetTemplate(try TemplateKind(request.kind))))
+        }
     }
 
     func previewTemplate(_ request: PreviewTemplateRequest, context: CallContext) async throws(RPCError) -> PreviewTemplateResponse {
-        throw RPCError.unimplemented("email templates are not implemented yet: they arrive with the invitations issue")
+        try await mappingErrors { () throws(AuthError) in
+            let kind = try TemplateKind(request.kind)
+            var wire = request.template
+            wire?.kind = request.kind
+            let template = try wire.map { wire throws(AuthError) in try AuthCore.EmailTemplate(wire) }
+            let rendered = try await administration.previewTemplate(kind, template: template, values: request.values)
+            return PreviewTemplateResponse(subject: rendered.subject, textBody: rendered.textBody, htmlBody: rendered.htmlBody)
+        }
     }
 
     // MARK: API keys
@@ -235,14 +244,31 @@ struct AdminHandler: AdminService.Handler {
         }
     }
 
-    // MARK: Outbox (the mail issue)
+    // MARK: Outbox
 
     func listDeadMessages(_ request: ListDeadMessagesRequest, context: CallContext) async throws(RPCError) -> ListDeadMessagesResponse {
-        throw RPCError.unimplemented("ListDeadMessages is not implemented yet: it arrives with the mail pipeline issue")
+        try await mappingErrors { () throws(AuthError) in
+            let (messages, next) = try await mailQueue.deadMessages(pageSize: Int(request.pageSize), pageToken: request.pageToken)
+            return ListDeadMessagesResponse(
+                messages: messages.map { message in
+                    AuthWire.DeadMessage(
+                        id: UInt64(message.id),
+                        recipient: message.recipient,
+                        subject: message.subject,
+                        attempts: UInt32(clamping: message.attempts),
+                        lastError: message.lastError,
+                        createdAtMs: message.createdAt.milliseconds
+                    )
+                },
+                nextPageToken: next
+            )
+        }
     }
 
     func requeueMessages(_ request: RequeueMessagesRequest, context: CallContext) async throws(RPCError) -> RequeueMessagesResponse {
-        throw RPCError.unimplemented("RequeueMessages is not implemented yet: it arrives with the mail pipeline issue")
+        try await mappingErrors { () throws(AuthError) in
+            RequeueMessagesResponse(requeued: UInt32(clamping: try await mailQueue.requeue(ids: request.ids.map { Int64(clamping: $0) })))
+        }
     }
 
     // MARK: Remove everything

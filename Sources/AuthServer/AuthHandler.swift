@@ -90,7 +90,14 @@ struct AuthHandler: AuthService.Handler {
     }
 
     func acceptInvite(_ request: AcceptInviteRequest, context: CallContext) async throws(RPCError) -> AcceptInviteResponse {
-        throw RPCError.unimplemented("AcceptInvite is not implemented yet: invitations arrive with the invitations issue")
+        try await mappingErrors { () throws(AuthError) in
+            let signedIn = try await identity.acceptInvite(
+                code: request.code,
+                password: request.password,
+                clientAddress: context.clientAddress
+            )
+            return AcceptInviteResponse(user: AuthWire.User(signedIn.user), session: AuthWire.Session(signedIn))
+        }
     }
 
     func authorizePage(_ request: AuthorizePageRequest, context: CallContext) async throws(RPCError) -> AuthorizePageResponse {

@@ -25,6 +25,8 @@ public final class AuthdServer: Service {
         public var firstAdminKeyFile: String
         /// Also require a service-scope key on Auth calls.
         public var requireServiceKey: Bool
+        /// Outbox retries, leases and retention.
+        public var mail: MailPolicy
 
         public init(
             rpc: ServerConfiguration = .defaults,
@@ -34,7 +36,8 @@ public final class AuthdServer: Service {
             identity: IdentityConfiguration = .defaults,
             clock: any WallClock = SystemWallClock(),
             firstAdminKeyFile: String? = nil,
-            requireServiceKey: Bool = false
+            requireServiceKey: Bool = false,
+            mail: MailPolicy = .defaults
         ) {
             self.rpc = rpc
             self.databasePath = databasePath
@@ -44,6 +47,7 @@ public final class AuthdServer: Service {
             self.clock = clock
             self.firstAdminKeyFile = firstAdminKeyFile ?? databasePath + ".admin-key"
             self.requireServiceKey = requireServiceKey
+            self.mail = mail
         }
     }
 
@@ -51,6 +55,7 @@ public final class AuthdServer: Service {
     private let health: HealthHandler
     private let hasher: PasswordHasher
     private let keys: APIKeyService
+    private let mailQueue: MailQueue
     private let configuration: Configuration
     private let logger: Logger
 
@@ -72,12 +77,15 @@ public final class AuthdServer: Service {
             logger: logger
         )
         let keys = APIKeyService(storage: storage, clock: configuration.clock)
+        let mailQueue = MailQueue(storage: storage, clock: configuration.clock, policy: configuration.mail)
         let pageGate = PageGate(identity: identity, administration: administration, storage: storage)
 
         var router = Router()
         AuthHandler(identity: identity, administration: administration, pageGate: pageGate).register(on: &router)
-        AdminHandler(administration: administration, keys: keys).register(on: &router)
+        AdminHandler(administration: administration, keys: keys, mailQueue: mailQueue).register(on: &router)
         router.intercept(service: AdminService.name, Self.requireKey(.admin, keys))
+        MailHandler(queue: mailQueue).register(on: &router)
+        router.intercept(service: MailService.name, Self.requireKey(.mailer, keys))
         if configuration.requireServiceKey {
             router.intercept(service: AuthService.name, Self.requireKey(.service, keys))
         }
@@ -88,6 +96,7 @@ public final class AuthdServer: Service {
         self.health = health
         self.hasher = hasher
         self.keys = keys
+        self.mailQueue = mailQueue
         self.configuration = configuration
         self.logger = logger
         self.rpcServer = RPCServer(router: router, configuration: configuration.rpc, logger: logger)
@@ -125,6 +134,19 @@ public final class AuthdServer: Service {
     }
 
     public func run() async throws {
+        // Sent messages are pruned hourly while the server runs.
+        let pruning = Task { [mailQueue, logger] in
+            while !Task.isCancelled {
+                do {
+                    let pruned = try await mailQueue.pruneSent()
+                    if pruned > 0 { logger.info("pruned sent messages", metadata: ["count": "\(pruned)"]) }
+                } catch {
+                    logger.warning("pruning sent messages failed: \(error)")
+                }
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
+        defer { pruning.cancel() }
         do {
             try await withGracefulShutdownHandler {
                 try await rpcServer.run()

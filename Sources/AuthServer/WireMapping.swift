@@ -118,3 +118,35 @@ extension AuthWire.AuthorizePageResponse {
         self.init(allowed: decision.allowed, reason: reason, redirect: decision.redirect, matchedRule: decision.matchedRule)
     }
 }
+
+extension AuthCore.TemplateKind {
+    init(_ kind: AuthWire.TemplateKind, field: String = "kind") throws(AuthError) {
+        switch kind {
+        case .invitation: self = .invitation
+        case .verificationCode: self = .verificationCode
+        default:
+            throw .invalidArgument("kind must be TEMPLATE_KIND_INVITATION or TEMPLATE_KIND_VERIFICATION_CODE, not \(kind)", field: field)
+        }
+    }
+}
+
+extension AuthWire.EmailTemplate {
+    init(_ template: AuthCore.EmailTemplate) {
+        let kind: AuthWire.TemplateKind = switch template.kind {
+        case .invitation: .invitation
+        case .verificationCode: .verificationCode
+        }
+        self.init(kind: kind, subject: template.subject, textBody: template.textBody, htmlBody: template.htmlBody, isDefault: template.isDefault)
+    }
+}
+
+extension AuthCore.EmailTemplate {
+    init(_ template: AuthWire.EmailTemplate) throws(AuthError) {
+        self.init(
+            kind: try AuthCore.TemplateKind(template.kind, field: "template.kind"),
+            subject: template.subject,
+            textBody: template.textBody,
+            htmlBody: template.htmlBody
+        )
+    }
+}

@@ -16,14 +16,19 @@ extension SQLiteStorage {
                 WHERE user_id = :user AND purpose = :purpose
                   AND used_at IS NULL AND voided_at IS NULL AND expires_at > :now
                 """).execute(arguments: ["now": now, "user": code.userID.rawValue, "purpose": code.purpose.rawValue])
-            try db.cachedStatement(sql: """
-                INSERT INTO one_time_codes (user_id, purpose, code_hash, created_at, expires_at)
-                VALUES (?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                    code.userID.rawValue, code.purpose.rawValue, Data(code.codeHash), now, code.expiresAt.milliseconds,
-                ])
+            try Self.insertCode(code, db)
             try Self.enqueue(email, headers: headers, db)
         }
+    }
+
+    static func insertCode(_ code: NewOneTimeCode, _ db: Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO one_time_codes (user_id, purpose, code_hash, created_at, expires_at)
+            VALUES (?, ?, ?, ?, ?)
+            """).execute(arguments: [
+                code.userID.rawValue, code.purpose.rawValue, Data(code.codeHash), code.createdAt.milliseconds,
+                code.expiresAt.milliseconds,
+            ])
     }
 
     /// One IMMEDIATE transaction on the single writer connection: parallel guesses are

@@ -8,40 +8,12 @@ extension SQLiteStorage {
         if let session, session.userID != user.id {
             throw AuthError(.internal, "the first session of user \(user.id) names user \(session.userID)")
         }
-        let roles = Array(Set(user.roles)).sorted()
         return try await write("insert user", email: user.email) { db in
-            let created = user.createdAt.milliseconds
-            try db.cachedStatement(sql: """
-                INSERT INTO users (id, email, password_hash, blocked, created_at, updated_at)
-                VALUES (?, ?, ?, 0, ?, ?)
-                """).execute(arguments: [user.id.rawValue, user.email, user.passwordHash, created, created])
-            let setAttribute = try db.cachedStatement(sql: """
-                INSERT INTO user_attributes (user_id, name, value) VALUES (?, ?, ?)
-                """)
-            for (name, value) in user.attributes {
-                try setAttribute.execute(arguments: [user.id.rawValue, name, value])
-            }
-            let createRole = try db.cachedStatement(sql: "INSERT OR IGNORE INTO roles (name, created_at) VALUES (?, ?)")
-            let grantRole = try db.cachedStatement(sql: """
-                INSERT INTO user_roles (user_id, role_id) SELECT ?, id FROM roles WHERE name = ?
-                """)
-            for role in roles {
-                try createRole.execute(arguments: [role, created])
-                try grantRole.execute(arguments: [user.id.rawValue, role])
-            }
+            let stored = try Self.insert(user, db)
             if let session {
                 _ = try Self.insert(session, db)
             }
-            return User(
-                id: user.id,
-                email: user.email,
-                attributes: user.attributes,
-                roles: roles,
-                blocked: false,
-                hasPassword: user.passwordHash != nil,
-                createdAt: user.createdAt,
-                updatedAt: user.createdAt
-            )
+            return stored
         }
     }
 
@@ -101,4 +73,39 @@ extension SQLiteStorage {
             _ = try Rows.revokeSessions(db, userID: userID, revoking: revoking, at: now)
         }
     }
+
+    /// Inserts the user row, its attributes and roles (creating missing role rows).
+    static func insert(_ user: NewUser, _ db: Database) throws -> User {
+        let roles = Array(Set(user.roles)).sorted()
+        let created = user.createdAt.milliseconds
+        try db.cachedStatement(sql: """
+            INSERT INTO users (id, email, password_hash, blocked, created_at, updated_at)
+            VALUES (?, ?, ?, 0, ?, ?)
+            """).execute(arguments: [user.id.rawValue, user.email, user.passwordHash, created, created])
+        let setAttribute = try db.cachedStatement(sql: """
+            INSERT INTO user_attributes (user_id, name, value) VALUES (?, ?, ?)
+            """)
+        for (name, value) in user.attributes {
+            try setAttribute.execute(arguments: [user.id.rawValue, name, value])
+        }
+        let createRole = try db.cachedStatement(sql: "INSERT OR IGNORE INTO roles (name, created_at) VALUES (?, ?)")
+        let grantRole = try db.cachedStatement(sql: """
+            INSERT INTO user_roles (user_id, role_id) SELECT ?, id FROM roles WHERE name = ?
+            """)
+        for role in roles {
+            try createRole.execute(arguments: [role, created])
+            try grantRole.execute(arguments: [user.id.rawValue, role])
+        }
+        return User(
+            id: user.id,
+            email: user.email,
+            attributes: user.attributes,
+            roles: roles,
+            blocked: false,
+            hasPassword: user.passwordHash != nil,
+            createdAt: user.createdAt,
+            updatedAt: user.createdAt
+        )
+    }
+
 }

@@ -7,6 +7,7 @@ struct Users: AsyncParsableCommand {
         subcommands: [
             UsersAdd.self, UsersGet.self, UsersList.self, UsersUpdate.self, UsersSetRoles.self,
             UsersBlock.self, UsersUnblock.self, UsersDelete.self, UsersResendInvitation.self,
+            UsersImport.self, UsersExport.self,
         ]
     )
 }

@@ -32,6 +32,7 @@ struct FrameCodecTests {
         #expect(throws: FrameError.tooLarge(length: 17, limit: 16)) {
             try channel.writeInbound(ByteBuffer(bytes: [0, 0, 0, 17]))
         }
+        _ = try? channel.finish()
     }
 
     @Test("the encoder writes a big-endian length before the envelope")

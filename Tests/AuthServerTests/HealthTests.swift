@@ -17,14 +17,14 @@ struct HealthTests {
         try await authd.finish()
     }
 
-    @Test("methods of services this build does not serve are UNIMPLEMENTED")
+    @Test("methods this server does not route are UNIMPLEMENTED, before any key check")
     func unimplementedServices() async throws {
         let authd = try await TestAuthd.start()
         let error = await #expect(throws: RPCError.self) {
-            try await authd.client.mail.queueStats(QueueStatsRequest())
+            try await authd.client.connection.callRaw("/auth.v1.Mail/Nothing", payload: [])
         }
         #expect(error?.code == .unimplemented)
-        #expect(error?.message == "method /auth.v1.Mail/QueueStats is not implemented by this server")
+        #expect(error?.message == "method /auth.v1.Mail/Nothing is not implemented by this server")
         try await authd.finish()
     }
 }

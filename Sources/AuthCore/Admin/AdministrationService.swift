@@ -11,11 +11,11 @@ public final class AdministrationService: Sendable {
     public static let maximumPageSize = 1000
     public static let defaultPageSize = 100
 
-    private let storage: any AdminStorage
-    private let hasher: PasswordHasher
-    private let clock: any WallClock
-    private let configuration: IdentityConfiguration
-    private let logger: Logger
+    let storage: any AdminStorage
+    let hasher: PasswordHasher
+    let clock: any WallClock
+    let configuration: IdentityConfiguration
+    let logger: Logger
 
     public init(
         storage: any AdminStorage,
@@ -40,7 +40,8 @@ public final class AdministrationService: Sendable {
         attributes: [String: String],
         password: String?,
         generatePassword: Bool,
-        roles: [String]
+        roles: [String],
+        sendInvitation: Bool = false
     ) async throws(AuthError) -> (user: User, generatedPassword: String?) {
         let email = try Validation.normalizedEmail(rawEmail)
         try checkAttributes(attributes, field: "attributes")
@@ -58,10 +59,14 @@ public final class AdministrationService: Sendable {
             generated = secret
             hash = try await hashPassword(secret)
         }
-        let user = try await storage.insertUser(
-            NewUser(email: email, attributes: attributes, roles: roles, passwordHash: hash, createdAt: clock.now),
-            session: nil
-        )
+        let newUser = NewUser(email: email, attributes: attributes, roles: roles, passwordHash: hash, createdAt: clock.now)
+        let user: User
+        if sendInvitation {
+            let invitation = try await makeInvitation(for: newUser.id, email: email, attributes: attributes, at: newUser.createdAt)
+            user = try await storage.insertUser(newUser, invitation: invitation.record, email: invitation.email)
+        } else {
+            user = try await storage.insertUser(newUser, session: nil)
+        }
         logger.info("user created by an operator", metadata: ["user": "\(user.id)"])
         return (user, generated)
     }

@@ -7,6 +7,8 @@ public struct IdentityConfiguration: Sendable {
     public var throttles: ThrottlePolicy
     /// The sender of emails until settings say otherwise.
     public var mailFrom: String
+    /// How long an invitation stays valid.
+    public var invitationValidity: Duration
 
     public init(
         passwords: Validation.PasswordPolicy = .defaults,
@@ -14,7 +16,8 @@ public struct IdentityConfiguration: Sendable {
         sessions: SessionPolicy = .defaults,
         codes: CodePolicy = .defaults,
         throttles: ThrottlePolicy = .defaults,
-        mailFrom: String = "authd <no-reply@localhost>"
+        mailFrom: String = "authd <no-reply@localhost>",
+        invitationValidity: Duration = .seconds(7 * 24 * 3600)
     ) {
         self.passwords = passwords
         self.attributes = attributes
@@ -22,6 +25,7 @@ public struct IdentityConfiguration: Sendable {
         self.codes = codes
         self.throttles = throttles
         self.mailFrom = mailFrom
+        self.invitationValidity = invitationValidity
     }
 
     public static var defaults: Self { Self() }

@@ -26,6 +26,7 @@ public final class IdentityService: Sendable {
     private let clock: any WallClock
     private let configuration: IdentityConfiguration
     private let throttler: Throttler
+    private let outgoingMail: OutgoingMail
     private let logger: Logger
 
     public init(
@@ -40,6 +41,7 @@ public final class IdentityService: Sendable {
         self.clock = clock
         self.configuration = configuration
         self.throttler = Throttler(storage: storage)
+        self.outgoingMail = OutgoingMail(storage: storage, defaultSender: configuration.mailFrom)
         self.logger = logger
     }
 
@@ -224,11 +226,16 @@ public final class IdentityService: Sendable {
         let policy = configuration.codes
         if let credentials = try await storage.credentials(email: email), !credentials.user.blocked {
             let code = SecureRandom.numericCode(digits: policy.digits)
-            let mail = IdentityMail.passwordResetCode(
+            let mail = try await outgoingMail.compose(
+                .verificationCode,
                 to: email,
-                code: code,
-                validity: policy.validity,
-                from: configuration.mailFrom,
+                values: TemplateValues(
+                    email: email,
+                    attributes: credentials.user.attributes,
+                    code: code,
+                    appBaseURL: try await outgoingMail.appBaseURL(),
+                    expiresInMinutes: policy.validity.wholeMilliseconds / 60_000
+                ),
                 at: now
             )
             try await storage.issueCode(
@@ -287,6 +294,48 @@ public final class IdentityService: Sendable {
         }
         try await throttler.clear("login-email:\(email)")
         logger.info("password reset", metadata: ["user": "\(credentials.user.id)"])
+    }
+
+    // MARK: Invitations
+
+    /// Sets the invited user's first password and signs the user in. A wrong, used,
+    /// voided or expired code gives one answer.
+    public func acceptInvite(code: String, password: String, clientAddress: String?) async throws(AuthError) -> SignedIn {
+        guard code.hasPrefix(AdministrationService.invitationCodePrefix), code.utf8.count <= 128 else {
+            throw .invalidArgument("code is not an invitation code", field: "code")
+        }
+        try Validation.checkPassword(password, policy: configuration.passwords)
+        let now = clock.now
+        let rule = configuration.throttles.confirmPerAddress
+        let addressKey = clientAddress.map { "invite-address:\($0)" }
+        if let addressKey {
+            try await throttler.check(addressKey, rule: rule, now: now, what: "invitation codes from this address")
+        }
+        let rejected = AuthError(.invalidArgument, "invitation code is wrong, used or expired; ask for a new invitation", field: "code")
+        let codeHash = SecretToken.hash(code)
+        guard let userID = try await storage.invitation(codeHash: codeHash, at: now),
+            let credentials = try await storage.credentials(id: userID),
+            !credentials.user.blocked
+        else {
+            if let addressKey { try await throttler.recordFailure(addressKey, rule: rule, now: now) }
+            throw rejected
+        }
+        let hash = try await hashPassword(password)
+        let (token, newSession) = makeSession(for: userID, at: now, clientAddress: clientAddress)
+        guard case .accepted = try await storage.redeemInvitation(
+            userID: userID,
+            codeHash: codeHash,
+            passwordHash: hash,
+            session: newSession,
+            at: now
+        ) else {
+            throw rejected
+        }
+        guard let found = try await storage.authenticate(tokenHash: newSession.tokenHash, at: now) else {
+            throw AuthError.storage("the new session of \(userID) was not found")
+        }
+        logger.info("invitation accepted", metadata: ["user": "\(userID)"])
+        return SignedIn(user: found.user, token: token, session: found.session)
     }
 
     // MARK: Helpers

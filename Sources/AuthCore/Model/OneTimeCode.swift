@@ -31,3 +31,21 @@ public enum CodeCheck: Hashable, Sendable {
     /// No live code: none issued, expired, used, voided by a newer one or by too many wrong tries.
     case noLiveCode
 }
+
+/// An operator's version of an email template, as stored.
+public struct StoredEmailTemplate: Hashable, Sendable {
+    /// "invitation", "verification_code".
+    public var kind: String
+    public var subject: String
+    public var textBody: String
+    public var htmlBody: String
+    public var updatedAt: Timestamp
+
+    public init(kind: String, subject: String, textBody: String, htmlBody: String, updatedAt: Timestamp) {
+        self.kind = kind
+        self.subject = subject
+        self.textBody = textBody
+        self.htmlBody = htmlBody
+        self.updatedAt = updatedAt
+    }
+}

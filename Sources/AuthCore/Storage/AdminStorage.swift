@@ -79,8 +79,6 @@ public protocol AdminStorage: AuthStorage {
 
     func pageRules() async throws(AuthError) -> [PageRule]
 
-    func settings() async throws(AuthError) -> [String: String]
-
     /// Sets the given keys, leaves the others.
     func updateSettings(_ values: [String: String]) async throws(AuthError) -> [String: String]
 
@@ -89,4 +87,31 @@ public protocol AdminStorage: AuthStorage {
     /// Users (with sessions, codes), roles, groups and page rules, in one transaction.
     /// Keys, settings, templates and the outbox stay.
     func removeEverything() async throws(AuthError) -> RemovalCounts
+
+    // MARK: Invitations and templates
+
+    /// Stores the user, its invitation code (voiding none: the user is new) and the
+    /// invitation email, in one transaction.
+    func insertUser(_ user: NewUser, invitation: NewOneTimeCode, email: NewOutboxMessage) async throws(AuthError) -> User
+
+    func setEmailTemplate(_ template: StoredEmailTemplate) async throws(AuthError)
+
+    /// Back to the built-in template; false when none was stored.
+    func deleteEmailTemplate(kind: String) async throws(AuthError) -> Bool
+
+    // MARK: Import and export
+
+    /// Those of `emails` (normalised) that belong to a user, in one read.
+    func existingEmails(_ emails: [String]) async throws(AuthError) -> Set<String>
+
+    /// Every attribute name any user holds, sorted.
+    func attributeNames() async throws(AuthError) -> [String]
+
+    /// One write transaction for the whole batch: each user is created, or, when its email
+    /// exists, skipped, updated or reported `.exists` by `onExisting`; one outcome per user,
+    /// in order. Every role must exist (`.invalidArgument`, field "roles", fails the batch).
+    /// An update sets the given attributes (others stay), replaces roles when given, sets
+    /// the password hash and blocked flag when given; a new hash or blocking ends the user's
+    /// sessions.
+    func importUsers(_ users: [ImportedUser], onExisting: ExistingUserPolicy, at now: Timestamp) async throws(AuthError) -> [ImportWriteOutcome]
 }

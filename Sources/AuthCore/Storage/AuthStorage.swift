@@ -75,6 +75,27 @@ public protocol AuthStorage: Sendable {
         at now: Timestamp
     ) async throws(AuthError) -> CodeCheck
 
+    /// The one live invitation code with this hash, and its user; nil when there is none.
+    func invitation(codeHash: [UInt8], at now: Timestamp) async throws(AuthError) -> UserID?
+
+    /// In one transaction: re-checks that the invitation is live for `userID`, marks it
+    /// used, sets `passwordHash` and stores `session`. `.wrong` is never returned: an
+    /// invitation code is long enough that wrong tries do not need counting.
+    func redeemInvitation(
+        userID: UserID,
+        codeHash: [UInt8],
+        passwordHash: String,
+        session: NewSession,
+        at now: Timestamp
+    ) async throws(AuthError) -> CodeCheck
+
+    // MARK: Templates and settings
+
+    /// The operator's version of a template; nil means the built-in one.
+    func emailTemplate(kind: String) async throws(AuthError) -> StoredEmailTemplate?
+
+    func settings() async throws(AuthError) -> [String: String]
+
     // MARK: Throttles
 
     func throttle(key: String) async throws(AuthError) -> ThrottleRecord?
