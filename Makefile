@@ -16,6 +16,7 @@ GENERATED   := Sources/CAuthProto Sources/AuthWire/Generated Sources/AuthAPI/Gen
 
 help:
 	@echo "make run              install what is missing, build, start authd on $(DATA_DIR)/authd.sqlite"
+	@echo "                      and auth-mailer writing emails to $(DATA_DIR)/mail-out"
 	@echo "make test             install what is missing, check generated code, run every test"
 	@echo "make generate         regenerate C, Swift and Python code from proto/"
 	@echo "make check-generated  fail when generated code is stale"
@@ -58,8 +59,7 @@ build-release: apt-deps
 	swift build -c release
 
 run: deps build
-	@mkdir -p $(DATA_DIR)
-	.build/debug/authd --host $(HOST) --port $(PORT) --database $(DATA_DIR)/authd.sqlite
+	DATA_DIR=$(DATA_DIR) HOST=$(HOST) PORT=$(PORT) tools/run.sh
 
 test: deps check-generated test-swift test-python
 
