@@ -68,6 +68,15 @@ struct Authd: AsyncParsableCommand {
     @Flag(help: "Require a service-scope API key on Auth calls too.")
     var requireServiceKey = false
 
+    @Option(help: "Outbox: transient failures after which a message is dead.")
+    var mailMaxAttempts = MailPolicy.defaults.maximumAttempts
+
+    @Option(help: "Outbox: the first retry waits about this long (then doubling, with jitter), in milliseconds.")
+    var mailRetryBaseMs = Int(MailPolicy.defaults.baseRetryDelay.wholeMilliseconds)
+
+    @Option(help: "Outbox: sent messages are deleted this many hours after sending.")
+    var mailSentRetentionHours = Int(MailPolicy.defaults.sentRetention.wholeMilliseconds / 3_600_000)
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -84,6 +93,9 @@ struct Authd: AsyncParsableCommand {
         guard (6...64).contains(passwordMinLength) else { throw ValidationError("--password-min-length must be 6...64") }
         guard sessionIdleTimeoutS >= 60, sessionAbsoluteTimeoutS >= sessionIdleTimeoutS else {
             throw ValidationError("--session-idle-timeout-s must be at least 60 and at most --session-absolute-timeout-s")
+        }
+        guard mailMaxAttempts >= 1, mailRetryBaseMs >= 1, mailSentRetentionHours >= 1 else {
+            throw ValidationError("--mail-max-attempts, --mail-retry-base-ms and --mail-sent-retention-hours must be at least 1")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
     }
@@ -121,7 +133,12 @@ struct Authd: AsyncParsableCommand {
                 hashingThreads: hashingThreads,
                 identity: identity,
                 firstAdminKeyFile: adminKeyFile,
-                requireServiceKey: requireServiceKey
+                requireServiceKey: requireServiceKey,
+                mail: MailPolicy(
+                    maximumAttempts: mailMaxAttempts,
+                    baseRetryDelay: .milliseconds(mailRetryBaseMs),
+                    sentRetention: .seconds(mailSentRetentionHours * 3600)
+                )
             ),
             logger: logger
         )

@@ -82,12 +82,9 @@ def outbox_states(server: AuthdServer) -> Dict[str, int]:
         return dict(connection.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
 
 
-def hurry_retries(server: AuthdServer) -> None:
-    """The server's first retry waits ~15-30 s (MailPolicy.baseRetryDelay); tests make
-    waiting messages due now instead of sleeping."""
-    with db(server) as connection:
-        connection.execute("UPDATE outbox SET next_attempt_at = ? WHERE state = 'queued' AND attempts > 0",
-                           (now_ms(),))
+# The server's first retry waits 15-30 s by default; these servers retry after
+# 50-100 ms, doubling (`authd --mail-retry-base-ms`).
+FAST_RETRIES = ("--mail-retry-base-ms", "100")
 
 
 def queue_stats(server: AuthdServer, key: str) -> mail_pb2.QueueStatsResponse:
@@ -185,7 +182,7 @@ def lf(text: str) -> str:
 # ---------------------------------------------------------------- (1) ForgotPassword → mailbox
 
 def test_forgot_password_code_arrives_by_smtp(start_authd, start_mailer, smtp):
-    server = start_authd()
+    server = start_authd(*FAST_RETRIES)
     key = mailer_key(server)
     mail = smtp()
     email = fresh_email()
@@ -221,7 +218,7 @@ def test_forgot_password_code_arrives_by_smtp(start_authd, start_mailer, smtp):
 
 
 def test_starttls_with_auth_login_and_plain(start_authd, start_mailer, smtp, tmp_path: Path):
-    server = start_authd()
+    server = start_authd(*FAST_RETRIES)
     key = mailer_key(server)
     password_file = tmp_path / "smtp-password"
     password_file.write_text(PASSWORD + "\n")
@@ -238,7 +235,7 @@ def test_starttls_with_auth_login_and_plain(start_authd, start_mailer, smtp, tmp
 
 
 def test_implicit_tls(start_authd, start_mailer, smtp):
-    server = start_authd()
+    server = start_authd(*FAST_RETRIES)
     key = mailer_key(server)
     mail = smtp("tls")
     [message_id] = insert_messages(server, [fresh_email()])
@@ -249,7 +246,7 @@ def test_implicit_tls(start_authd, start_mailer, smtp):
 
 
 def test_starttls_required_refuses_a_server_without_tls(start_authd, start_mailer, smtp):
-    server = start_authd()
+    server = start_authd(*FAST_RETRIES)
     key = mailer_key(server)
     mail = smtp()
     insert_messages(server, [fresh_email()])
@@ -262,7 +259,7 @@ def test_starttls_required_refuses_a_server_without_tls(start_authd, start_maile
 # ---------------------------------------------------------------- (2) 4xx and 5xx
 
 def test_4xx_is_retried_and_5xx_is_dead_then_requeued(start_authd, start_mailer, smtp):
-    server = start_authd()
+    server = start_authd(*FAST_RETRIES)
     key = mailer_key(server)
     mail = smtp()
     busy, rejected, fine = fresh_email(), fresh_email(), fresh_email()
@@ -283,7 +280,6 @@ def test_4xx_is_retried_and_5xx_is_dead_then_requeued(start_authd, start_mailer,
 
         # The server recovers: the retry delivers.
         mail.mailbox.refuse = {}
-        hurry_retries(server)
         mail.mailbox.wait_for(lambda m: m.to(busy), 30, "the retried message")
         assert mail.mailbox.to(busy)[0].message_id == ids[busy]
 
@@ -298,7 +294,7 @@ def test_4xx_is_retried_and_5xx_is_dead_then_requeued(start_authd, start_mailer,
 # ---------------------------------------------------------------- (3) unreachable, slow
 
 def test_unreachable_smtp_is_retried_until_it_starts(start_authd, start_mailer, tmp_path: Path):
-    server = start_authd()
+    server = start_authd(*FAST_RETRIES)
     key = mailer_key(server)
     port = free_port()
     [message_id] = insert_messages(server, [fresh_email()])
@@ -308,14 +304,13 @@ def test_unreachable_smtp_is_retried_until_it_starts(start_authd, start_mailer, 
 
     mail = SMTPServer(tmp_path, "plain", port=port).start()
     try:
-        hurry_retries(server)
         mail.mailbox.wait_for(lambda m: m.message_ids() == [message_id], 30, "delivery after the server started")
     finally:
         mail.stop()
 
 
 def test_slow_smtp_times_out_and_is_retried(start_authd, start_mailer, smtp):
-    server = start_authd()
+    server = start_authd(*FAST_RETRIES)
     key = mailer_key(server)
     mail = smtp()
     mail.mailbox.rcpt_delay = 4.0
@@ -325,14 +320,13 @@ def test_slow_smtp_times_out_and_is_retried(start_authd, start_mailer, smtp):
     mailer.wait_log(r"timed out.*will retry", timeout=30)
     assert mail.mailbox.all() == []
     mail.mailbox.rcpt_delay = 0
-    hurry_retries(server)
     mail.mailbox.wait_for(lambda m: m.message_ids() == [message_id], 30, "delivery once the server is fast")
 
 
 # ---------------------------------------------------------------- (4) SIGKILL mid-batch
 
 def test_sigkill_mid_batch_every_message_still_delivered(start_authd, start_mailer, smtp):
-    server = start_authd()
+    server = start_authd(*FAST_RETRIES)
     key = mailer_key(server)
     mail = smtp()
     mail.mailbox.data_delay = 0.1
@@ -355,7 +349,7 @@ def test_sigkill_mid_batch_every_message_still_delivered(start_authd, start_mail
 # ---------------------------------------------------------------- (5) two workers, 10 000 messages
 
 def test_two_workers_drain_10000_messages_none_twice(start_authd, start_mailer, smtp):
-    server = start_authd()
+    server = start_authd(*FAST_RETRIES)
     key = mailer_key(server)
     mail = smtp()
     count = 10_000
@@ -377,7 +371,7 @@ def test_two_workers_drain_10000_messages_none_twice(start_authd, start_mailer, 
 # ---------------------------------------------------------------- (6) SIGTERM
 
 def test_sigterm_finishes_acknowledges_releases_and_exits_0(start_authd, start_mailer, smtp):
-    server = start_authd()
+    server = start_authd(*FAST_RETRIES)
     key = mailer_key(server)
     mail = smtp()
     mail.mailbox.data_delay = 0.3
@@ -399,7 +393,7 @@ def test_sigterm_finishes_acknowledges_releases_and_exits_0(start_authd, start_m
 # ---------------------------------------------------------------- (7) file transport
 
 def test_file_transport_writes_one_eml_per_message(start_authd, start_mailer, tmp_path: Path):
-    server = start_authd()
+    server = start_authd(*FAST_RETRIES)
     key = mailer_key(server)
     out = tmp_path / "outbox"
     address = fresh_email()
