@@ -14,7 +14,7 @@ import Darwin
 struct Authctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authctl",
-        abstract: "Manage an authd server: users, roles, groups, page rules, settings and API keys.",
+        abstract: "Manage an authd server: users, roles, groups, page rules, settings, email templates and API keys.",
         discussion: """
             Every command takes --address (env AUTHD_ADDRESS, default 127.0.0.1:7400), \
             --key (env AUTHD_ADMIN_KEY) or --key-file (env AUTHD_ADMIN_KEY_FILE), --json and --timeout.
@@ -24,7 +24,7 @@ struct Authctl: AsyncParsableCommand {
             77 no or wrong key, 70 anything else.
             """,
         subcommands: [
-            Users.self, Roles.self, Groups.self, Pages.self, SettingsCommand.self, Keys.self,
+            Users.self, Roles.self, Groups.self, Pages.self, SettingsCommand.self, Templates.self, Keys.self,
             RemoveEverything.self,
         ]
     )
