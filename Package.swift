@@ -98,6 +98,7 @@ let package = Package(
             dependencies: [
                 "AuthCore", "AuthCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -12,8 +12,16 @@ public struct CallContext: Sendable {
     public var deadline: ContinuousClock.Instant?
     /// The TCP peer: the calling backend, not its end user (see `MetadataKey.clientAddress`).
     public var peerAddress: String?
-    /// Carries `request-id` and `method` metadata.
-    public var logger: Logger
+    /// The server's logger; `logger` adds this call's metadata to it.
+    public var baseLogger: Logger
+
+    /// Carries `request-id` and `method` metadata. Built on use: most calls never log.
+    public var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "request-id"] = "\(requestID)"
+        logger[metadataKey: "method"] = "\(method)"
+        return logger
+    }
 
     public init(
         method: String,
@@ -28,7 +36,7 @@ public struct CallContext: Sendable {
         self.requestID = requestID
         self.deadline = deadline
         self.peerAddress = peerAddress
-        self.logger = logger
+        self.baseLogger = logger
     }
 }
 

@@ -137,9 +137,6 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             return
         }
 
-        var logger = self.logger
-        logger[metadataKey: "request-id"] = "\(requestID)"
-        logger[metadataKey: "method"] = "\(frame.method)"
         let timeout: Duration? = frame.timeoutMs > 0 ? .milliseconds(frame.timeoutMs) : nil
         let callContext = CallContext(
             method: frame.method,
@@ -147,7 +144,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             requestID: requestID,
             deadline: timeout.map { ContinuousClock.now + $0 },
             peerAddress: peerAddress,
-            logger: logger
+            logger: self.logger
         )
         let payload = frame.payload
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)

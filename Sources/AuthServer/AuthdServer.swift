@@ -78,7 +78,7 @@ public final class AuthdServer: Service {
         )
         let keys = APIKeyService(storage: storage, clock: configuration.clock)
         let mailQueue = MailQueue(storage: storage, clock: configuration.clock, policy: configuration.mail)
-        let pageGate = PageGate(identity: identity, administration: administration, storage: storage)
+        let pageGate = PageGate(identity: identity, administration: administration)
 
         var router = Router()
         AuthHandler(identity: identity, administration: administration, pageGate: pageGate).register(on: &router)

@@ -40,7 +40,7 @@ extension SQLiteStorage {
     /// joined with its user by primary key, then the user's attributes and roles by key
     /// prefix), so its cost does not grow with the number of users or sessions.
     public func authenticate(tokenHash: [UInt8], at now: Timestamp) async throws(AuthError) -> AuthenticatedSession? {
-        try await read("authenticate") { db in
+        try await hotRead("authenticate") { db in
             try Self.authenticate(db, tokenHash: tokenHash, now: now)
         }
     }

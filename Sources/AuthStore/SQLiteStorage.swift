@@ -1,6 +1,7 @@
 public import AuthCore
 internal import Foundation
 internal import GRDB
+internal import NIOPosix
 
 /// `AuthStorage` and `AdminStorage` over one SQLite file: a GRDB `DatabasePool` in WAL
 /// mode, so that token checks read concurrently while writes are serialised on one
@@ -8,6 +9,10 @@ internal import GRDB
 /// errors are mapped to `AuthError`.
 public final class SQLiteStorage: AuthStorage {
     let pool: DatabasePool
+    /// Threads that run the hot read (the token check) with GRDB's blocking `read`: one
+    /// hop there and back instead of the several of its async `read`, and never a blocked
+    /// Swift concurrency thread.
+    let hotReaders: NIOThreadPool
 
     /// How long a write waits for a lock held by another connection or process before
     /// failing with SQLITE_BUSY.
@@ -16,6 +21,8 @@ public final class SQLiteStorage: AuthStorage {
     /// Opens the database at `path`, creating the file when missing, and brings its schema
     /// up to date.
     public init(path: String) throws(AuthError) {
+        hotReaders = NIOThreadPool(numberOfThreads: 2)
+        hotReaders.start()
         var configuration = Configuration()
         configuration.label = "authd"
         configuration.foreignKeysEnabled = true
@@ -28,8 +35,13 @@ public final class SQLiteStorage: AuthStorage {
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try Schema.migrator.migrate(pool)
         } catch {
+            hotReaders.shutdownGracefully { _ in }
             throw Self.mapped(error, operation: "open \(path)")
         }
+    }
+
+    deinit {
+        hotReaders.shutdownGracefully { _ in }
     }
 
     /// Closes every connection. The storage must not be used afterwards; deinit closes too.
@@ -50,6 +62,19 @@ public final class SQLiteStorage: AuthStorage {
     ) async throws(AuthError) -> T {
         do {
             return try await pool.read(body)
+        } catch {
+            throw Self.mapped(error, operation: operation)
+        }
+    }
+
+    /// Like `read`, on `hotReaders` with GRDB's blocking read: for the token check.
+    func hotRead<T: Sendable>(
+        _ operation: String,
+        _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(AuthError) -> T {
+        let pool = self.pool
+        do {
+            return try await hotReaders.runIfActive { try pool.read(body) }
         } catch {
             throw Self.mapped(error, operation: operation)
         }

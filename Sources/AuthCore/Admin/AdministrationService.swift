@@ -16,6 +16,9 @@ public final class AdministrationService: Sendable {
     let clock: any WallClock
     let configuration: IdentityConfiguration
     let logger: Logger
+    let groupsCache = Cached<[Group]>()
+    let pageRulesCache = Cached<[PageRule]>()
+    let settingsCache = Cached<[String: String]>()
 
     public init(
         storage: any AdminStorage,
@@ -162,7 +165,7 @@ public final class AdministrationService: Sendable {
 
     /// Names of the groups whose every role `user` holds.
     public func groups(of user: User) async throws(AuthError) -> [String] {
-        try await storage.groups().filter { $0.hasMember(withRoles: user.roles) }.map(\.name)
+        try await groups().filter { $0.hasMember(withRoles: user.roles) }.map(\.name)
     }
 
     // MARK: Roles and groups
@@ -172,10 +175,12 @@ public final class AdministrationService: Sendable {
     }
 
     public func renameRole(name: String, to newName: String) async throws(AuthError) -> RoleInfo {
-        try await storage.renameRole(name: name, to: try Self.checkName(newName, of: "role", field: "new_name"))
+        defer { groupsCache.invalidate() }
+        return try await storage.renameRole(name: name, to: try Self.checkName(newName, of: "role", field: "new_name"))
     }
 
     public func deleteRole(name: String) async throws(AuthError) {
+        defer { groupsCache.invalidate() }
         try await storage.deleteRole(name: name)
     }
 
@@ -185,23 +190,27 @@ public final class AdministrationService: Sendable {
 
     public func createGroup(name: String, roles: [String]) async throws(AuthError) -> Group {
         let name = try Self.checkName(name, of: "group", field: "name")
+        defer { groupsCache.invalidate() }
         return try await storage.createGroup(name: name, roles: try await existingRoles(roles, field: "roles"), at: clock.now)
     }
 
     public func renameGroup(name: String, to newName: String) async throws(AuthError) -> Group {
-        try await storage.renameGroup(name: name, to: try Self.checkName(newName, of: "group", field: "new_name"))
+        defer { groupsCache.invalidate(); pageRulesCache.invalidate() }
+        return try await storage.renameGroup(name: name, to: try Self.checkName(newName, of: "group", field: "new_name"))
     }
 
     public func deleteGroup(name: String) async throws(AuthError) {
+        defer { groupsCache.invalidate(); pageRulesCache.invalidate() }
         try await storage.deleteGroup(name: name)
     }
 
     public func groups() async throws(AuthError) -> [Group] {
-        try await storage.groups()
+        try await groupsCache.value { () throws(AuthError) in try await storage.groups() }
     }
 
     public func setGroupRoles(name: String, roles: [String]) async throws(AuthError) -> Group {
-        try await storage.setGroupRoles(name: name, roles: try await existingRoles(roles, field: "roles"))
+        defer { groupsCache.invalidate() }
+        return try await storage.setGroupRoles(name: name, roles: try await existingRoles(roles, field: "roles"))
     }
 
     // MARK: Page rules and settings
@@ -220,21 +229,23 @@ public final class AdministrationService: Sendable {
             }
         }
         rule.groups = Array(Set(rule.groups)).sorted()
+        defer { pageRulesCache.invalidate() }
         return try await storage.upsertPageRule(rule, at: clock.now)
     }
 
     public func deletePageRule(pattern: String) async throws(AuthError) {
+        defer { pageRulesCache.invalidate() }
         guard try await storage.deletePageRule(pattern: pattern) else {
             throw AuthError(.notFound, "no page rule has pattern '\(pattern)'", field: "pattern")
         }
     }
 
     public func pageRules() async throws(AuthError) -> [PageRule] {
-        try await storage.pageRules()
+        try await pageRulesCache.value { () throws(AuthError) in try await storage.pageRules() }
     }
 
     public func settings() async throws(AuthError) -> Settings {
-        Settings(stored: try await storage.settings(), mailFrom: configuration.mailFrom)
+        Settings(stored: try await settingsCache.value { () throws(AuthError) in try await storage.settings() }, mailFrom: configuration.mailFrom)
     }
 
     /// Sets the given settings; redirects must be a path ("/login") or an http(s) URL.
@@ -253,6 +264,7 @@ public final class AdministrationService: Sendable {
                 }
             }
         }
+        defer { settingsCache.invalidate() }
         let stored = try await storage.updateSettings(Dictionary(uniqueKeysWithValues: changes.map { ($0.key.rawValue, $0.value) }))
         return Settings(stored: stored, mailFrom: configuration.mailFrom)
     }
@@ -265,6 +277,10 @@ public final class AdministrationService: Sendable {
                 "confirmation must be exactly \"\(Self.removeEverythingConfirmation)\"; export first: authctl users list --all --json",
                 field: "confirmation"
             )
+        }
+        defer {
+            groupsCache.invalidate()
+            pageRulesCache.invalidate()
         }
         let counts = try await storage.removeEverything()
         logger.warning(

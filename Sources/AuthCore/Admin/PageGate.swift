@@ -4,19 +4,17 @@
 public final class PageGate: Sendable {
     private let identity: IdentityService
     private let administration: AdministrationService
-    private let storage: any AdminStorage
 
-    public init(identity: IdentityService, administration: AdministrationService, storage: any AdminStorage) {
+    public init(identity: IdentityService, administration: AdministrationService) {
         self.identity = identity
         self.administration = administration
-        self.storage = storage
     }
 
     public func authorize(token: String, path: String) async throws(AuthError) -> PageDecision {
         guard path.hasPrefix("/"), path.utf8.count <= 2048 else {
             throw .invalidArgument("path must start with / and have at most 2048 characters", field: "path")
         }
-        guard let rule = PagePattern.bestRule(for: path, in: try await storage.pageRules()) else {
+        guard let rule = PagePattern.bestRule(for: path, in: try await administration.pageRules()) else {
             return PageDecision(allowed: true, reason: .public)
         }
         if rule.access == .public {
