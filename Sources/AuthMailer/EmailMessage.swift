@@ -99,11 +99,15 @@ public struct EmailMessage: Sendable, Hashable {
     /// An address header: `Name <addr>` with the display name encoded when not plain ASCII.
     static func addressHeader(_ text: String) -> String {
         let trimmed = text.trimmingCharacters(in: " \t")
-        guard let open = trimmed.lastIndex(of: "<"), open != trimmed.startIndex else {
+        guard let open = trimmed.lastIndex(of: "<") else {
             return MIMEEncoding.headerValue(trimmed)
         }
         let name = trimmed[..<open].trimmingCharacters(in: " \t\"")
-        let address = trimmed[open...]
+        // Only what stands between < and the next > goes out: anything after it (a CRLF
+        // and a header, say) is dropped rather than written into the header block.
+        let afterOpen = trimmed[trimmed.index(after: open)...]
+        let inner = afterOpen.firstIndex(of: ">").map { afterOpen[..<$0] } ?? afterOpen
+        let address = "<" + inner.filter { !$0.isNewline && $0 != "\r" } + ">"
         if name.isEmpty { return String(address) }
         if MIMEEncoding.isPlainHeaderText(name) {
             let specials = "()<>[]:;@\\,.\""

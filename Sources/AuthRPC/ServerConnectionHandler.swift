@@ -17,6 +17,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     typealias OutboundOut = Frame
 
     private struct InFlightCall {
+        /// Tells this call from a later one that reuses its id after a CANCEL or deadline.
+        let serial: UInt64
         let task: Task<Void, Never>
         let requestID: String
         var deadlineTimer: Scheduled<Void>?
@@ -27,6 +29,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private let logger: Logger
     private var context: ChannelHandlerContext?
     private var inFlight: [UInt64: InFlightCall] = [:]
+    private var nextSerial: UInt64 = 0
     private var flushPending = false
     private var draining = false
     private var closing = false
@@ -148,20 +151,23 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         )
         let payload = frame.payload
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        nextSerial &+= 1
+        let serial = nextSerial
         let task = Task {
             let outcome = await method.handle(payload, callContext)
             loopBound.eventLoop.execute {
-                loopBound.value.complete(callID: callID, outcome: outcome)
+                loopBound.value.complete(callID: callID, serial: serial, outcome: outcome)
             }
         }
-        var call = InFlightCall(task: task, requestID: requestID)
+        var call = InFlightCall(serial: serial, task: task, requestID: requestID)
         if let timeout {
             call.deadlineTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 let handler = loopBound.value
-                guard let call = handler.inFlight[callID] else { return }
+                guard let call = handler.inFlight[callID], call.serial == serial else { return }
                 call.task.cancel()
                 handler.complete(
                     callID: callID,
+                    serial: serial,
                     outcome: .failure(.deadlineExceeded("deadline of \(frame.timeoutMs) ms exceeded"))
                 )
             }
@@ -169,10 +175,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         inFlight[callID] = call
     }
 
-    private func complete(callID: UInt64, outcome: Result<[UInt8], RPCError>) {
-        guard let call = inFlight.removeValue(forKey: callID) else {
-            return  // Cancelled, timed out, or the connection is gone: nobody waits.
-        }
+    private func complete(callID: UInt64, serial: UInt64, outcome: Result<[UInt8], RPCError>) {
+        // Cancelled, timed out, the connection gone, or the id reused by a newer call:
+        // nobody waits for this outcome.
+        guard let call = inFlight[callID], call.serial == serial else { return }
+        inFlight[callID] = nil
         call.deadlineTimer?.cancel()
         respond(callID: callID, requestID: call.requestID, outcome: outcome)
         finishDrainIfDone()

@@ -4,9 +4,20 @@ internal import Foundation
 internal import GRDB
 
 extension SQLiteStorage: MailStorage {
-    public func leaseMessages(workerID: String, limit: Int, leaseUntil: Timestamp, at now: Timestamp) async throws(AuthError) -> [OutboxLease] {
+    public func leaseMessages(
+        workerID: String,
+        limit: Int,
+        leaseUntil: Timestamp,
+        maximumAttempts: Int,
+        at now: Timestamp
+    ) async throws(AuthError) -> [OutboxLease] {
         guard limit > 0 else { return [] }
         return try await write("lease messages") { db in
+            try db.cachedStatement(sql: """
+                UPDATE outbox SET state = 'dead', lease_token = NULL, lease_expires_at = NULL,
+                    last_error = 'lease expired after ' || attempts || ' attempts: the worker never reported back'
+                WHERE state = 'leased' AND lease_expires_at <= ? AND attempts >= ?
+                """).execute(arguments: [now.milliseconds, maximumAttempts])
             // Two indexed scans: due queued messages, and leases that expired (a crashed worker's).
             let due = try Int64.fetchAll(
                 db.cachedStatement(sql: """

@@ -195,3 +195,18 @@ func sample(
         #expect(!FileTransport.fileName(messageID: "<..>").hasPrefix("."))
     }
 }
+
+@Suite("Address headers")
+struct AddressHeaderTests {
+    @Test("nothing after the address's > reaches the header block", arguments: [
+        "A <a@b.example>\r\nBcc: x@y.example",
+        "A <a@b.example>\nBcc: x@y.example",
+        "<a@b.example>trailing\r\nX-Evil: 1",
+    ])
+    func noInjection(value: String) {
+        let header = EmailMessage.addressHeader(value)
+        #expect(!header.contains("\r") && !header.contains("\n"))
+        #expect(!header.contains("Bcc") && !header.contains("X-Evil"))
+        #expect(header.hasSuffix("<a@b.example>"))
+    }
+}

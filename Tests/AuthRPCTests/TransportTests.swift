@@ -180,6 +180,24 @@ struct DeadlineTests {
         await running.stop()
     }
 
+    @Test("a call id reused after CANCEL gets its own answer, not the cancelled call's")
+    func reusedCallID() async throws {
+        let log = CancellationLog()
+        let running = try await RunningServer.start(router: makeTestRouter(log: log))
+        let connection = try await RawConnection.connect(port: running.port)
+        let frames = [
+            Frame(kind: .request, callID: 1, method: TestMethods.block.path, payload: echoRequest("old")),
+            Frame(kind: .cancel, callID: 1),
+            Frame(kind: .request, callID: 1, method: TestMethods.echo.path, payload: echoRequest("300:new")),
+        ]
+        let (responses, _) = try await connection.exchange(frames.flatMap(RawConnection.frameBytes), untilFrames: 1)
+        #expect(responses.count == 1)
+        #expect(responses.first?.callID == 1)
+        #expect(try StringValue(decoding: responses.first?.payload ?? []).value == "new")
+        #expect(await log.waitUntilCancelled("old"))
+        await running.stop()
+    }
+
     @Test("cancelling the calling task sends CANCEL and the server cancels the handler")
     func taskCancellation() async throws {
         let log = CancellationLog()

@@ -276,8 +276,18 @@ struct RolesGroupsPagesTests {
         _ = try await admin.updateUser(UpdateUserRequest(id: bothID, roles: StringList(values: ["Admin"])))
         #expect(try await decide(both, "/admin/fleet").allowed == false)
 
+        // Changes reach the very next call (groups and rules are cached in the process).
+        _ = try await admin.setGroupRoles(SetGroupRolesRequest(name: "Premium", roles: ["Admin"]))
+        #expect(try await authd.client.me(premium).groups == [])
+        #expect(try await decide(premium, "/premium/deals").allowed == false)
+        _ = try await admin.setPageRule(SetPageRuleRequest(rule: AuthWire.PageRule(pattern: "/premium/*", access: .public)))
+        #expect(try await decide(premium, "/premium/deals").reason == .public)
+        _ = try await admin.renameGroup(RenameRequest(name: "Admin Premium", newName: "Fleet"))
+        #expect(try await decide(adminUser, "/admin/fleet").allowed == false)
+        #expect(try await admin.listPageRules(Empty()).rules.first { $0.pattern == "/admin/fleet" }?.groups == ["Fleet"])
+
         await expectRPCError(.invalidArgument) { try await decide("", "no-slash") }
-        let rules2 = try await admin.listPageRules(Empty()).rules.map(\.pattern)
+        let rules2 = try await admin.listPageRules(Empty()).rules.map(\.pattern)  // after the changes above
         #expect(rules2 == ["/", "/admin/*", "/admin/fleet", "/cars/:id", "/premium/*"])
         try await authd.finish()
     }

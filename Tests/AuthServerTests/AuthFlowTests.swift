@@ -310,6 +310,26 @@ struct PasswordResetTests {
         try await authd.finish()
     }
 
+    @Test("four wrong tries in parallel leave the code alive: tries are counted, not multiplied")
+    func fewParallelGuesses() async throws {
+        let authd = try await TestAuthd.start()
+        _ = try await authd.client.signUp("four@example.com")
+        _ = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "four@example.com"))
+        let code = try #require(try await authd.lastCode(for: "four@example.com"))
+        let client = authd.client
+        await withTaskGroup(of: Void.self) { group in
+            for offset in 1...4 {
+                group.addTask {
+                    let wrong = String(format: "%08d", (Int(code)! + offset) % 100_000_000)
+                    _ = try? await client.auth.confirmPassword(ConfirmPasswordRequest(email: "four@example.com", code: wrong, newPassword: "guessed pw"))
+                }
+            }
+        }
+        _ = try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "four@example.com", code: code, newPassword: "the right one"))
+        _ = try await authd.client.login("four@example.com", "the right one")
+        try await authd.finish()
+    }
+
     @Test("ForgotPassword is throttled per email per hour, known or not")
     func forgotThrottle() async throws {
         let authd = try await TestAuthd.start()
@@ -349,6 +369,31 @@ struct ThrottleTests {
         _ = try await authd.client.login("target@example.com", "the real one")
         // Success clears the account's count.
         await expectRPCError(.unauthenticated) { try await authd.client.login("target@example.com", "guess") }
+        try await authd.finish()
+    }
+
+    @Test("parallel guesses for one account do not multiply: they wait for each other's failure")
+    func parallelGuesses() async throws {
+        let authd = try await TestAuthd.start()
+        _ = try await authd.client.signUp("parallel@example.com", "the real one")
+        let client = authd.client
+        let codes = await withTaskGroup(of: Code?.self) { group in
+            for index in 0..<10 {
+                group.addTask {
+                    do {
+                        _ = try await client.login("parallel@example.com", "guess \(index)")
+                        return .ok
+                    } catch let error as RPCError {
+                        return error.code
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+            return await group.reduce(into: [Code?]()) { $0.append($1) }
+        }
+        #expect(codes.filter { $0 == .unauthenticated }.count == 5)
+        #expect(codes.filter { $0 == .resourceExhausted }.count == 5)
         try await authd.finish()
     }
 

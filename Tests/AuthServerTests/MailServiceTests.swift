@@ -141,6 +141,23 @@ struct MailServiceTests {
         try await authd.finish()
     }
 
+    @Test("a message whose worker dies on it every time is dead after the attempt limit")
+    func crashLoop() async throws {
+        let authd = try await TestAuthd.start()
+        try await authd.queueMessages(1)
+        let mailer = try await authd.mailer().mail
+        for attempt in 1...8 {
+            let leased = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "dies", leaseSeconds: 10)).messages
+            #expect(leased.first?.attempt == UInt32(attempt))
+            authd.clock.advance(by: .seconds(10))
+        }
+        #expect(try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "next")).messages.isEmpty)
+        let dead = try await authd.adminClient.admin.listDeadMessages(ListDeadMessagesRequest()).messages
+        #expect(dead.count == 1)
+        #expect(dead.first?.lastError == "lease expired after 8 attempts: the worker never reported back")
+        try await authd.finish()
+    }
+
     @Test("a poison message retries on its own schedule and never stalls the others")
     func poisonDoesNotStall() async throws {
         let authd = try await TestAuthd.start()

@@ -27,6 +27,7 @@ public final class IdentityService: Sendable {
     private let configuration: IdentityConfiguration
     private let throttler: Throttler
     private let outgoingMail: OutgoingMail
+    private let accountLocks = KeyedLock()
     private let logger: Logger
 
     public init(
@@ -86,30 +87,34 @@ public final class IdentityService: Sendable {
         let rules = configuration.throttles
         let accountKey = "login-email:\(email)"
         let addressKey = clientAddress.map { "login-address:\($0)" }
-        try await throttler.check(accountKey, rule: rules.loginPerAccount, now: now, what: "logins for this account")
-        if let addressKey {
-            try await throttler.check(addressKey, rule: rules.loginPerAddress, now: now, what: "logins from this address")
-        }
-
-        let credentials = try await storage.credentials(email: email)
-        let verification: PasswordVerification
-        if let credentials, let stored = credentials.passwordHash {
-            verification = try await verifyPassword(password, against: stored)
-        } else {
-            await hasher.burnVerifyCost(password)
-            verification = .mismatch
-        }
-        guard case .match(let needsRehash) = verification, let credentials else {
-            try await throttler.recordFailure(accountKey, rule: rules.loginPerAccount, now: now)
+        // One attempt per account at a time: a parallel guess waits for the previous
+        // one's failure to be counted instead of slipping past the throttle check.
+        let (credentials, needsRehash) = try await accountLocks.withLock(accountKey) { () throws(AuthError) -> (UserCredentials, Bool) in
+            try await throttler.check(accountKey, rule: rules.loginPerAccount, now: now, what: "logins for this account")
             if let addressKey {
-                try await throttler.recordFailure(addressKey, rule: rules.loginPerAddress, now: now)
+                try await throttler.check(addressKey, rule: rules.loginPerAddress, now: now, what: "logins from this address")
             }
-            throw AuthError.invalidCredentials
+            let credentials = try await storage.credentials(email: email)
+            let verification: PasswordVerification
+            if let credentials, let stored = credentials.passwordHash {
+                verification = try await verifyPassword(password, against: stored)
+            } else {
+                await hasher.burnVerifyCost(password)
+                verification = .mismatch
+            }
+            guard case .match(let needsRehash) = verification, let credentials else {
+                try await throttler.recordFailure(accountKey, rule: rules.loginPerAccount, now: now)
+                if let addressKey {
+                    try await throttler.recordFailure(addressKey, rule: rules.loginPerAddress, now: now)
+                }
+                throw AuthError.invalidCredentials
+            }
+            guard !credentials.user.blocked else {
+                throw AuthError(.permissionDenied, "this account is blocked")
+            }
+            try await throttler.clear(accountKey)
+            return (credentials, needsRehash)
         }
-        guard !credentials.user.blocked else {
-            throw AuthError(.permissionDenied, "this account is blocked")
-        }
-        try await throttler.clear(accountKey)
 
         let (token, newSession) = makeSession(for: credentials.user.id, at: now, clientAddress: clientAddress)
         let session = try await storage.insertSession(newSession)
@@ -177,19 +182,21 @@ public final class IdentityService: Sendable {
         let now = clock.now
         let accountKey = "login-email:\(current.user.email)"
         let rule = configuration.throttles.loginPerAccount
-        try await throttler.check(accountKey, rule: rule, now: now, what: "password checks for this account")
-        guard let credentials = try await storage.credentials(id: current.user.id) else {
-            throw AuthError.invalidSession
-        }
-        let verification: PasswordVerification
-        if let stored = credentials.passwordHash {
-            verification = try await verifyPassword(oldPassword, against: stored)
-        } else {
-            verification = .mismatch
-        }
-        guard case .match = verification else {
-            try await throttler.recordFailure(accountKey, rule: rule, now: now)
-            throw AuthError(.permissionDenied, "old_password is wrong", field: "old_password")
+        try await accountLocks.withLock(accountKey) { () throws(AuthError) in
+            try await throttler.check(accountKey, rule: rule, now: now, what: "password checks for this account")
+            guard let credentials = try await storage.credentials(id: current.user.id) else {
+                throw AuthError.invalidSession
+            }
+            let verification: PasswordVerification
+            if let stored = credentials.passwordHash {
+                verification = try await verifyPassword(oldPassword, against: stored)
+            } else {
+                verification = .mismatch
+            }
+            guard case .match = verification else {
+                try await throttler.recordFailure(accountKey, rule: rule, now: now)
+                throw AuthError(.permissionDenied, "old_password is wrong", field: "old_password")
+            }
         }
         let hash = try await hashPassword(newPassword)
         try await storage.setPasswordHash(

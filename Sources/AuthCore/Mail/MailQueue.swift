@@ -70,7 +70,13 @@ public final class MailQueue: Sendable {
             throw .invalidArgument("batch_size is at most \(policy.maximumBatchSize)", field: "batch_size")
         }
         let now = clock.now
-        return try await storage.leaseMessages(workerID: worker, limit: size, leaseUntil: now + (try leaseDuration(leaseSeconds)), at: now)
+        return try await storage.leaseMessages(
+            workerID: worker,
+            limit: size,
+            leaseUntil: now + (try leaseDuration(leaseSeconds)),
+            maximumAttempts: policy.maximumAttempts,
+            at: now
+        )
     }
 
     public func acknowledge(_ leases: [LeaseReference]) async throws(AuthError) -> [Int64] {

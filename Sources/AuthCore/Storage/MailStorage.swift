@@ -4,8 +4,16 @@
 public protocol MailStorage: AuthStorage {
     /// Leases up to `limit` messages that are due (queued and `next_attempt_at` passed, or
     /// leased with an expired lease), oldest due first: each gets a fresh random lease
-    /// token, `leased_by`, the lease expiry, and one more attempt.
-    func leaseMessages(workerID: String, limit: Int, leaseUntil: Timestamp, at now: Timestamp) async throws(AuthError) -> [OutboxLease]
+    /// token, `leased_by`, the lease expiry, and one more attempt. A message whose lease
+    /// expired after `maximumAttempts` attempts (its worker died on it every time) is
+    /// dead instead, so it cannot crash workers forever.
+    func leaseMessages(
+        workerID: String,
+        limit: Int,
+        leaseUntil: Timestamp,
+        maximumAttempts: Int,
+        at now: Timestamp
+    ) async throws(AuthError) -> [OutboxLease]
 
     /// Marks sent the messages whose lease still holds; returns the ids of the others.
     func acknowledge(_ leases: [LeaseReference], at now: Timestamp) async throws(AuthError) -> [Int64]
