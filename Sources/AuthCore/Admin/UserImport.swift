@@ -244,8 +244,9 @@ extension AdministrationService {
             case .created:
                 row.outcome = .created
             case .updated:
+                // Planned as a creation, the email was created meanwhile and updated by
+                // the policy: a generated password was stored, so the report keeps it.
                 row.outcome = .updated
-                row.generatedPassword = nil
             case .skipped:
                 row.outcome = .skipped
                 row.reason = "a user with this email already exists"

@@ -256,6 +256,16 @@ public final class IdentityService: Sendable {
                 email: mail
             )
             logger.info("password reset code issued", metadata: ["user": "\(credentials.user.id)"])
+        } else {
+            // The same kind of work for an unknown (or blocked) email: render the email and
+            // commit one write, so the answer's timing does not tell the two apart.
+            _ = try await outgoingMail.compose(
+                .verificationCode,
+                to: email,
+                values: TemplateValues(email: email, code: SecureRandom.numericCode(digits: policy.digits)),
+                at: now
+            )
+            _ = try await storage.recordFailure(key: "forgot-decoy", window: .seconds(3600), at: now)
         }
         return policy.validity
     }
