@@ -52,11 +52,6 @@ public struct Router: Sendable {
         }
     }
 
-    /// Names of every routed method, sorted.
-    public var methodNames: [String] {
-        methods.keys.sorted()
-    }
-
     /// Services with at least one routed method ("auth.v1.Health").
     public var serviceNames: Set<String> {
         Set(methods.keys.compactMap { path in path.split(separator: "/").first.map(String.init) })

@@ -24,6 +24,25 @@ func expectRPCError<T>(
     }
 }
 
+/// Runs `count` calls at once and returns each one's status code (OK for a success).
+func parallelOutcomes(_ count: Int, _ call: @escaping @Sendable (Int) async throws -> Void) async -> [Code] {
+    await withTaskGroup(of: Code.self) { group in
+        for index in 0..<count {
+            group.addTask {
+                do {
+                    try await call(index)
+                    return .ok
+                } catch let error as RPCError {
+                    return error.code
+                } catch {
+                    return .unknown
+                }
+            }
+        }
+        return await group.reduce(into: [Code]()) { $0.append($1) }
+    }
+}
+
 @Suite("Sign-up, login, sessions")
 struct SignUpLoginTests {
     @Test("sign-up returns a prefixed 256-bit token that GetMe accepts")
@@ -285,24 +304,13 @@ struct PasswordResetTests {
         _ = try await authd.client.signUp("guess@example.com")
         _ = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "guess@example.com"))
         let code = try #require(try await authd.lastCode(for: "guess@example.com"))
-        let wrongCodes = (0..<40).map { String(format: "%08d", (Int(code)! + 1 + $0) % 100_000_000) }
         let client = authd.client
-        let failures = await withTaskGroup(of: Code?.self) { group in
-            for wrong in wrongCodes {
-                group.addTask {
-                    do {
-                        _ = try await client.auth.confirmPassword(ConfirmPasswordRequest(email: "guess@example.com", code: wrong, newPassword: "guessed pw"))
-                        return .ok
-                    } catch let error as RPCError {
-                        return error.code
-                    } catch {
-                        return nil
-                    }
-                }
-            }
-            return await group.reduce(into: [Code?]()) { $0.append($1) }
+        // Exactly five: with the next test (four leave the code alive) this pins the limit at five.
+        let outcomes = await parallelOutcomes(5) { index in
+            let wrong = String(format: "%08d", (Int(code)! + 1 + index) % 100_000_000)
+            _ = try await client.auth.confirmPassword(ConfirmPasswordRequest(email: "guess@example.com", code: wrong, newPassword: "guessed pw"))
         }
-        #expect(failures.allSatisfy { $0 == .invalidArgument })
+        #expect(outcomes.allSatisfy { $0 == .invalidArgument })
         // The right code no longer works: the wrong tries voided it.
         await expectRPCError(.invalidArgument) {
             try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "guess@example.com", code: code, newPassword: "right but late"))
@@ -317,14 +325,11 @@ struct PasswordResetTests {
         _ = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "four@example.com"))
         let code = try #require(try await authd.lastCode(for: "four@example.com"))
         let client = authd.client
-        await withTaskGroup(of: Void.self) { group in
-            for offset in 1...4 {
-                group.addTask {
-                    let wrong = String(format: "%08d", (Int(code)! + offset) % 100_000_000)
-                    _ = try? await client.auth.confirmPassword(ConfirmPasswordRequest(email: "four@example.com", code: wrong, newPassword: "guessed pw"))
-                }
-            }
+        let outcomes = await parallelOutcomes(4) { index in
+            let wrong = String(format: "%08d", (Int(code)! + 1 + index) % 100_000_000)
+            _ = try await client.auth.confirmPassword(ConfirmPasswordRequest(email: "four@example.com", code: wrong, newPassword: "guessed pw"))
         }
+        #expect(outcomes.allSatisfy { $0 == .invalidArgument })
         _ = try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "four@example.com", code: code, newPassword: "the right one"))
         _ = try await authd.client.login("four@example.com", "the right one")
         try await authd.finish()
@@ -377,20 +382,8 @@ struct ThrottleTests {
         let authd = try await TestAuthd.start()
         _ = try await authd.client.signUp("parallel@example.com", "the real one")
         let client = authd.client
-        let codes = await withTaskGroup(of: Code?.self) { group in
-            for index in 0..<10 {
-                group.addTask {
-                    do {
-                        _ = try await client.login("parallel@example.com", "guess \(index)")
-                        return .ok
-                    } catch let error as RPCError {
-                        return error.code
-                    } catch {
-                        return nil
-                    }
-                }
-            }
-            return await group.reduce(into: [Code?]()) { $0.append($1) }
+        let codes = await parallelOutcomes(10) { index in
+            _ = try await client.login("parallel@example.com", "guess \(index)")
         }
         #expect(codes.filter { $0 == .unauthenticated }.count == 5)
         #expect(codes.filter { $0 == .resourceExhausted }.count == 5)
