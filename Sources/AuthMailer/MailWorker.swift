@@ -100,7 +100,7 @@ public final class MailWorker: Sendable {
         var failedLeases = 0
         while !isStopping {
             let leasedAt = ContinuousClock.now
-            let batch: [OutboxMessage]
+            let batch: [AuthV1.OutboxMessage]
             do {
                 batch = try await queue.lease(
                     workerID: configuration.workerID,
@@ -151,9 +151,9 @@ public final class MailWorker: Sendable {
         counters.withLock { update(&$0) }
     }
 
-    private func process(_ batch: [OutboxMessage], leasedAt: ContinuousClock.Instant) async {
+    private func process(_ batch: [AuthV1.OutboxMessage], leasedAt: ContinuousClock.Instant) async {
         var pending = batch[...]
-        var unacknowledged: [LeasedMessage] = []
+        var unacknowledged: [AuthV1.LeasedMessage] = []
         var oldestUnacknowledged = ContinuousClock.now
         var leaseStart = leasedAt
         let renewAfter = Duration.seconds(configuration.leaseSeconds) / 2
@@ -203,7 +203,7 @@ public final class MailWorker: Sendable {
         }
     }
 
-    private func report(_ message: OutboxMessage, _ failure: DeliveryFailure) async {
+    private func report(_ message: AuthV1.OutboxMessage, _ failure: DeliveryFailure) async {
         let reason = String(failure.reason.prefix(1000))
         var metadata: Logger.Metadata = [
             "id": "\(message.id)", "message-id": "\(message.messageID)", "to": "\(message.to)",
@@ -229,7 +229,7 @@ public final class MailWorker: Sendable {
 
     /// Acknowledges `messages` (a few tries: they were sent, and an acknowledgement lost
     /// means a duplicate later) and empties the list.
-    private func acknowledge(_ messages: inout [LeasedMessage]) async {
+    private func acknowledge(_ messages: inout [AuthV1.LeasedMessage]) async {
         guard !messages.isEmpty else { return }
         defer { messages.removeAll(keepingCapacity: true) }
         for attempt in 1...3 {
@@ -252,7 +252,7 @@ public final class MailWorker: Sendable {
         ])
     }
 
-    private func release(_ messages: [LeasedMessage]) async {
+    private func release(_ messages: [AuthV1.LeasedMessage]) async {
         do {
             let stale = try await queue.release(messages)
             count { $0.released += messages.count - stale.count }

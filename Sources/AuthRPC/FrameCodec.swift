@@ -23,7 +23,7 @@ public enum FrameError: Error, Hashable, Sendable {
 /// `auth.v1.Frame`. Refuses an oversize length as soon as the prefix arrives, so a
 /// peer cannot make the server buffer more than `maximumFrameBytes`.
 public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
-    public typealias InboundOut = Frame
+    public typealias InboundOut = AuthV1.Frame
 
     public let maximumFrameBytes: Int
 
@@ -31,7 +31,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         self.maximumFrameBytes = maximumFrameBytes
     }
 
-    public mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
+    public mutating func decode(buffer: inout ByteBuffer) throws -> AuthV1.Frame? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else {
             return nil
         }
@@ -44,7 +44,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         buffer.moveReaderIndex(forwardBy: 4)
         let frame = buffer.readWithUnsafeReadableBytes { raw in
             (Int(length), Result { () throws(WireDecodingError) in
-                try Frame(decoding: UnsafeRawBufferPointer(rebasing: raw.prefix(Int(length))))
+                try AuthV1.Frame(decoding: UnsafeRawBufferPointer(rebasing: raw.prefix(Int(length))))
             })
         }
         do throws(WireDecodingError) {
@@ -54,7 +54,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         }
     }
 
-    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> Frame? {
+    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> AuthV1.Frame? {
         // A frame cut short by EOF is dropped: there is no one left to answer.
         try decode(buffer: &buffer)
     }
@@ -62,11 +62,11 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
 
 /// Writes a frame as its 4-byte big-endian length and its protobuf bytes.
 public struct FrameEncoder: MessageToByteEncoder {
-    public typealias OutboundIn = Frame
+    public typealias OutboundIn = AuthV1.Frame
 
     public init() {}
 
-    public func encode(data frame: Frame, out: inout ByteBuffer) throws {
+    public func encode(data frame: AuthV1.Frame, out: inout ByteBuffer) throws {
         frame.withEncodedBytes { bytes in
             out.reserveCapacity(minimumWritableBytes: 4 + bytes.count)
             out.writeInteger(UInt32(bytes.count))

@@ -13,8 +13,8 @@ struct DrainConnectionEvent: Sendable {}
 /// (its handler finishing, its deadline passing, a CANCEL) decides what, if anything,
 /// is written for it.
 final class ServerConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = Frame
-    typealias OutboundOut = Frame
+    typealias InboundIn = AuthV1.Frame
+    typealias OutboundOut = AuthV1.Frame
 
     private struct InFlightCall {
         /// Tells this call from a later one that reuses its id after a CANCEL or deadline.
@@ -105,7 +105,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     // MARK: Calls
 
-    private func startCall(_ frame: Frame, context: ChannelHandlerContext) {
+    private func startCall(_ frame: AuthV1.Frame, context: ChannelHandlerContext) {
         let callID = frame.callID
         guard callID != 0 else {
             goAway(RPCError.invalidArgument("request frame has call_id 0; call ids start at 1"))
@@ -187,11 +187,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private func respond(callID: UInt64, requestID: String, outcome: Result<[UInt8], RPCError>) {
         guard let context, !closing else { return }
-        var frame = Frame(kind: .response, callID: callID, metadata: [MetadataKey.requestID: requestID])
+        var frame = AuthV1.Frame(kind: .response, callID: callID, metadata: [MetadataKey.requestID: requestID])
         switch outcome {
         case .success(let payload):
             frame.payload = payload
-            frame.status = Status(code: .ok)
+            frame.status = AuthV1.Status(code: .ok)
         case .failure(let error):
             frame.status = error.status
         }
@@ -226,7 +226,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             call.task.cancel()
         }
         inFlight.removeAll()
-        let frame = Frame(kind: .goaway, status: reason.status)
+        let frame = AuthV1.Frame(kind: .goaway, status: reason.status)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in
             channel.close(promise: nil)
@@ -243,8 +243,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
 /// Answers a connection over the limit with a GOAWAY as soon as it is active, then closes it.
 final class RefuseConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = Frame
-    typealias OutboundOut = Frame
+    typealias InboundIn = AuthV1.Frame
+    typealias OutboundOut = AuthV1.Frame
 
     private let reason: RPCError
 
@@ -253,7 +253,7 @@ final class RefuseConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let frame = Frame(kind: .goaway, status: reason.status)
+        let frame = AuthV1.Frame(kind: .goaway, status: reason.status)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in
             channel.close(promise: nil)

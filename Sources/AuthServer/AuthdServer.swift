@@ -59,7 +59,17 @@ public final class AuthdServer: Service {
     private let configuration: Configuration
     private let logger: Logger
 
-    public init(configuration: Configuration, logger: Logger = Logger(label: "authd")) throws {
+    public convenience init(configuration: Configuration, logger: Logger = Logger(label: "authd")) throws {
+        try self.init(configuration: configuration, logger: logger, registeringMore: { _ in })
+    }
+
+    /// `registeringMore` adds methods to the router beside the real services: tests use it
+    /// to show that a method added to a guarded service is guarded without further code.
+    package init(
+        configuration: Configuration,
+        logger: Logger,
+        registeringMore: (inout Router) -> Void
+    ) throws {
         let storage = try SQLiteStorage(path: configuration.databasePath)
         let hasher = PasswordHasher(parameters: configuration.scrypt, threads: configuration.hashingThreads)
         let identity = IdentityService(
@@ -83,15 +93,16 @@ public final class AuthdServer: Service {
         var router = Router()
         AuthHandler(identity: identity, administration: administration, pageGate: pageGate).register(on: &router)
         AdminHandler(administration: administration, keys: keys, mailQueue: mailQueue).register(on: &router)
-        router.intercept(service: AdminService.name, Self.requireKey(.admin, keys))
         MailHandler(queue: mailQueue).register(on: &router)
-        router.intercept(service: MailService.name, Self.requireKey(.mailer, keys))
-        if configuration.requireServiceKey {
-            router.intercept(service: AuthService.name, Self.requireKey(.service, keys))
-        }
+        registeringMore(&router)
         // Health answers for every other service routed, so it is registered last.
-        let health = HealthHandler(services: router.serviceNames)
+        let health = HealthHandler(services: router.serviceNames.union([HealthService.name]))
         health.register(on: &router)
+        // Who may call what. A service left out here is refused at dispatch.
+        router.setAccess(.open, for: HealthService.name)
+        router.setAccess(configuration.requireServiceKey ? Self.requireKey(.service, keys) : .open, for: AuthService.name)
+        router.setAccess(Self.requireKey(.admin, keys), for: AdminService.name)
+        router.setAccess(Self.requireKey(.mailer, keys), for: MailService.name)
 
         self.health = health
         self.hasher = hasher
@@ -105,10 +116,12 @@ public final class AuthdServer: Service {
     private static func requireKey(
         _ scope: KeyScope,
         _ keys: APIKeyService
-    ) -> @Sendable (CallContext) async throws(RPCError) -> Void {
-        { context throws(RPCError) in
-            _ = try await mappingErrors { () throws(AuthError) in
-                try await keys.authorize(context.metadata[MetadataKey.authorization], for: scope)
+    ) -> ServiceAccess {
+        .guarded { context throws(RPCError) in
+            do throws(AuthError) {
+                _ = try await keys.authorize(context.metadata[MetadataKey.authorization], for: scope)
+            } catch {
+                throw error.rpcError
             }
         }
     }

@@ -1,4 +1,5 @@
 import AuthAPI
+import AuthCore
 import AuthRPC
 import AuthWire
 import Synchronization
@@ -10,18 +11,18 @@ final class HealthHandler: HealthService.Handler {
     private let shuttingDown = Atomic<Bool>(false)
 
     init(services: Set<String>) {
-        self.services = services.union([HealthService.name])
+        self.services = services
     }
 
     func beginShutdown() {
         shuttingDown.store(true, ordering: .relaxed)
     }
 
-    func check(_ request: HealthCheckRequest, context: CallContext) async throws(RPCError) -> HealthCheckResponse {
+    func check(_ request: AuthV1.HealthCheckRequest, context: CallContext) async throws -> AuthV1.HealthCheckResponse {
         guard request.service.isEmpty || services.contains(request.service) else {
-            throw RPCError.notFound("service '\(request.service)' is not served here; served: \(services.sorted().joined(separator: ", "))")
+            throw AuthError(.notFound, "service '\(request.service)' is not served here; served: \(services.sorted().joined(separator: ", "))")
         }
-        let status: HealthCheckResponse.ServingStatus = shuttingDown.load(ordering: .relaxed) ? .notServing : .serving
-        return HealthCheckResponse(status: status)
+        let status: AuthV1.HealthCheckResponse.ServingStatus = shuttingDown.load(ordering: .relaxed) ? .notServing : .serving
+        return AuthV1.HealthCheckResponse(status: status)
     }
 }

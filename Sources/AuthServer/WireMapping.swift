@@ -2,7 +2,7 @@ import AuthCore
 import AuthWire
 
 /// Domain values as wire messages. Wire types stop here: handlers hand the domain plain Swift values.
-extension AuthWire.User {
+extension AuthV1.User {
     init(_ user: AuthCore.User, groups: [String] = []) {
         self.init(
             id: user.id.rawValue,
@@ -18,7 +18,7 @@ extension AuthWire.User {
     }
 }
 
-extension AuthWire.Session {
+extension AuthV1.Session {
     init(_ signedIn: SignedIn) {
         self.init(
             token: signedIn.token,
@@ -28,21 +28,21 @@ extension AuthWire.Session {
     }
 }
 
-extension AuthWire.Role {
+extension AuthV1.Role {
     init(_ role: RoleInfo) {
         self.init(name: role.name, userCount: UInt64(role.userCount))
     }
 }
 
-extension AuthWire.Group {
+extension AuthV1.Group {
     init(_ group: AuthCore.Group) {
         self.init(name: group.name, roles: group.roles)
     }
 }
 
-extension AuthWire.PageRule {
+extension AuthV1.PageRule {
     init(_ rule: AuthCore.PageRule) {
-        let access: AuthWire.PageAccess = switch rule.access {
+        let access: AuthV1.PageAccess = switch rule.access {
         case .public: .public
         case .signedIn: .signedIn
         case .groups: .groups
@@ -52,7 +52,7 @@ extension AuthWire.PageRule {
 }
 
 extension AuthCore.PageRule {
-    init(_ rule: AuthWire.PageRule) throws(AuthError) {
+    init(_ rule: AuthV1.PageRule) throws(AuthError) {
         let access: AuthCore.PageAccess
         switch rule.access {
         case .public: access = .public
@@ -65,7 +65,7 @@ extension AuthCore.PageRule {
     }
 }
 
-extension AuthWire.Settings {
+extension AuthV1.Settings {
     init(_ settings: AuthCore.Settings) {
         self.init(
             signInRedirect: settings.signInRedirect,
@@ -77,7 +77,7 @@ extension AuthWire.Settings {
 }
 
 extension AuthCore.KeyScope {
-    init(_ scope: AuthWire.KeyScope) throws(AuthError) {
+    init(_ scope: AuthV1.KeyScope) throws(AuthError) {
         switch scope {
         case .admin: self = .admin
         case .mailer: self = .mailer
@@ -88,9 +88,9 @@ extension AuthCore.KeyScope {
     }
 }
 
-extension AuthWire.ApiKey {
+extension AuthV1.ApiKey {
     init(_ key: APIKey) {
-        let scope: AuthWire.KeyScope = switch key.scope {
+        let scope: AuthV1.KeyScope = switch key.scope {
         case .admin: .admin
         case .mailer: .mailer
         case .service: .service
@@ -106,7 +106,7 @@ extension AuthWire.ApiKey {
     }
 }
 
-extension AuthWire.AuthorizePageResponse {
+extension AuthV1.AuthorizePageResponse {
     init(_ decision: PageDecision) {
         let reason: Reason = switch decision.reason {
         case .public: .public
@@ -120,7 +120,7 @@ extension AuthWire.AuthorizePageResponse {
 }
 
 extension AuthCore.TemplateKind {
-    init(_ kind: AuthWire.TemplateKind, field: String = "kind") throws(AuthError) {
+    init(_ kind: AuthV1.TemplateKind, field: String = "kind") throws(AuthError) {
         switch kind {
         case .invitation: self = .invitation
         case .verificationCode: self = .verificationCode
@@ -130,9 +130,9 @@ extension AuthCore.TemplateKind {
     }
 }
 
-extension AuthWire.EmailTemplate {
+extension AuthV1.EmailTemplate {
     init(_ template: AuthCore.EmailTemplate) {
-        let kind: AuthWire.TemplateKind = switch template.kind {
+        let kind: AuthV1.TemplateKind = switch template.kind {
         case .invitation: .invitation
         case .verificationCode: .verificationCode
         }
@@ -141,7 +141,7 @@ extension AuthWire.EmailTemplate {
 }
 
 extension AuthCore.EmailTemplate {
-    init(_ template: AuthWire.EmailTemplate) throws(AuthError) {
+    init(_ template: AuthV1.EmailTemplate) throws(AuthError) {
         self.init(
             kind: try AuthCore.TemplateKind(template.kind, field: "template.kind"),
             subject: template.subject,

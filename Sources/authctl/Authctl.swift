@@ -40,7 +40,7 @@ enum Exit {
     static let throttled: Int32 = 75
     static let noPermission: Int32 = 77
 
-    static func code(for code: Code) -> Int32 {
+    static func code(for code: AuthV1.Code) -> Int32 {
         switch code {
         case .invalidArgument, .alreadyExists, .failedPrecondition, .outOfRange: dataError
         case .notFound: notFound

@@ -20,7 +20,7 @@ struct RolesAdd: AsyncParsableCommand {
 
     func run() async throws {
         let role = try await global.withAdmin { admin in
-            try await admin.createRole(RoleRequest(name: name))
+            try await admin.createRole(AuthV1.RoleRequest(name: name))
         }
         global.emit(json: .object([("role", role.json)]), text: "Created role \(role.name).")
     }
@@ -42,7 +42,7 @@ struct RolesRename: AsyncParsableCommand {
 
     func run() async throws {
         let role = try await global.withAdmin { admin in
-            try await admin.renameRole(RenameRequest(name: name, newName: newName))
+            try await admin.renameRole(AuthV1.RenameRequest(name: name, newName: newName))
         }
         global.emit(json: .object([("role", role.json)]), text: "Renamed role \(name) to \(role.name).")
     }
@@ -58,7 +58,7 @@ struct RolesDelete: AsyncParsableCommand {
 
     func run() async throws {
         _ = try await global.withAdmin { admin in
-            try await admin.deleteRole(RoleRequest(name: name))
+            try await admin.deleteRole(AuthV1.RoleRequest(name: name))
         }
         global.emit(json: .object([("deleted", .string(name))]), text: "Deleted role \(name).")
     }
@@ -71,7 +71,7 @@ struct RolesList: AsyncParsableCommand {
 
     func run() async throws {
         let roles = try await global.withAdmin { admin in
-            try await admin.listRoles(Empty()).roles
+            try await admin.listRoles(AuthV1.Empty()).roles
         }
         global.emit(
             json: .object([("roles", .array(roles.map(\.json)))]),
@@ -104,7 +104,7 @@ struct GroupsAdd: AsyncParsableCommand {
 
     func run() async throws {
         let group = try await global.withAdmin { admin in
-            try requireGroup(try await admin.createGroup(CreateGroupRequest(name: name, roles: roles)).group)
+            try requireGroup(try await admin.createGroup(AuthV1.CreateGroupRequest(name: name, roles: roles)).group)
         }
         global.emit(json: .object([("group", group.json)]), text: group.text)
     }
@@ -123,7 +123,7 @@ struct GroupsRename: AsyncParsableCommand {
 
     func run() async throws {
         let group = try await global.withAdmin { admin in
-            try requireGroup(try await admin.renameGroup(RenameRequest(name: name, newName: newName)).group)
+            try requireGroup(try await admin.renameGroup(AuthV1.RenameRequest(name: name, newName: newName)).group)
         }
         global.emit(json: .object([("group", group.json)]), text: group.text)
     }
@@ -139,7 +139,7 @@ struct GroupsDelete: AsyncParsableCommand {
 
     func run() async throws {
         _ = try await global.withAdmin { admin in
-            try await admin.deleteGroup(GroupRequest(name: name))
+            try await admin.deleteGroup(AuthV1.GroupRequest(name: name))
         }
         global.emit(json: .object([("deleted", .string(name))]), text: "Deleted group \(name).")
     }
@@ -152,7 +152,7 @@ struct GroupsList: AsyncParsableCommand {
 
     func run() async throws {
         let groups = try await global.withAdmin { admin in
-            try await admin.listGroups(Empty()).groups
+            try await admin.listGroups(AuthV1.Empty()).groups
         }
         global.emit(
             json: .object([("groups", .array(groups.map(\.json)))]),
@@ -176,7 +176,7 @@ struct GroupsSetRoles: AsyncParsableCommand {
 
     func run() async throws {
         let group = try await global.withAdmin { admin in
-            try requireGroup(try await admin.setGroupRoles(SetGroupRolesRequest(name: name, roles: roles)).group)
+            try requireGroup(try await admin.setGroupRoles(AuthV1.SetGroupRolesRequest(name: name, roles: roles)).group)
         }
         global.emit(json: .object([("group", group.json)]), text: group.text)
     }
@@ -206,7 +206,7 @@ struct GroupsMembers: AsyncParsableCommand {
         let (users, next) = try await global.withAdmin { admin in
             try await collectPages(pageToken: pageToken, all: all) { token in
                 try await admin.listGroupMembers(
-                    ListGroupMembersRequest(name: name, pageSize: pageSize ?? 0, pageToken: token))
+                    AuthV1.ListGroupMembersRequest(name: name, pageSize: pageSize ?? 0, pageToken: token))
             }
         }
         let (json, text) = usersListing(users, nextPageToken: next, command: "authctl groups members '\(name)'")

@@ -47,14 +47,14 @@ struct UsersAdd: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var request = CreateUserRequest(
+        var request = AuthV1.CreateUserRequest(
             email: email,
             attributes: try parseAssignments(attributes, option: "--attr"),
             generatePassword: generatePassword,
             roles: roles,
             sendInvitation: invite)
         if let password {
-            request.password = StringValue(value: try resolvePassword(password))
+            request.password = AuthV1.StringValue(value: try resolvePassword(password))
         }
         let (user, generated) = try await global.withAdmin { admin in
             let response = try await admin.createUser(request)
@@ -80,7 +80,7 @@ struct UsersGet: AsyncParsableCommand {
     var idOrEmail: String
 
     func run() async throws {
-        let request = idOrEmail.contains("@") ? GetUserRequest(email: idOrEmail) : GetUserRequest(id: idOrEmail)
+        let request = idOrEmail.contains("@") ? AuthV1.GetUserRequest(email: idOrEmail) : AuthV1.GetUserRequest(id: idOrEmail)
         let user = try await global.withAdmin { admin in
             try requireUser(try await admin.getUser(request).user)
         }
@@ -91,9 +91,9 @@ struct UsersGet: AsyncParsableCommand {
 /// Pages through a listing; with `all`, follows next_page_token to the end.
 func collectPages(
     pageToken: String?, all: Bool,
-    _ fetch: (String) async throws -> ListUsersResponse
-) async throws -> (users: [User], nextPageToken: String) {
-    var users: [User] = []
+    _ fetch: (String) async throws -> AuthV1.ListUsersResponse
+) async throws -> (users: [AuthV1.User], nextPageToken: String) {
+    var users: [AuthV1.User] = []
     var token = pageToken ?? ""
     var seen: Set<String> = []
     while true {
@@ -108,7 +108,7 @@ func collectPages(
     return (users, token)
 }
 
-func usersListing(_ users: [User], nextPageToken: String, command: String) -> (JSON, String) {
+func usersListing(_ users: [AuthV1.User], nextPageToken: String, command: String) -> (JSON, String) {
     let json = JSON.object([("users", .array(users.map(\.json))), ("next_page_token", .string(nextPageToken))])
     var text = usersTable(users)
     if users.isEmpty { text += "\n(none)" }
@@ -148,9 +148,9 @@ struct UsersList: AsyncParsableCommand {
     var all = false
 
     func run() async throws {
-        let base = ListUsersRequest(
+        let base = AuthV1.ListUsersRequest(
             emailPrefix: emailPrefix ?? "", role: role ?? "", group: group ?? "",
-            blocked: blocked.map { BoolValue(value: $0) }, pageSize: pageSize ?? 0)
+            blocked: blocked.map { AuthV1.BoolValue(value: $0) }, pageSize: pageSize ?? 0)
         let (users, next) = try await global.withAdmin { admin in
             try await collectPages(pageToken: pageToken, all: all) { token in
                 var request = base
@@ -198,16 +198,16 @@ struct UsersUpdate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var request = UpdateUserRequest(
+        var request = AuthV1.UpdateUserRequest(
             id: id,
-            email: email.map { StringValue(value: $0) },
+            email: email.map { AuthV1.StringValue(value: $0) },
             setAttributes: try parseAssignments(set, option: "--set"),
             removeAttributes: unset)
         if let password {
-            request.password = StringValue(value: try resolvePassword(password))
+            request.password = AuthV1.StringValue(value: try resolvePassword(password))
         }
         if let roles {
-            request.roles = StringList(values: roles.split(separator: ",").map { String($0).trimmingWhitespace }.filter { !$0.isEmpty })
+            request.roles = AuthV1.StringList(values: roles.split(separator: ",").map { String($0).trimmingWhitespace }.filter { !$0.isEmpty })
         }
         let user = try await global.withAdmin { admin in
             try requireUser(try await admin.updateUser(request).user)
@@ -231,7 +231,7 @@ struct UsersSetRoles: AsyncParsableCommand {
     var roles: [String] = []
 
     func run() async throws {
-        let request = UpdateUserRequest(id: id, roles: StringList(values: roles))
+        let request = AuthV1.UpdateUserRequest(id: id, roles: AuthV1.StringList(values: roles))
         let user = try await global.withAdmin { admin in
             try requireUser(try await admin.updateUser(request).user)
         }
@@ -252,7 +252,7 @@ struct UsersBlock: AsyncParsableCommand {
 
     func run() async throws {
         let user = try await global.withAdmin { admin in
-            try requireUser(try await admin.blockUser(UserIdRequest(id: id)).user)
+            try requireUser(try await admin.blockUser(AuthV1.UserIdRequest(id: id)).user)
         }
         global.emit(json: .object([("user", user.json)]), text: user.text)
     }
@@ -268,7 +268,7 @@ struct UsersUnblock: AsyncParsableCommand {
 
     func run() async throws {
         let user = try await global.withAdmin { admin in
-            try requireUser(try await admin.unblockUser(UserIdRequest(id: id)).user)
+            try requireUser(try await admin.unblockUser(AuthV1.UserIdRequest(id: id)).user)
         }
         global.emit(json: .object([("user", user.json)]), text: user.text)
     }
@@ -284,7 +284,7 @@ struct UsersDelete: AsyncParsableCommand {
 
     func run() async throws {
         _ = try await global.withAdmin { admin in
-            try await admin.deleteUser(UserIdRequest(id: id))
+            try await admin.deleteUser(AuthV1.UserIdRequest(id: id))
         }
         global.emit(json: .object([("deleted", .string(id))]), text: "Deleted user \(id).")
     }
@@ -303,7 +303,7 @@ struct UsersResendInvitation: AsyncParsableCommand {
 
     func run() async throws {
         let expires = try await global.withAdmin { admin in
-            try await admin.resendInvitation(UserIdRequest(id: id)).expiresAtMs
+            try await admin.resendInvitation(AuthV1.UserIdRequest(id: id)).expiresAtMs
         }
         global.emit(
             json: .object([("expires_at_ms", .int(expires))]),

@@ -8,7 +8,7 @@ import Testing
 /// An in-memory stand-in for the Mail service: hands out its messages once, records
 /// every acknowledgement, failure report and release.
 actor FakeQueue: MailQueue {
-    var waiting: [OutboxMessage]
+    var waiting: [AuthV1.OutboxMessage]
     var acknowledged: [UInt64] = []
     var failures: [(id: UInt64, permanent: Bool, reason: String)] = []
     var released: [UInt64] = []
@@ -17,7 +17,7 @@ actor FakeQueue: MailQueue {
 
     init(count: Int, batchSize: Int = 100, recipient: @Sendable (Int) -> String = { "user\($0)@example.com" }) {
         waiting = (1...count).map { index in
-            OutboxMessage(
+            AuthV1.OutboxMessage(
                 id: UInt64(index), leaseToken: "lease-\(index)", messageID: "<\(index)@authd>",
                 from: "authd <no-reply@example.com>", to: recipient(index), subject: "Hi", textBody: "Body \(index)",
                 attempt: 1)
@@ -25,28 +25,28 @@ actor FakeQueue: MailQueue {
         self.batchSize = batchSize
     }
 
-    func lease(workerID: String, batchSize: Int, leaseSeconds: Int) async throws(RPCError) -> [OutboxMessage] {
+    func lease(workerID: String, batchSize: Int, leaseSeconds: Int) async throws(RPCError) -> [AuthV1.OutboxMessage] {
         let batch = Array(waiting.prefix(min(batchSize, self.batchSize)))
         waiting.removeFirst(batch.count)
         return batch
     }
 
-    func acknowledge(_ messages: [LeasedMessage]) async throws(RPCError) -> [UInt64] {
+    func acknowledge(_ messages: [AuthV1.LeasedMessage]) async throws(RPCError) -> [UInt64] {
         acknowledged += messages.map(\.id)
         return []
     }
 
-    func reportFailure(_ message: LeasedMessage, permanent: Bool, reason: String) async throws(RPCError) -> ReportFailureResponse {
+    func reportFailure(_ message: AuthV1.LeasedMessage, permanent: Bool, reason: String) async throws(RPCError) -> AuthV1.ReportFailureResponse {
         failures.append((message.id, permanent, reason))
-        return permanent ? ReportFailureResponse(dead: true) : ReportFailureResponse(retryAtMs: 1)
+        return permanent ? AuthV1.ReportFailureResponse(dead: true) : AuthV1.ReportFailureResponse(retryAtMs: 1)
     }
 
-    func renew(_ messages: [LeasedMessage], leaseSeconds: Int) async throws(RPCError) -> [UInt64] {
+    func renew(_ messages: [AuthV1.LeasedMessage], leaseSeconds: Int) async throws(RPCError) -> [UInt64] {
         renewals += 1
         return []
     }
 
-    func release(_ messages: [LeasedMessage]) async throws(RPCError) -> [UInt64] {
+    func release(_ messages: [AuthV1.LeasedMessage]) async throws(RPCError) -> [UInt64] {
         released += messages.map(\.id)
         return []
     }
@@ -62,7 +62,7 @@ final class FakeTransport: MailTransport {
         self.afterSend = afterSend
     }
 
-    func send(_ message: OutboxMessage) async throws(DeliveryFailure) {
+    func send(_ message: AuthV1.OutboxMessage) async throws(DeliveryFailure) {
         let attempts = sent.withLock { sent in
             sent.append(message.id)
             return sent.count
