@@ -63,15 +63,15 @@ public struct MailWorkerError: Error, Sendable, CustomStringConvertible {
 /// acknowledge what was sent and release what it still holds.
 public final class MailWorker: Sendable {
     public let configuration: MailWorkerConfiguration
-    private let queue: any MailQueue
+    private let outbox: any OutboxClient
     private let transport: any MailTransport
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let counters = Mutex(MailWorkerCounts())
 
-    public init(configuration: MailWorkerConfiguration, queue: any MailQueue, transport: any MailTransport, logger: Logger) {
+    public init(configuration: MailWorkerConfiguration, outbox: any OutboxClient, transport: any MailTransport, logger: Logger) {
         self.configuration = configuration
-        self.queue = queue
+        self.outbox = outbox
         self.transport = transport
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.workerID)"
@@ -102,7 +102,7 @@ public final class MailWorker: Sendable {
             let leasedAt = ContinuousClock.now
             let batch: [AuthV1.OutboxMessage]
             do {
-                batch = try await queue.lease(
+                batch = try await outbox.lease(
                     workerID: configuration.workerID,
                     batchSize: configuration.batchSize,
                     leaseSeconds: configuration.leaseSeconds)
@@ -163,7 +163,7 @@ public final class MailWorker: Sendable {
                 await acknowledge(&unacknowledged)
                 let renewedAt = ContinuousClock.now
                 do {
-                    let stale = Set(try await queue.renew(pending.map(\.leased), leaseSeconds: configuration.leaseSeconds))
+                    let stale = Set(try await outbox.renew(pending.map(\.leased), leaseSeconds: configuration.leaseSeconds))
                     if !stale.isEmpty {
                         logger.warning("lease lapsed; leaving messages to whoever holds them now", metadata: [
                             "ids": "\(stale.sorted())",
@@ -210,7 +210,7 @@ public final class MailWorker: Sendable {
             "attempt": "\(message.attempt)", "reason": "\(reason)",
         ]
         do {
-            let answer = try await queue.reportFailure(message.leased, permanent: failure.permanent, reason: reason)
+            let answer = try await outbox.reportFailure(message.leased, permanent: failure.permanent, reason: reason)
             if answer.dead {
                 count { $0.dead += 1 }
                 metadata["permanent"] = "\(failure.permanent)"
@@ -234,7 +234,7 @@ public final class MailWorker: Sendable {
         defer { messages.removeAll(keepingCapacity: true) }
         for attempt in 1...3 {
             do {
-                let stale = try await queue.acknowledge(messages)
+                let stale = try await outbox.acknowledge(messages)
                 if !stale.isEmpty {
                     count { $0.stale += stale.count }
                     logger.warning("sent after the lease lapsed; another worker may send these again", metadata: [
@@ -254,7 +254,7 @@ public final class MailWorker: Sendable {
 
     private func release(_ messages: [AuthV1.LeasedMessage]) async {
         do {
-            let stale = try await queue.release(messages)
+            let stale = try await outbox.release(messages)
             count { $0.released += messages.count - stale.count }
             logger.info("released unsent messages", metadata: ["count": "\(messages.count - stale.count)"])
         } catch {

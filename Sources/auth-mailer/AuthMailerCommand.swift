@@ -116,7 +116,7 @@ struct AuthMailerCommand: AsyncParsableCommand {
                 connectTimeout: .seconds(5)))
         let worker = MailWorker(
             configuration: settings.worker,
-            queue: RemoteMailQueue(client: client.mail),
+            outbox: RemoteOutbox(client: client.mail),
             transport: mailTransport,
             logger: logger)
         let group = ServiceGroup(

@@ -235,7 +235,7 @@ struct PasswordResetTests {
         #expect(answer.codeValidForSeconds == 900)
         let messages = try await (try authd.openStorage()).outboxMessages(recipient: "reset@example.com")
         #expect(messages.count == 1)
-        #expect(messages.first?.state == "queued")
+        #expect(messages.first?.state == .queued)
         #expect(messages.first?.message.subject == "Your verification code")
         let code = try #require(try await authd.lastCode(for: "reset@example.com"))
         #expect(code.count == 8)

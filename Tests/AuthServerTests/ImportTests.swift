@@ -162,7 +162,7 @@ struct ImportTests {
         #expect(response.rows.map(\.outcome) == [.created])
         let messages = try await (try authd.openStorage()).outboxMessages(recipient: "ada@example.com")
         #expect(messages.count == 1)
-        #expect(messages.first?.message.kind == "invitation")
+        #expect(messages.first?.message.kind == .invitation)
         try await authd.finish()
     }
 

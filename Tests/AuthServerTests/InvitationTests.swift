@@ -1,9 +1,10 @@
 import AuthClient
+import AuthCore
 import Foundation
 import Testing
 
 /// The newest outbox row to `email`, as authd wrote it.
-func lastMessage(_ authd: TestAuthd, to email: String) async throws -> (subject: String, text: String, html: String, kind: String)? {
+func lastMessage(_ authd: TestAuthd, to email: String) async throws -> (subject: String, text: String, html: String, kind: TemplateKind)? {
     let messages = try await (try authd.openStorage()).outboxMessages(recipient: email)
     return messages.last.map { ($0.message.subject, $0.message.textBody, $0.message.htmlBody, $0.message.kind) }
 }
@@ -31,7 +32,7 @@ struct InvitationTests {
         #expect(created.user?.hasPassword == false)
 
         let mail = try #require(try await lastMessage(authd, to: "guest@example.com"))
-        #expect(mail.kind == "invitation")
+        #expect(mail.kind == .invitation)
         #expect(mail.subject == "You are invited")
         #expect(mail.text.contains("Hello Gus,"))
         #expect(mail.text.contains("https://cars.example/accept-invite?code=authd_iv_"))

@@ -92,7 +92,7 @@ final class TestAuthd: Sendable {
     func stop() async throws {
         await client.close()
         await adminClient.close()
-        server.beginGracefulShutdown()
+        await server.beginGracefulShutdown()
         try await task.value
     }
 

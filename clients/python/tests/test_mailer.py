@@ -67,7 +67,7 @@ def insert_messages(server: AuthdServer, recipients: List[str], subject: str = "
     created = now_ms()
     rows = []
     for index, recipient in enumerate(recipients):
-        rows.append((f"<{uuid.uuid4().hex}@authd>", "test", "authd <no-reply@example.com>", recipient,
+        rows.append((f"<{uuid.uuid4().hex}@authd>", "verification_code", "authd <no-reply@example.com>", recipient,
                      f"{subject} {index}", f"Text body {index}\n", f"<p>HTML body {index}</p>", "{}",
                      created, "queued", 0, created))
     with db(server) as connection:

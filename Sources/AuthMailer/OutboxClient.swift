@@ -1,8 +1,8 @@
 public import AuthClient
 
-/// The calls of the Mail service the worker makes. `RemoteMailQueue` makes them over the
+/// The calls of the Mail service the worker makes. `RemoteOutbox` makes them over the
 /// wire; tests put an in-memory queue in its place to check the loop's logic.
-public protocol MailQueue: Sendable {
+public protocol OutboxClient: Sendable {
     func lease(workerID: String, batchSize: Int, leaseSeconds: Int) async throws(RPCError) -> [AuthV1.OutboxMessage]
     /// Returns the ids whose lease no longer held.
     func acknowledge(_ messages: [AuthV1.LeasedMessage]) async throws(RPCError) -> [UInt64]
@@ -14,7 +14,7 @@ public protocol MailQueue: Sendable {
 }
 
 /// The Mail service of an authd server, reached with a mailer-scope key.
-public struct RemoteMailQueue: MailQueue {
+public struct RemoteOutbox: OutboxClient {
     public let client: MailService.Client
 
     public init(client: MailService.Client) {

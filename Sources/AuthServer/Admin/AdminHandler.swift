@@ -7,8 +7,9 @@ import AuthWire
 /// The admin-scope key is checked before any of these runs (see `AuthdServer`).
 struct AdminHandler: AdminService.Handler {
     let administration: AdministrationService
-    let keys: APIKeyService
-    let mailQueue: MailQueue
+    let keys: APIKeys
+    let outbox: Outbox
+    let directory: Directory
 
     // MARK: Users
 
@@ -134,12 +135,7 @@ struct AdminHandler: AdminService.Handler {
     }
 
     func updateSettings(_ request: AuthV1.UpdateSettingsRequest, context: CallContext) async throws -> AuthV1.SettingsResponse {
-        var changes: [AuthCore.Settings.Key: String] = [:]
-        changes[.signInRedirect] = request.signInRedirect?.value
-        changes[.forbiddenRedirect] = request.forbiddenRedirect?.value
-        changes[.appBaseURL] = request.appBaseURL?.value
-        changes[.mailFrom] = request.mailFrom?.value
-        return AuthV1.SettingsResponse(settings: AuthV1.Settings(try await administration.updateSettings(changes)))
+        AuthV1.SettingsResponse(settings: AuthV1.Settings(try await administration.updateSettings(.init(request))))
     }
 
     // MARK: Templates
@@ -187,42 +183,24 @@ struct AdminHandler: AdminService.Handler {
     // MARK: Outbox
 
     func listDeadMessages(_ request: AuthV1.ListDeadMessagesRequest, context: CallContext) async throws -> AuthV1.ListDeadMessagesResponse {
-        let (messages, next) = try await mailQueue.deadMessages(pageSize: Int(request.pageSize), pageToken: request.pageToken)
-        return AuthV1.ListDeadMessagesResponse(
-            messages: messages.map { message in
-                AuthV1.DeadMessage(
-                    id: UInt64(message.id),
-                    recipient: message.recipient,
-                    subject: message.subject,
-                    attempts: UInt32(clamping: message.attempts),
-                    lastError: message.lastError,
-                    createdAtMs: message.createdAt.milliseconds
-                )
-            },
-            nextPageToken: next
-        )
+        let (messages, next) = try await outbox.deadMessages(pageSize: Int(request.pageSize), pageToken: request.pageToken)
+        return AuthV1.ListDeadMessagesResponse(messages: messages.map(AuthV1.DeadMessage.init), nextPageToken: next)
     }
 
     func requeueMessages(_ request: AuthV1.RequeueMessagesRequest, context: CallContext) async throws -> AuthV1.RequeueMessagesResponse {
-        AuthV1.RequeueMessagesResponse(requeued: UInt32(clamping: try await mailQueue.requeue(ids: request.ids.map { Int64(clamping: $0) })))
+        AuthV1.RequeueMessagesResponse(requeued: UInt32(clamping: try await outbox.requeue(ids: request.ids.map { Int64(clamping: $0) })))
     }
 
     // MARK: Remove everything
 
     func removeEverything(_ request: AuthV1.RemoveEverythingRequest, context: CallContext) async throws -> AuthV1.RemoveEverythingResponse {
-        let counts = try await administration.removeEverything(confirmation: request.confirmation)
-        return AuthV1.RemoveEverythingResponse(
-            usersRemoved: UInt64(counts.users),
-            rolesRemoved: UInt64(counts.roles),
-            groupsRemoved: UInt64(counts.groups),
-            pageRulesRemoved: UInt64(counts.pageRules)
-        )
+        AuthV1.RemoveEverythingResponse(try await administration.removeEverything(confirmation: request.confirmation))
     }
 
     // MARK: Helpers
 
     private func wireUser(_ user: AuthCore.User) async throws(AuthError) -> AuthV1.User {
-        AuthV1.User(user, groups: try await administration.groups(of: user))
+        AuthV1.User(user, groups: try await directory.snapshot().groupNames(of: user))
     }
 
     private func page(filter: UserFilter, pageSize: UInt32, pageToken: String) async throws(AuthError) -> AuthV1.ListUsersResponse {
@@ -231,10 +209,8 @@ struct AdminHandler: AdminService.Handler {
             pageSize: Int(pageSize),
             pageToken: pageToken
         )
-        let groups = try await administration.groups()
-        let wire = users.map { user in
-            AuthV1.User(user, groups: groups.filter { $0.hasMember(withRoles: user.roles) }.map(\.name))
-        }
+        let snapshot = try await directory.snapshot()
+        let wire = users.map { user in AuthV1.User(user, groups: snapshot.groupNames(of: user)) }
         return AuthV1.ListUsersResponse(users: wire, nextPageToken: next)
     }
 }

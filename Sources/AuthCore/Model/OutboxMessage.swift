@@ -2,8 +2,8 @@
 public struct NewOutboxMessage: Hashable, Sendable {
     /// Stable per message ("<random>@authd"): lets a recipient's system spot a resent duplicate.
     public var messageID: String
-    /// "password_reset", "invitation", ...
-    public var kind: String
+    /// Which email this is; the template it was rendered from.
+    public var kind: TemplateKind
     public var sender: String
     public var recipient: String
     public var subject: String
@@ -14,7 +14,7 @@ public struct NewOutboxMessage: Hashable, Sendable {
 
     public init(
         messageID: String,
-        kind: String,
+        kind: TemplateKind,
         sender: String,
         recipient: String,
         subject: String,
@@ -35,15 +35,25 @@ public struct NewOutboxMessage: Hashable, Sendable {
     }
 }
 
-/// An outbox row as stored, for tests and the Mail service.
+/// Where an outbox message is in its life.
+public enum OutboxState: String, Hashable, Sendable, CaseIterable {
+    /// Waiting for its next attempt.
+    case queued
+    /// Held by a worker until its lease expires.
+    case leased
+    case sent
+    /// Failed for good, or too often; an operator can requeue it.
+    case dead
+}
+
+/// An outbox row as stored.
 public struct OutboxRecord: Hashable, Sendable {
     public var id: Int64
     public var message: NewOutboxMessage
-    /// "queued", "leased", "sent", "dead".
-    public var state: String
+    public var state: OutboxState
     public var attempts: Int
 
-    public init(id: Int64, message: NewOutboxMessage, state: String, attempts: Int) {
+    public init(id: Int64, message: NewOutboxMessage, state: OutboxState, attempts: Int) {
         self.id = id
         self.message = message
         self.state = state

@@ -1,32 +1,7 @@
 import AuthCore
 import AuthWire
 
-/// Domain values as wire messages. Wire types stop here: handlers hand the domain plain Swift values.
-extension AuthV1.User {
-    init(_ user: AuthCore.User, groups: [String] = []) {
-        self.init(
-            id: user.id.rawValue,
-            email: user.email,
-            attributes: user.attributes,
-            roles: user.roles,
-            groups: groups,
-            blocked: user.blocked,
-            hasPassword: user.hasPassword,
-            createdAtMs: user.createdAt.milliseconds,
-            updatedAtMs: user.updatedAt.milliseconds
-        )
-    }
-}
-
-extension AuthV1.Session {
-    init(_ signedIn: SignedIn) {
-        self.init(
-            token: signedIn.token,
-            idleExpiresAtMs: signedIn.session.idleExpiresAt.milliseconds,
-            absoluteExpiresAtMs: signedIn.session.absoluteExpiresAt.milliseconds
-        )
-    }
-}
+// Wire <-> domain for auth.v1.Admin.
 
 extension AuthV1.Role {
     init(_ role: RoleInfo) {
@@ -106,19 +81,6 @@ extension AuthV1.ApiKey {
     }
 }
 
-extension AuthV1.AuthorizePageResponse {
-    init(_ decision: PageDecision) {
-        let reason: Reason = switch decision.reason {
-        case .public: .public
-        case .signedIn: .signedIn
-        case .groupMember: .groupMember
-        case .notSignedIn: .notSignedIn
-        case .notInGroup: .notInGroup
-        }
-        self.init(allowed: decision.allowed, reason: reason, redirect: decision.redirect, matchedRule: decision.matchedRule)
-    }
-}
-
 extension AuthCore.TemplateKind {
     init(_ kind: AuthV1.TemplateKind, field: String = "kind") throws(AuthError) {
         switch kind {
@@ -148,5 +110,80 @@ extension AuthCore.EmailTemplate {
             textBody: template.textBody,
             htmlBody: template.htmlBody
         )
+    }
+}
+
+extension AuthV1.DeadMessage {
+    init(_ message: AuthCore.DeadMessage) {
+        self.init(
+            id: UInt64(message.id),
+            recipient: message.recipient,
+            subject: message.subject,
+            attempts: UInt32(clamping: message.attempts),
+            lastError: message.lastError,
+            createdAtMs: message.createdAt.milliseconds
+        )
+    }
+}
+
+extension AuthV1.RemoveEverythingResponse {
+    init(_ counts: RemovalCounts) {
+        self.init(
+            usersRemoved: UInt64(counts.users),
+            rolesRemoved: UInt64(counts.roles),
+            groupsRemoved: UInt64(counts.groups),
+            pageRulesRemoved: UInt64(counts.pageRules)
+        )
+    }
+}
+
+extension [AuthCore.Settings.Key: String] {
+    /// The settings a request changes: the fields it sets.
+    init(_ request: AuthV1.UpdateSettingsRequest) {
+        self.init()
+        self[.signInRedirect] = request.signInRedirect?.value
+        self[.forbiddenRedirect] = request.forbiddenRedirect?.value
+        self[.appBaseURL] = request.appBaseURL?.value
+        self[.mailFrom] = request.mailFrom?.value
+    }
+}
+
+extension UserImportOptions {
+    init(_ options: AuthV1.ImportOptions) throws(AuthError) {
+        let policy: ExistingUserPolicy
+        switch options.onExisting {
+        case .unspecified, .existingUserSkip: policy = .skip
+        case .existingUserUpdate: policy = .update
+        case .existingUserFail: policy = .fail
+        default:
+            throw AuthError.invalidArgument("on_existing \(options.onExisting.rawValue) is not a known policy", field: "options.on_existing")
+        }
+        self.init(
+            sendInvitations: options.sendInvitations,
+            generatePasswords: options.generatePasswords,
+            onExisting: policy,
+            dryRun: options.dryRun,
+            rolesSeparator: options.rolesSeparator
+        )
+    }
+}
+
+extension AuthV1.ImportUsersResponse {
+    /// One result per row, and the totals.
+    init(_ rows: [UserImportRow]) {
+        self.init()
+        self.rows.reserveCapacity(rows.count)
+        for row in rows {
+            let outcome: AuthV1.ImportRowResult.Outcome
+            switch row.outcome {
+            case .created: outcome = .created; created += 1
+            case .updated: outcome = .updated; updated += 1
+            case .skipped: outcome = .skipped; skipped += 1
+            case .error: outcome = .error; errors += 1
+            }
+            self.rows.append(AuthV1.ImportRowResult(
+                line: UInt64(row.line), email: row.email, outcome: outcome, reason: row.reason,
+                generatedPassword: row.generatedPassword ?? ""))
+        }
     }
 }

@@ -3,31 +3,31 @@ import Logging
 
 /// Operators' work: users, roles, groups, page rules, settings.
 ///
-/// Like `IdentityService` it keeps no state of its own: the store's transactions
-/// serialise what must be, so any number of admin calls run at once.
-public final class AdministrationService: Sendable {
+/// A stateless flow like `IdentityService`: users live in the store, whose transactions
+/// serialise what must be, and everything the directory holds (groups, page rules,
+/// settings, templates) is changed through the `Directory`, which drops its snapshot on
+/// every change. Any number of admin calls run at once.
+public struct AdministrationService: Sendable {
     /// The phrase `removeEverything` insists on.
     public static let removeEverythingConfirmation = "REMOVE EVERYTHING"
-    public static let maximumPageSize = 1000
-    public static let defaultPageSize = 100
 
-    let storage: any AdminStorage
+    let storage: any Storage
+    let directory: Directory
     let hasher: PasswordHasher
     let clock: any WallClock
     let configuration: IdentityConfiguration
     let logger: Logger
-    let groupsCache = Cached<[Group]>()
-    let pageRulesCache = Cached<[PageRule]>()
-    let settingsCache = Cached<[String: String]>()
 
     public init(
-        storage: any AdminStorage,
+        storage: any Storage,
+        directory: Directory,
         hasher: PasswordHasher,
         clock: any WallClock,
         configuration: IdentityConfiguration,
         logger: Logger
     ) {
         self.storage = storage
+        self.directory = directory
         self.hasher = hasher
         self.clock = clock
         self.configuration = configuration
@@ -56,11 +56,11 @@ public final class AdministrationService: Sendable {
         var hash: String?
         if let password {
             try Validation.checkPassword(password, policy: configuration.passwords)
-            hash = try await hashPassword(password)
+            hash = try await hasher.hashForStorage(password)
         } else if generatePassword {
             let secret = Self.generatePassword()
             generated = secret
-            hash = try await hashPassword(secret)
+            hash = try await hasher.hashForStorage(secret)
         }
         let newUser = NewUser(email: email, attributes: attributes, roles: roles, passwordHash: hash, createdAt: clock.now)
         let user: User
@@ -103,15 +103,15 @@ public final class AdministrationService: Sendable {
         pageSize: Int,
         pageToken: String
     ) async throws(AuthError) -> (users: [User], nextPageToken: String) {
-        let size = try Self.pageSize(pageSize)
+        let size = try Paging.pageSize(pageSize)
         var filter = filter
         if let prefix = filter.emailPrefix {
             filter.emailPrefix = prefix.trimmingWhitespace().lowercased()
         }
-        let after = try Self.decodePageToken(pageToken)
+        let after = try Paging.decodeEmailToken(pageToken)
         let users = try await storage.listUsers(filter: filter, afterEmail: after, limit: size + 1)
         let page = Array(users.prefix(size))
-        let next = users.count > size ? Self.encodePageToken(page.last!.email) : ""
+        let next = users.count > size ? Paging.emailToken(page.last!.email) : ""
         return (page, next)
     }
 
@@ -135,13 +135,13 @@ public final class AdministrationService: Sendable {
         var resulting = current.attributes
         for name in removeAttributes { resulting[name] = nil }
         resulting.merge(setAttributes) { _, new in new }
-        try checkAttributeCount(resulting.count)
+        try Validation.checkAttributeCount(resulting.count, limits: configuration.attributes)
         if let roles {
             changes.roles = try await existingRoles(roles, field: "roles")
         }
         if let password {
             try Validation.checkPassword(password, policy: configuration.passwords)
-            changes.passwordHash = try await hashPassword(password)
+            changes.passwordHash = try await hasher.hashForStorage(password)
         }
         let updated = try await storage.updateUser(id: current.id, adminChanges: changes, at: clock.now)
         logger.info("user updated by an operator", metadata: ["user": "\(current.id)"])
@@ -163,25 +163,21 @@ public final class AdministrationService: Sendable {
         logger.info("user deleted", metadata: ["user": "\(id)"])
     }
 
-    /// Names of the groups whose every role `user` holds.
-    public func groups(of user: User) async throws(AuthError) -> [String] {
-        try await groups().filter { $0.hasMember(withRoles: user.roles) }.map(\.name)
-    }
-
     // MARK: Roles and groups
 
     public func createRole(name: String) async throws(AuthError) -> RoleInfo {
-        try await storage.createRole(name: try Self.checkName(name, of: "role", field: "name"), at: clock.now)
+        let name = try Self.checkName(name, of: "role", field: "name")
+        let now = clock.now
+        return try await directory.change { store throws(AuthError) in try await store.createRole(name: name, at: now) }
     }
 
     public func renameRole(name: String, to newName: String) async throws(AuthError) -> RoleInfo {
-        defer { groupsCache.invalidate() }
-        return try await storage.renameRole(name: name, to: try Self.checkName(newName, of: "role", field: "new_name"))
+        let newName = try Self.checkName(newName, of: "role", field: "new_name")
+        return try await directory.change { store throws(AuthError) in try await store.renameRole(name: name, to: newName) }
     }
 
     public func deleteRole(name: String) async throws(AuthError) {
-        defer { groupsCache.invalidate() }
-        try await storage.deleteRole(name: name)
+        try await directory.change { store throws(AuthError) in try await store.deleteRole(name: name) }
     }
 
     public func roles() async throws(AuthError) -> [RoleInfo] {
@@ -190,27 +186,27 @@ public final class AdministrationService: Sendable {
 
     public func createGroup(name: String, roles: [String]) async throws(AuthError) -> Group {
         let name = try Self.checkName(name, of: "group", field: "name")
-        defer { groupsCache.invalidate() }
-        return try await storage.createGroup(name: name, roles: try await existingRoles(roles, field: "roles"), at: clock.now)
+        let roles = try await existingRoles(roles, field: "roles")
+        let now = clock.now
+        return try await directory.change { store throws(AuthError) in try await store.createGroup(name: name, roles: roles, at: now) }
     }
 
     public func renameGroup(name: String, to newName: String) async throws(AuthError) -> Group {
-        defer { groupsCache.invalidate(); pageRulesCache.invalidate() }
-        return try await storage.renameGroup(name: name, to: try Self.checkName(newName, of: "group", field: "new_name"))
+        let newName = try Self.checkName(newName, of: "group", field: "new_name")
+        return try await directory.change { store throws(AuthError) in try await store.renameGroup(name: name, to: newName) }
     }
 
     public func deleteGroup(name: String) async throws(AuthError) {
-        defer { groupsCache.invalidate(); pageRulesCache.invalidate() }
-        try await storage.deleteGroup(name: name)
+        try await directory.change { store throws(AuthError) in try await store.deleteGroup(name: name) }
     }
 
     public func groups() async throws(AuthError) -> [Group] {
-        try await groupsCache.value { () throws(AuthError) in try await storage.groups() }
+        try await directory.snapshot().groups
     }
 
     public func setGroupRoles(name: String, roles: [String]) async throws(AuthError) -> Group {
-        defer { groupsCache.invalidate() }
-        return try await storage.setGroupRoles(name: name, roles: try await existingRoles(roles, field: "roles"))
+        let roles = try await existingRoles(roles, field: "roles")
+        return try await directory.change { store throws(AuthError) in try await store.setGroupRoles(name: name, roles: roles) }
     }
 
     // MARK: Page rules and settings
@@ -229,23 +225,24 @@ public final class AdministrationService: Sendable {
             }
         }
         rule.groups = Array(Set(rule.groups)).sorted()
-        defer { pageRulesCache.invalidate() }
-        return try await storage.upsertPageRule(rule, at: clock.now)
+        let now = clock.now
+        let checked = rule
+        return try await directory.change { store throws(AuthError) in try await store.upsertPageRule(checked, at: now) }
     }
 
     public func deletePageRule(pattern: String) async throws(AuthError) {
-        defer { pageRulesCache.invalidate() }
-        guard try await storage.deletePageRule(pattern: pattern) else {
+        let deleted = try await directory.change { store throws(AuthError) in try await store.deletePageRule(pattern: pattern) }
+        guard deleted else {
             throw AuthError(.notFound, "no page rule has pattern '\(pattern)'", field: "pattern")
         }
     }
 
     public func pageRules() async throws(AuthError) -> [PageRule] {
-        try await pageRulesCache.value { () throws(AuthError) in try await storage.pageRules() }
+        try await directory.snapshot().pageRules
     }
 
     public func settings() async throws(AuthError) -> Settings {
-        Settings(stored: try await settingsCache.value { () throws(AuthError) in try await storage.settings() }, mailFrom: configuration.mailFrom)
+        try await directory.snapshot().settings
     }
 
     /// Sets the given settings; redirects must be a path ("/login") or an http(s) URL.
@@ -264,9 +261,8 @@ public final class AdministrationService: Sendable {
                 }
             }
         }
-        defer { settingsCache.invalidate() }
-        let stored = try await storage.updateSettings(Dictionary(uniqueKeysWithValues: changes.map { ($0.key.rawValue, $0.value) }))
-        return Settings(stored: stored, mailFrom: configuration.mailFrom)
+        let stored = try await directory.change { store throws(AuthError) in try await store.updateSettings(changes) }
+        return Settings(stored: stored, defaultMailFrom: configuration.mailFrom)
     }
 
     // MARK: Remove everything
@@ -278,11 +274,7 @@ public final class AdministrationService: Sendable {
                 field: "confirmation"
             )
         }
-        defer {
-            groupsCache.invalidate()
-            pageRulesCache.invalidate()
-        }
-        let counts = try await storage.removeEverything()
+        let counts = try await directory.change { store throws(AuthError) in try await store.removeEverything() }
         logger.warning(
             "removed everything",
             metadata: ["users": "\(counts.users)", "roles": "\(counts.roles)", "groups": "\(counts.groups)", "pages": "\(counts.pageRules)"]
@@ -313,70 +305,12 @@ public final class AdministrationService: Sendable {
     }
 
     private func checkAttributes(_ attributes: [String: String], field: String) throws(AuthError) {
-        try checkAttributeCount(attributes.count)
+        try Validation.checkAttributeCount(attributes.count, limits: configuration.attributes)
         try Validation.checkAttributes(attributes, limits: configuration.attributes, field: field)
-    }
-
-    private func checkAttributeCount(_ count: Int) throws(AuthError) {
-        let limit = configuration.attributes.maximumCount
-        guard count <= limit else {
-            throw .invalidArgument("a user has at most \(limit) attributes, this would make \(count)", field: "attributes")
-        }
-    }
-
-    private func hashPassword(_ password: String) async throws(AuthError) -> String {
-        do {
-            return try await hasher.hash(password)
-        } catch {
-            throw AuthError(.internal, "password hashing failed: \(error)")
-        }
     }
 
     /// 20 characters of base64url: 120 bits.
     static func generatePassword() -> String {
         Base64URL.encode(SecureRandom.bytes(15))
-    }
-
-    static func pageSize(_ requested: Int) throws(AuthError) -> Int {
-        guard requested >= 0 else { throw .invalidArgument("page_size cannot be negative", field: "page_size") }
-        if requested == 0 { return defaultPageSize }
-        guard requested <= maximumPageSize else {
-            throw .invalidArgument("page_size is at most \(maximumPageSize)", field: "page_size")
-        }
-        return requested
-    }
-
-    static func encodePageToken(_ lastEmail: String) -> String {
-        Base64URL.encode(Array(lastEmail.utf8))
-    }
-
-    static func decodePageToken(_ token: String) throws(AuthError) -> String? {
-        guard !token.isEmpty else { return nil }
-        guard let bytes = Base64URL.decode(token), let email = String(validating: bytes, as: UTF8.self) else {
-            throw .invalidArgument("page_token is not one this server gave out", field: "page_token")
-        }
-        return email
-    }
-}
-
-/// The operator's settings, with defaults for what was never set.
-public struct Settings: Hashable, Sendable {
-    public enum Key: String, Hashable, Sendable, CaseIterable {
-        case signInRedirect = "sign_in_redirect"
-        case forbiddenRedirect = "forbidden_redirect"
-        case appBaseURL = "app_base_url"
-        case mailFrom = "mail_from"
-    }
-
-    public var signInRedirect: String
-    public var forbiddenRedirect: String
-    public var appBaseURL: String
-    public var mailFrom: String
-
-    init(stored: [String: String], mailFrom defaultMailFrom: String) {
-        signInRedirect = stored[Key.signInRedirect.rawValue] ?? "/login"
-        forbiddenRedirect = stored[Key.forbiddenRedirect.rawValue] ?? "/"
-        appBaseURL = stored[Key.appBaseURL.rawValue] ?? ""
-        mailFrom = stored[Key.mailFrom.rawValue] ?? defaultMailFrom
     }
 }

@@ -47,14 +47,15 @@ public struct MailPolicy: Hashable, Sendable {
     }
 }
 
-/// The Mail service's logic: leases, acknowledgements, failures, statistics, and the
-/// dead-letter side the Admin service sees.
-public final class MailQueue: Sendable {
-    private let storage: any MailStorage
+/// The outbox's rules: leases, acknowledgements, failures with backoff, statistics, the
+/// dead-letter side the Admin service sees, and retention. A stateless flow; the rows
+/// live in the store.
+public struct Outbox: Sendable {
+    private let storage: any OutboxStore
     private let clock: any WallClock
     public let policy: MailPolicy
 
-    public init(storage: any MailStorage, clock: any WallClock, policy: MailPolicy = .defaults) {
+    public init(storage: any OutboxStore, clock: any WallClock, policy: MailPolicy = .defaults) {
         self.storage = storage
         self.clock = clock
         self.policy = policy
@@ -117,7 +118,7 @@ public final class MailQueue: Sendable {
     }
 
     public func deadMessages(pageSize: Int, pageToken: String) async throws(AuthError) -> (messages: [DeadMessage], nextPageToken: String) {
-        let size = try AdministrationService.pageSize(pageSize)
+        let size = try Paging.pageSize(pageSize)
         var after: Int64?
         if !pageToken.isEmpty {
             guard let id = Int64(pageToken), id >= 0 else {
@@ -132,11 +133,6 @@ public final class MailQueue: Sendable {
 
     public func requeue(ids: [Int64]) async throws(AuthError) -> Int {
         try await storage.requeueDeadMessages(ids: ids, at: clock.now)
-    }
-
-    /// Deletes sent messages older than the retention; run periodically.
-    public func pruneSent() async throws(AuthError) -> Int {
-        try await storage.pruneSentMessages(sentBefore: clock.now - policy.sentRetention)
     }
 
     private func leaseDuration(_ seconds: Int) throws(AuthError) -> Duration {

@@ -1,18 +1,19 @@
 import AuthCrypto
-import Synchronization
 
 /// Creates API keys and checks the one a call presents.
 ///
 /// A key is `authd_ak_` + 256 random bits in base64url; only its SHA-256 is stored.
-/// Checking is one indexed read; last use is written back at most once a minute a key.
-public final class APIKeyService: Sendable {
+/// Checking is one indexed read; last use is written back at most once a minute a key,
+/// which is the one piece of state this actor owns.
+public actor APIKeys {
     public static let secretPrefix = "authd_ak_"
 
-    private let storage: any AdminStorage
+    private let storage: any KeyStore
     private let clock: any WallClock
-    private let lastTouched = Mutex<[String: Timestamp]>([:])
+    /// When each key's use was last written to the store.
+    private var lastTouched: [String: Timestamp] = [:]
 
-    public init(storage: any AdminStorage, clock: any WallClock) {
+    public init(storage: any KeyStore, clock: any WallClock) {
         self.storage = storage
         self.clock = clock
     }
@@ -66,9 +67,20 @@ public final class APIKeyService: Sendable {
         try await storage.apiKeys()
     }
 
+    /// Refuses to revoke the last unrevoked admin key: without one, no operator could call
+    /// the Admin service again (see `authd admin-key create` for a lost one).
     public func revoke(id: String) async throws(AuthError) {
-        guard try await storage.revokeAPIKey(id: id, at: clock.now) else {
+        switch try await storage.revokeAPIKey(id: id, at: clock.now) {
+        case .revoked:
+            return
+        case .notFound:
             throw AuthError(.notFound, "no unrevoked API key has id '\(id)'", field: "id")
+        case .lastAdminKey:
+            throw AuthError(
+                .failedPrecondition,
+                "key '\(id)' is the last unrevoked admin key; create another admin key first, or nobody could administer this server",
+                field: "id"
+            )
         }
     }
 
@@ -81,13 +93,9 @@ public final class APIKeyService: Sendable {
 
     private func touch(_ key: APIKey) async throws(AuthError) {
         let now = clock.now
-        let due = lastTouched.withLock { touched -> Bool in
-            if let last = touched[key.id], now.since(last) < .seconds(60) { return false }
-            touched[key.id] = now
-            return true
-        }
-        if due {
-            try await storage.touchAPIKey(id: key.id, at: now)
-        }
+        if let last = lastTouched[key.id], now.since(last) < .seconds(60) { return }
+        // Recorded before the write's await, so that calls arriving meanwhile do not write too.
+        lastTouched[key.id] = now
+        try await storage.touchAPIKey(id: key.id, at: now)
     }
 }

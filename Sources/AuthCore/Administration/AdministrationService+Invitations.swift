@@ -2,9 +2,6 @@ import AuthCrypto
 
 /// Invitations and the email templates they (and password resets) are written with.
 extension AdministrationService {
-    /// Starts every invitation code: 256 random bits in base64url after it.
-    public static let invitationCodePrefix = "authd_iv_"
-
     /// A fresh invitation for a user: its code, the code's row (hashed) and the email,
     /// for the caller to store in the same transaction as whatever causes it.
     public func makeInvitation(
@@ -13,21 +10,22 @@ extension AdministrationService {
         attributes: [String: String],
         at now: Timestamp
     ) async throws(AuthError) -> Invitation {
-        let code = SecretToken.make(prefix: Self.invitationCodePrefix)
+        let code = SecretToken.make(prefix: InvitationCode.prefix)
         let validity = configuration.invitationValidity
-        let base = try await mail.appBaseURL()
-        let link = base.isEmpty ? "" : "\(base)/accept-invite?code=\(code)"
         let message = try await mail.compose(
             .invitation,
             to: email,
-            values: TemplateValues(
-                email: email,
-                attributes: attributes,
-                code: code,
-                link: link,
-                appBaseURL: base,
-                expiresInMinutes: validity.wholeMilliseconds / 60_000
-            ),
+            values: { settings in
+                let base = settings.linkBase
+                return TemplateValues(
+                    email: email,
+                    attributes: attributes,
+                    code: code,
+                    link: base.isEmpty ? "" : "\(base)/accept-invite?code=\(code)",
+                    appBaseURL: base,
+                    expiresInMinutes: validity.wholeMilliseconds / 60_000
+                )
+            },
             at: now
         )
         let record = NewOneTimeCode(
@@ -55,27 +53,26 @@ extension AdministrationService {
     // MARK: Templates
 
     public func template(_ kind: TemplateKind) async throws(AuthError) -> EmailTemplate {
-        try await mail.template(kind)
+        try await directory.snapshot().template(kind)
     }
 
     public func setTemplate(_ template: EmailTemplate) async throws(AuthError) -> EmailTemplate {
         try EmailTemplates.validate(template)
-        try await storage.setEmailTemplate(
-            StoredEmailTemplate(
-                kind: template.kind.rawValue,
-                subject: template.subject,
-                textBody: template.textBody,
-                htmlBody: template.htmlBody,
-                updatedAt: clock.now
-            )
+        let stored = StoredEmailTemplate(
+            kind: template.kind,
+            subject: template.subject,
+            textBody: template.textBody,
+            htmlBody: template.htmlBody,
+            updatedAt: clock.now
         )
-        var stored = template
-        stored.isDefault = false
-        return stored
+        try await directory.change { store throws(AuthError) in try await store.setEmailTemplate(stored) }
+        var result = template
+        result.isDefault = false
+        return result
     }
 
     public func resetTemplate(_ kind: TemplateKind) async throws(AuthError) -> EmailTemplate {
-        _ = try await storage.deleteEmailTemplate(kind: kind.rawValue)
+        _ = try await directory.change { store throws(AuthError) in try await store.deleteEmailTemplate(kind: kind) }
         return EmailTemplates.builtIn(kind)
     }
 
@@ -91,13 +88,13 @@ extension AdministrationService {
             try EmailTemplates.validate(template)
             chosen = template
         } else {
-            chosen = try await mail.template(kind)
+            chosen = try await directory.snapshot().template(kind)
         }
         var sample = TemplateValues(
             email: values["email"] ?? "ada@example.com",
             attributes: ["name": "Ada"],
-            code: values["code"] ?? (kind == .invitation ? Self.invitationCodePrefix + "SAMPLE" : "12345678"),
-            link: values["link"] ?? "https://app.example/accept-invite?code=\(Self.invitationCodePrefix)SAMPLE",
+            code: values["code"] ?? (kind == .invitation ? InvitationCode.prefix + "SAMPLE" : "12345678"),
+            link: values["link"] ?? "https://app.example/accept-invite?code=\(InvitationCode.prefix)SAMPLE",
             appBaseURL: values["app_base_url"] ?? "https://app.example",
             expiresInMinutes: Int64(values["expires_in_minutes"] ?? "") ?? 15
         )
@@ -108,6 +105,6 @@ extension AdministrationService {
     }
 
     var mail: OutgoingMail {
-        OutgoingMail(storage: storage, defaultSender: configuration.mailFrom)
+        OutgoingMail(directory: directory)
     }
 }

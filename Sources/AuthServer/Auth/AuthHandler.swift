@@ -6,8 +6,9 @@ import AuthWire
 /// `auth.v1.Auth` on the wire, `IdentityService` behind it.
 struct AuthHandler: AuthService.Handler {
     let identity: IdentityService
-    let administration: AdministrationService
+    let sessions: SessionAuthenticator
     let pageGate: PageGate
+    let directory: Directory
 
     func signUp(_ request: AuthV1.SignUpRequest, context: CallContext) async throws -> AuthV1.SignUpResponse {
         let signedIn = try await identity.signUp(
@@ -34,8 +35,8 @@ struct AuthHandler: AuthService.Handler {
     }
 
     func getMe(_ request: AuthV1.GetMeRequest, context: CallContext) async throws -> AuthV1.GetMeResponse {
-        let current = try await identity.authenticate(token: request.token)
-        let groups = try await administration.groups(of: current.user)
+        let current = try await sessions.authenticate(token: request.token)
+        let groups = try await directory.snapshot().groupNames(of: current.user)
         return AuthV1.GetMeResponse(user: AuthV1.User(current.user, groups: groups))
     }
 

@@ -1,7 +1,6 @@
-/// The outbox as the Mail service drains it. Each method is one transaction; the
-/// single writer serialises leases, so two workers never hold one message at once
-/// while its lease holds.
-public protocol MailStorage: AuthStorage {
+/// The outbox as the Mail service drains it. The single writer serialises leases, so two
+/// workers never hold one message at once while its lease holds.
+public protocol OutboxStore: Sendable {
     /// Leases up to `limit` messages that are due (queued and `next_attempt_at` passed, or
     /// leased with an expired lease), oldest due first: each gets a fresh random lease
     /// token, `leased_by`, the lease expiry, and one more attempt. A message whose lease
@@ -45,5 +44,5 @@ public protocol MailStorage: AuthStorage {
     func requeueDeadMessages(ids: [Int64], at now: Timestamp) async throws(AuthError) -> Int
 
     /// Deletes sent messages sent before `cutoff`; returns how many.
-    func pruneSentMessages(sentBefore cutoff: Timestamp) async throws(AuthError) -> Int
+    func deleteSentMessages(sentBefore cutoff: Timestamp) async throws(AuthError) -> Int
 }

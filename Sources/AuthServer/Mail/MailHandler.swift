@@ -3,13 +3,13 @@ import AuthCore
 import AuthRPC
 import AuthWire
 
-/// `auth.v1.Mail` on the wire, `MailQueue` behind it. The mailer-scope key is checked
+/// `auth.v1.Mail` on the wire, `Outbox` behind it. The mailer-scope key is checked
 /// before any of these runs (see `AuthdServer`).
 struct MailHandler: MailService.Handler {
-    let queue: MailQueue
+    let outbox: Outbox
 
     func leaseMessages(_ request: AuthV1.LeaseMessagesRequest, context: CallContext) async throws -> AuthV1.LeaseMessagesResponse {
-        let leases = try await queue.lease(
+        let leases = try await outbox.lease(
             workerID: request.workerID,
             batchSize: Int(request.batchSize),
             leaseSeconds: Int(request.leaseSeconds)
@@ -18,14 +18,14 @@ struct MailHandler: MailService.Handler {
     }
 
     func ackMessages(_ request: AuthV1.AckMessagesRequest, context: CallContext) async throws -> AuthV1.AckMessagesResponse {
-        AuthV1.AckMessagesResponse(stale: try await queue.acknowledge(request.messages.map(LeaseReference.init)).map(UInt64.init))
+        AuthV1.AckMessagesResponse(stale: try await outbox.acknowledge(request.messages.map(LeaseReference.init)).map(UInt64.init))
     }
 
     func reportFailure(_ request: AuthV1.ReportFailureRequest, context: CallContext) async throws -> AuthV1.ReportFailureResponse {
         guard let message = request.message else {
             throw AuthError.invalidArgument("message is required", field: "message")
         }
-        switch try await queue.reportFailure(LeaseReference(message), permanent: request.permanent, reason: request.reason) {
+        switch try await outbox.reportFailure(LeaseReference(message), permanent: request.permanent, reason: request.reason) {
         case .retry(let at):
             return AuthV1.ReportFailureResponse(retryAtMs: at.milliseconds, dead: false)
         case .dead, .stale:
@@ -34,16 +34,16 @@ struct MailHandler: MailService.Handler {
     }
 
     func renewLease(_ request: AuthV1.RenewLeaseRequest, context: CallContext) async throws -> AuthV1.RenewLeaseResponse {
-        let (stale, until) = try await queue.renew(request.messages.map(LeaseReference.init), leaseSeconds: Int(request.leaseSeconds))
+        let (stale, until) = try await outbox.renew(request.messages.map(LeaseReference.init), leaseSeconds: Int(request.leaseSeconds))
         return AuthV1.RenewLeaseResponse(stale: stale.map(UInt64.init), leaseExpiresAtMs: until.milliseconds)
     }
 
     func releaseMessages(_ request: AuthV1.ReleaseMessagesRequest, context: CallContext) async throws -> AuthV1.ReleaseMessagesResponse {
-        AuthV1.ReleaseMessagesResponse(stale: try await queue.release(request.messages.map(LeaseReference.init)).map(UInt64.init))
+        AuthV1.ReleaseMessagesResponse(stale: try await outbox.release(request.messages.map(LeaseReference.init)).map(UInt64.init))
     }
 
     func queueStats(_ request: AuthV1.QueueStatsRequest, context: CallContext) async throws -> AuthV1.QueueStatsResponse {
-        let (stats, age) = try await queue.statistics()
+        let (stats, age) = try await outbox.statistics()
         return AuthV1.QueueStatsResponse(
             queued: UInt64(stats.queued),
             leased: UInt64(stats.leased),
@@ -51,30 +51,6 @@ struct MailHandler: MailService.Handler {
             retrying: UInt64(stats.retrying),
             dead: UInt64(stats.dead),
             oldestQueuedAgeMs: age.wholeMilliseconds
-        )
-    }
-}
-
-extension LeaseReference {
-    init(_ leased: AuthV1.LeasedMessage) {
-        self.init(id: Int64(clamping: leased.id), leaseToken: leased.leaseToken)
-    }
-}
-
-extension AuthV1.OutboxMessage {
-    init(_ lease: OutboxLease) {
-        self.init(
-            id: UInt64(lease.id),
-            leaseToken: lease.leaseToken,
-            leaseExpiresAtMs: lease.leaseExpiresAt.milliseconds,
-            messageID: lease.message.messageID,
-            from: lease.message.sender,
-            to: lease.message.recipient,
-            subject: lease.message.subject,
-            textBody: lease.message.textBody,
-            htmlBody: lease.message.htmlBody,
-            headers: lease.message.headers,
-            attempt: UInt32(clamping: lease.attempt)
         )
     }
 }
