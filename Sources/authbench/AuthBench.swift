@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthClient
 import AuthCrypto
+import AuthdVersion
 import Histogram
 
 #if canImport(Glibc)
@@ -13,7 +14,8 @@ import Glibc
 struct AuthBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authbench",
-        abstract: "Load-test an authd server."
+        abstract: "Load-test an authd server.",
+        version: AuthdVersion.description
     )
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuthClient
+import AuthdVersion
 
 #if canImport(Glibc)
 import Glibc
@@ -23,6 +24,7 @@ struct Authctl: AsyncParsableCommand {
             66 not found, 69 server unreachable or unavailable, 75 throttled, \
             77 no or wrong key, 70 anything else.
             """,
+        version: AuthdVersion.description,
         subcommands: [
             Users.self, Roles.self, Groups.self, Pages.self, SettingsCommand.self, Templates.self, Keys.self,
             RemoveEverything.self,

@@ -3,6 +3,7 @@ import AuthCore
 import AuthCrypto
 import AuthRPC
 import AuthServer
+import AuthdVersion
 import Logging
 import ServiceLifecycle
 
@@ -14,7 +15,8 @@ import Glibc
 struct Authd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authd",
-        abstract: "The authd authentication server."
+        abstract: "The authd authentication server.",
+        version: AuthdVersion.description
     )
 
     @Option(help: "Address to listen on.")
