@@ -5,6 +5,7 @@ import AuthClient
 
 struct Pages: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pages",
         abstract: "Page rules: who may open a path (exact /pricing, prefix /admin/*, parameter /cars/:id).",
         subcommands: [PagesSet.self, PagesDelete.self, PagesList.self]
     )
@@ -156,6 +157,7 @@ struct SettingsSet: AsyncParsableCommand {
 
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "keys",
         abstract: "API keys: admin (this CLI), mailer (the mail worker), service (backends calling Auth).",
         subcommands: [KeysCreate.self, KeysList.self, KeysRevoke.self]
     )

@@ -215,21 +215,23 @@ struct UsersExport: AsyncParsableCommand {
             repeat {
                 let page = try await admin.exportUsers(AuthV1.ExportUsersRequest(pageSize: UInt32(pageSize), pageToken: token))
                 let written = page.csv.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, out) }
-                guard written == page.csv.count else {
-                    printError("authctl: writing the export failed: \(String(cString: strerror(errno)))")
-                    throw ExitCode(Exit.software)
-                }
+                guard written == page.csv.count else { throw writeFailure() }
                 token = page.nextPageToken
             } while !token.isEmpty
         }
         if output != nil {
-            guard fclose(out) == 0 else {
-                printError("authctl: closing \(output!) failed: \(String(cString: strerror(errno)))")
-                throw ExitCode(Exit.software)
-            }
-        } else {
-            fflush(out)
+            guard fclose(out) == 0 else { throw writeFailure() }
+        } else if fflush(out) != 0 {
+            throw writeFailure()
         }
+    }
+
+    /// The exit for a failed write. A reader that closed standard output early
+    /// (`authctl users export | head`) got what it wanted: that ends quietly with 0.
+    private func writeFailure() -> ExitCode {
+        if output == nil, errno == EPIPE { return .success }
+        printError("authctl: writing \(output ?? "the export") failed: \(String(cString: strerror(errno)))")
+        return ExitCode(Exit.software)
     }
 }
 

@@ -5,6 +5,7 @@ import AuthClient
 
 struct Roles: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "roles",
         abstract: "Create, rename, delete and list roles.",
         subcommands: [RolesAdd.self, RolesRename.self, RolesDelete.self, RolesList.self]
     )
@@ -83,6 +84,7 @@ struct RolesList: AsyncParsableCommand {
 
 struct Groups: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "groups",
         abstract: "Groups: named sets of roles. A user is a member when holding every role of the group.",
         subcommands: [
             GroupsAdd.self, GroupsRename.self, GroupsDelete.self, GroupsList.self, GroupsSetRoles.self,
@@ -205,11 +207,12 @@ struct GroupsMembers: AsyncParsableCommand {
     func run() async throws {
         let (users, next) = try await global.withAdmin { admin in
             try await collectPages(pageToken: pageToken, all: all) { token in
-                try await admin.listGroupMembers(
+                let page = try await admin.listGroupMembers(
                     AuthV1.ListGroupMembersRequest(name: name, pageSize: pageSize ?? 0, pageToken: token))
+                return (page.users, page.nextPageToken)
             }
         }
-        let (json, text) = usersListing(users, nextPageToken: next, command: "authctl groups members '\(name)'")
+        let (json, text) = usersListing(users, nextPageToken: next)
         global.emit(json: json, text: text)
     }
 }

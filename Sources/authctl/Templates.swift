@@ -5,6 +5,7 @@ import AuthClient
 
 struct Templates: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "templates",
         abstract: "Email templates (invitation, verification-code): Mustache subject, text and HTML bodies.",
         subcommands: [TemplatesGet.self, TemplatesSet.self, TemplatesReset.self, TemplatesPreview.self]
     )
