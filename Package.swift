@@ -173,6 +173,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The README's "Calling it from Swift" snippet, byte for byte (the README test checks),
+        // so that the snippet compiles with every build.
+        .executableTarget(
+            name: "authd-quickstart",
+            dependencies: ["AuthClient"],
+            path: "Examples/Quickstart",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "AuthWireTests", dependencies: ["AuthWire"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthCryptoTests", dependencies: ["AuthCrypto"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore"], swiftSettings: swiftSettings),

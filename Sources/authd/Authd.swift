@@ -146,7 +146,7 @@ struct Authd: AsyncParsableCommand {
         )
         if let keyFile = try await server.createFirstAdminKeyIfNeeded() {
             print("authd first admin key written to \(keyFile)")
-            print("  use it with: authctl --key-file \(keyFile) users list")
+            print("  use it with: \(Self.authctlCommand) --key-file \(keyFile) users list")
         }
         try await server.start()
         // Scripts and tests wait for this line to learn the port.
@@ -161,5 +161,14 @@ struct Authd: AsyncParsableCommand {
             )
         )
         try await group.run()
+    }
+
+    /// How to run authctl from here: it is built and installed beside authd, so the path
+    /// authd was started by with its last component changed (`.build/debug/authctl` after
+    /// `make run`); plain `authctl` when authd was found on PATH.
+    static var authctlCommand: String {
+        let invokedAs = CommandLine.arguments.first ?? "authd"
+        guard let slash = invokedAs.lastIndex(of: "/") else { return "authctl" }
+        return invokedAs[...slash] + "authctl"
     }
 }
