@@ -8,6 +8,9 @@ Every fenced block of README.md is one of:
 - ```swift file=PATH: byte for byte the file PATH, which the package builds (the
   Quickstart example); it is also run, twice, where a network namespace gives it the
   port 7400 it names;
+- ```swift manifest: the lines an app adds to its Package.swift, put into an app's
+  manifest beside a clone named authd, and resolved by SwiftPM (the package and
+  product names must hold);
 - marked ```LANG norun: shown only (make run, make test, Package.swift lines).
 Anything else fails the test: a new block must be runnable or marked norun.
 
@@ -101,13 +104,14 @@ def test_every_block_is_run_or_marked_norun():
         assert block.language in RUN_LANGUAGES, (
             f"{where}: a ```{block.language} block is neither run by this test nor marked norun")
         if block.language == "swift":
-            assert "file" in block.options, f"{where}: a swift block must be file=PATH (compiled) or norun"
+            assert "file" in block.options or "manifest" in block.options, (
+                f"{where}: a swift block must be file=PATH (compiled), manifest (resolved) or norun")
     kinds = {(b.language, b.norun) for b in blocks}
     assert ("sh", False) in kinds and ("python", False) in kinds and ("swift", False) in kinds
 
 
 def test_swift_snippet_is_the_example_the_package_builds(authd_binary: Path):
-    swift = [b for b in readme_blocks(README.read_text()) if b.language == "swift" and not b.norun]
+    swift = [b for b in readme_blocks(README.read_text()) if b.language == "swift" and "file" in b.options]
     assert swift
     package = (REPO_ROOT / "Package.swift").read_text()
     for block in swift:
@@ -192,6 +196,50 @@ def test_readme_runs_line_by_line(readme_authd: AuthdServer):
 
 def quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
+
+
+# ---- The Package.swift lines, resolved ---------------------------------------------------
+
+
+def app_manifest(lines: str) -> str:
+    body = "".join(f"    {line}\n" if line else "\n" for line in lines.rstrip("\n").split("\n"))
+    return ("// swift-tools-version: 6.1\nimport PackageDescription\n\nlet package = Package(\n"
+            f'    name: "MyApp",\n    platforms: [.macOS(.v15)],\n{body})\n')
+
+
+def resolve_app(root: Path, clone_name: str, lines: str) -> subprocess.CompletedProcess:
+    """An app in root/app whose manifest has `lines`, beside root/<clone_name> (this
+    repository), resolved by `swift package show-dependencies`. The scratch directory is
+    kept under .build, so only the first run copies the dependencies (from SwiftPM's cache)."""
+    (root / clone_name).symlink_to(REPO_ROOT)
+    app = root / "app"
+    (app / "Sources" / "MyApp").mkdir(parents=True)
+    (app / "Sources" / "MyApp" / "main.swift").write_text("import AuthClient\n")
+    (app / "Package.swift").write_text(app_manifest(lines))
+    scratch = REPO_ROOT / ".build" / f"readme-app-{clone_name}"
+    return subprocess.run(["swift", "package", "--scratch-path", str(scratch), "show-dependencies"],
+                          cwd=app, capture_output=True, text=True, timeout=900)
+
+
+def test_package_swift_lines_resolve(tmp_path: Path):
+    [block] = [b for b in readme_blocks(README.read_text()) if b.language == "swift" and "manifest" in b.options]
+    assert '.package(path: "../authd")' in block.text and 'package: "authd"' in block.text
+    result = resolve_app(tmp_path, "authd", block.text)
+    assert result.returncode == 0, result
+    assert "authd<" in result.stdout, result.stdout
+
+
+def test_package_identity_is_the_folder_name(tmp_path: Path):
+    """The rule the README states: a clone in ../authd-main is package "authd-main"."""
+    [block] = [b for b in readme_blocks(README.read_text()) if b.language == "swift" and "manifest" in b.options]
+    renamed = block.text.replace('"../authd"', '"../authd-main"')
+    refused = resolve_app(tmp_path, "authd-main", renamed)
+    assert refused.returncode != 0 and "unknown package 'authd'" in refused.stderr, refused
+    (tmp_path / "app" / "Package.swift").write_text(app_manifest(renamed.replace('package: "authd"', 'package: "authd-main"')))
+    scratch = REPO_ROOT / ".build" / "readme-app-authd-main"
+    accepted = subprocess.run(["swift", "package", "--scratch-path", str(scratch), "show-dependencies"],
+                              cwd=tmp_path / "app", capture_output=True, text=True, timeout=900)
+    assert accepted.returncode == 0, accepted
 
 
 # ---- The Swift example, run ------------------------------------------------------------
