@@ -15,6 +15,8 @@ public enum PasswordHashError: Error, Hashable, Sendable {
     case malformedHash(String)
     /// OpenSSL failed, the hasher was shut down, or the caller's task was cancelled before the hash ran.
     case hashingFailed(String)
+    /// The queue, or the source's share of it, is full; trying again after about `retryAfter` may work.
+    case queueFull(retryAfter: Duration)
 }
 
 /// Hashes and verifies passwords as PHC strings `$scrypt$ln=17,r=8,p=1$<salt b64>$<hash b64>`
@@ -30,6 +32,7 @@ public final class PasswordHasher: Sendable {
     /// The number of hashes that run at once.
     public let threads: Int
     private let pool: NIOThreadPool
+    private let scheduler: HashScheduler
     /// A well-formed hash of no password, so ``burnVerifyCost(_:)`` takes the very path of ``verify(_:against:)``.
     private let decoy: String
 
@@ -37,11 +40,16 @@ public final class PasswordHasher: Sendable {
     public static var defaultThreadCount: Int { System.coreCount }
 
     /// Starts the pool; call ``shutdown()`` when done (a hasher dropped without it still stops its threads).
-    public init(parameters: ScryptParameters = .owasp, threads: Int = PasswordHasher.defaultThreadCount) {
+    public init(
+        parameters: ScryptParameters = .owasp,
+        threads: Int = PasswordHasher.defaultThreadCount,
+        queue: HashQueueLimits = .defaults
+    ) {
         precondition(threads >= 1, "PasswordHasher needs at least one thread, got \(threads)")
         self.parameters = parameters
         self.threads = threads
         self.pool = NIOThreadPool(numberOfThreads: threads)
+        self.scheduler = HashScheduler(slots: threads, limits: queue)
         self.decoy = ScryptPHC(
             parameters: parameters,
             salt: SecureRandom.bytes(ScryptPHC.saltLength),
@@ -56,10 +64,10 @@ public final class PasswordHasher: Sendable {
     }
 
     /// A new PHC string for `password` with a fresh random salt and the current ``parameters``.
-    public func hash(_ password: String) async throws(PasswordHashError) -> String {
+    public func hash(_ password: String, for source: HashSource = .operator) async throws(PasswordHashError) -> String {
         let parameters = self.parameters
         let salt = SecureRandom.bytes(ScryptPHC.saltLength)
-        let hash = try await run { () throws(PasswordHashError) in
+        let hash = try await run(for: source) { () throws(PasswordHashError) in
             try Self.scrypt(password, salt: salt, parameters: parameters, length: ScryptPHC.hashLength)
         }
         return ScryptPHC(parameters: parameters, salt: salt, hash: hash).encoded
@@ -67,10 +75,14 @@ public final class PasswordHasher: Sendable {
 
     /// Constant-time comparison; needsRehash when the stored string's parameters differ from `parameters`.
     /// Hashes made with older parameters still verify (with their own parameters).
-    public func verify(_ password: String, against phc: String) async throws(PasswordHashError) -> PasswordVerification {
+    public func verify(
+        _ password: String,
+        against phc: String,
+        for source: HashSource = .operator
+    ) async throws(PasswordHashError) -> PasswordVerification {
         let stored = try ScryptPHC(parsing: phc)
         let current = parameters
-        return try await run { () throws(PasswordHashError) -> PasswordVerification in
+        return try await run(for: source) { () throws(PasswordHashError) -> PasswordVerification in
             let derived = try Self.scrypt(
                 password, salt: stored.salt, parameters: stored.parameters, length: stored.hash.count
             )
@@ -80,8 +92,13 @@ public final class PasswordHasher: Sendable {
     }
 
     /// Costs one verify at the current parameters and returns nothing: used for unknown emails so timing does not reveal existence.
-    public func burnVerifyCost(_ password: String) async {
-        _ = try? await verify(password, against: decoy)
+    /// Throws only when the queue is full, as `verify` would for a known account.
+    public func burnVerifyCost(_ password: String, for source: HashSource = .operator) async throws(PasswordHashError) {
+        do {
+            _ = try await verify(password, against: decoy, for: source)
+        } catch {
+            if case .queueFull = error { throw error }
+        }
     }
 
     /// Stops the pool after the hashes already queued; later calls fail with `hashingFailed`.
@@ -148,10 +165,18 @@ public final class PasswordHasher: Sendable {
         return .success(key)
     }
 
-    /// Runs `work` on the pool, translating the pool's errors into ``PasswordHashError``.
+    /// Hashes waiting for a thread now.
+    public var waiting: Int { scheduler.waiting }
+
+    /// Runs `work` on the pool in `source`'s turn, translating the pool's errors into
+    /// ``PasswordHashError``.
     private func run<T: Sendable>(
+        for source: HashSource,
         _ work: @escaping @Sendable () throws(PasswordHashError) -> T
     ) async throws(PasswordHashError) -> T {
+        try await scheduler.enter(source)
+        let started = ContinuousClock.now
+        defer { scheduler.leave(source, took: ContinuousClock.now - started) }
         do {
             return try await pool.runIfActive { try work() }
         } catch let error as PasswordHashError {

@@ -21,6 +21,8 @@ public final class AuthdServer: Service {
         public var scrypt: ScryptParameters
         /// Threads that hash passwords; each holds `scrypt.memoryBytes` while it works.
         public var hashingThreads: Int
+        /// How many hashes may wait for those threads, in all and per end-user source.
+        public var hashQueue: HashQueueLimits
         public var identity: IdentityConfiguration
         /// Time for every expiry and throttle; the system clock but in tests.
         public var clock: any WallClock
@@ -38,6 +40,7 @@ public final class AuthdServer: Service {
             databasePath: String,
             scrypt: ScryptParameters = .owasp,
             hashingThreads: Int = PasswordHasher.defaultThreadCount,
+            hashQueue: HashQueueLimits = .defaults,
             identity: IdentityConfiguration = .defaults,
             clock: any WallClock = SystemWallClock(),
             firstAdminKeyFile: String? = nil,
@@ -49,6 +52,7 @@ public final class AuthdServer: Service {
             self.databasePath = databasePath
             self.scrypt = scrypt
             self.hashingThreads = hashingThreads
+            self.hashQueue = hashQueue
             self.identity = identity
             self.clock = clock
             self.firstAdminKeyFile = firstAdminKeyFile ?? databasePath + ".admin-key"
@@ -80,7 +84,7 @@ public final class AuthdServer: Service {
     ) throws {
         let storage = try SQLiteStorage(path: configuration.databasePath)
         let clock = configuration.clock
-        let hasher = PasswordHasher(parameters: configuration.scrypt, threads: configuration.hashingThreads)
+        let hasher = PasswordHasher(parameters: configuration.scrypt, threads: configuration.hashingThreads, queue: configuration.hashQueue)
         // The owners of state, one each.
         let directory = Directory(store: storage, defaults: configuration.identity.settingsDefaults)
         let loginGate = LoginGate(throttles: storage)

@@ -27,6 +27,9 @@ final class TestAuthd: Sendable {
         clock: ManualWallClock = ManualWallClock(),
         scrypt: ScryptParameters = .testing,
         identity: IdentityConfiguration = .defaults,
+        // Wide, so that flow tests see the throttles and code limits, not the queue's bounds
+        // (its own tests set them).
+        hashQueue: HashQueueLimits = HashQueueLimits(maximumWaiting: 4096, maximumPerSource: 4096),
         requireServiceKey: Bool = false,
         registeringMore: (inout Router) -> Void = { _ in }
     ) async throws -> TestAuthd {
@@ -41,6 +44,7 @@ final class TestAuthd: Sendable {
                 databasePath: directory.appendingPathComponent("authd.sqlite").path,
                 scrypt: scrypt,
                 hashingThreads: 1,
+                hashQueue: hashQueue,
                 identity: identity,
                 clock: clock,
                 requireServiceKey: requireServiceKey

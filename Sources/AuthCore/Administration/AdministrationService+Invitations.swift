@@ -148,6 +148,6 @@ extension AdministrationService {
     }
 
     var mail: OutgoingMail {
-        OutgoingMail(directory: directory)
+        OutgoingMail(directory: directory, throttles: storage, mailsPerMailboxPerHour: configuration.throttles.mailsPerMailboxPerHour)
     }
 }

@@ -122,19 +122,32 @@ public struct ThrottlePolicy: Hashable, Sendable {
     public var forgotPasswordPerAddressPerHour: Int
     /// Password-reset confirmations per address, failed ones.
     public var confirmPerAddress: BackoffRule
+    /// Sign-ups per end-user address per hour (each costs a password hash and a row).
+    public var signUpsPerAddressPerHour: Int
+    /// Emails of any kind to one mailbox per hour; "a+1@x" and "a+2@x" are one mailbox.
+    public var mailsPerMailboxPerHour: Int
+    /// IPv6 addresses are counted by this many leading bits: a /64 is one home or host.
+    public var ipv6PrefixLength: Int
 
     public init(
         loginPerAccount: BackoffRule = BackoffRule(freeFailures: 5, baseDelay: .seconds(1), maximumDelay: .seconds(900), window: .seconds(3600)),
         loginPerAddress: BackoffRule = BackoffRule(freeFailures: 20, baseDelay: .seconds(1), maximumDelay: .seconds(900), window: .seconds(3600)),
         forgotPasswordPerEmailPerHour: Int = 3,
         forgotPasswordPerAddressPerHour: Int = 20,
-        confirmPerAddress: BackoffRule = BackoffRule(freeFailures: 20, baseDelay: .seconds(1), maximumDelay: .seconds(900), window: .seconds(3600))
+        confirmPerAddress: BackoffRule = BackoffRule(freeFailures: 20, baseDelay: .seconds(1), maximumDelay: .seconds(900), window: .seconds(3600)),
+        signUpsPerAddressPerHour: Int = 20,
+        mailsPerMailboxPerHour: Int = 10,
+        ipv6PrefixLength: Int = 64
     ) {
+        precondition((16...128).contains(ipv6PrefixLength), "IPv6 addresses are grouped by 16 to 128 bits")
         self.loginPerAccount = loginPerAccount
         self.loginPerAddress = loginPerAddress
         self.forgotPasswordPerEmailPerHour = forgotPasswordPerEmailPerHour
         self.forgotPasswordPerAddressPerHour = forgotPasswordPerAddressPerHour
         self.confirmPerAddress = confirmPerAddress
+        self.signUpsPerAddressPerHour = signUpsPerAddressPerHour
+        self.mailsPerMailboxPerHour = mailsPerMailboxPerHour
+        self.ipv6PrefixLength = ipv6PrefixLength
     }
 
     public static var defaults: Self { Self() }

@@ -49,7 +49,8 @@ public struct IdentityService: Sendable {
         self.throttler = Throttler(store: storage)
         self.loginGate = loginGate
         self.sessions = SessionAuthenticator(sessions: storage, clock: clock, policy: configuration.sessions)
-        self.outgoingMail = OutgoingMail(directory: directory)
+        self.outgoingMail = OutgoingMail(
+            directory: directory, throttles: storage, mailsPerMailboxPerHour: configuration.throttles.mailsPerMailboxPerHour)
         self.logger = logger
     }
 
@@ -67,11 +68,20 @@ public struct IdentityService: Sendable {
         try Validation.checkPassword(password, policy: configuration.passwords)
         try Validation.checkAttributeCount(attributes.count, limits: configuration.attributes)
         try Validation.checkAttributes(attributes, limits: configuration.attributes)
-
-        let hash = try await hasher.hashForStorage(password)
+        let address = try parseAddress(clientAddress)
         let now = clock.now
+        if let address {
+            try await throttler.consumeHourlyQuota(
+                ThrottleKey(.signUpAddress, address.throttleSubject),
+                limit: configuration.throttles.signUpsPerAddressPerHour,
+                now: now,
+                what: "sign-ups from this address"
+            )
+        }
+
+        let hash = try await hasher.hashForStorage(password, for: hashSource(address, account: email))
         let userID = UserID.generate()
-        let (token, newSession) = sessions.makeSession(for: userID, at: now, clientAddress: clientAddress)
+        let (token, newSession) = sessions.makeSession(for: userID, at: now, clientAddress: address?.address)
         let user = try await storage.insertUser(
             NewUser(id: userID, email: email, attributes: attributes, passwordHash: hash, createdAt: now),
             session: newSession
@@ -90,23 +100,24 @@ public struct IdentityService: Sendable {
         guard !password.isEmpty else {
             throw .invalidArgument("password is required", field: "password")
         }
+        let address = try parseAddress(clientAddress)
         let now = clock.now
         let account = Redaction.email(email, for: logger)
         let (credentials, needsRehash): (UserCredentials, Bool)
         do throws(AuthError) {
-            (credentials, needsRehash) = try await checkLogin(email: email, password: password, clientAddress: clientAddress, at: now)
+            (credentials, needsRehash) = try await checkLogin(email: email, password: password, address: address, at: now)
         } catch {
             if error.code == .resourceExhausted {
                 logger.info("login throttled", metadata: ["account": account])
             }
             throw error
         }
-        let (token, newSession) = sessions.makeSession(for: credentials.user.id, at: now, clientAddress: clientAddress)
+        let (token, newSession) = sessions.makeSession(for: credentials.user.id, at: now, clientAddress: address?.address)
         let session = try await storage.insertSession(newSession)
         logger.info("login ok", metadata: ["user": "\(credentials.user.id)"])
         if needsRehash {
             // Parameters were raised since this hash was made: store one at today's cost.
-            let upgraded = try await hasher.hashForStorage(password)
+            let upgraded = try await hasher.hashForStorage(password, for: hashSource(address, account: email))
             try await storage.setPasswordHash(userID: credentials.user.id, hash: upgraded, revoking: .none, at: now)
             logger.info("password hash upgraded", metadata: ["user": "\(credentials.user.id)"])
         }
@@ -117,25 +128,26 @@ public struct IdentityService: Sendable {
     private func checkLogin(
         email: String,
         password: String,
-        clientAddress: String?,
+        address: ClientAddress?,
         at now: Timestamp
     ) async throws(AuthError) -> (UserCredentials, Bool) {
         let rules = configuration.throttles
         return try await loginGate.check(
             account: ThrottleKey(.loginAccount, email),
             accountRule: rules.loginPerAccount,
-            address: clientAddress.map { ThrottleKey(.loginAddress, $0) },
+            address: address.map { ThrottleKey(.loginAddress, $0.throttleSubject) },
             addressRule: rules.loginPerAddress,
             what: "logins",
             at: now,
             clearOnSuccess: true
         ) { [storage, hasher, logger] () throws(AuthError) -> LoginGate.Verdict<(UserCredentials, Bool)> in
+            let source = hashSource(address, account: email)
             let credentials = try await storage.credentials(email: email)
             let verification: PasswordVerification
             if let credentials, let stored = credentials.passwordHash {
-                verification = try await hasher.check(password, against: stored, logger: logger)
+                verification = try await hasher.check(password, against: stored, for: source, logger: logger)
             } else {
-                await hasher.burnVerifyCost(password)
+                try await hasher.spendVerifyCost(password, for: source)
                 verification = .mismatch
             }
             guard case .match(let needsRehash) = verification, let credentials else {
@@ -208,13 +220,13 @@ public struct IdentityService: Sendable {
                 return .refused(AuthError.invalidSession)
             }
             guard let stored = credentials.passwordHash,
-                case .match = try await hasher.check(oldPassword, against: stored, logger: logger)
+                case .match = try await hasher.check(oldPassword, against: stored, for: .endUser("account:\(userID)"), logger: logger)
             else {
                 return .rejected(AuthError(.permissionDenied, "old_password is wrong", field: "old_password"))
             }
             return .accepted(())
         }
-        let hash = try await hasher.hashForStorage(newPassword)
+        let hash = try await hasher.hashForStorage(newPassword, for: .endUser("account:\(userID)"))
         try await storage.setPasswordHash(
             userID: current.user.id,
             hash: hash,
@@ -230,18 +242,19 @@ public struct IdentityService: Sendable {
     /// (how long a code lives) and the throttling are the same either way.
     public func forgotPassword(email rawEmail: String, clientAddress: String?) async throws(AuthError) -> Duration {
         let email = try Validation.normalizedEmail(rawEmail)
+        let address = try parseAddress(clientAddress)
         let now = clock.now
         let rules = configuration.throttles
-        if let clientAddress {
+        if let address {
             try await throttler.consumeHourlyQuota(
-                ThrottleKey(.forgotAddress, clientAddress),
+                ThrottleKey(.forgotAddress, address.throttleSubject),
                 limit: rules.forgotPasswordPerAddressPerHour,
                 now: now,
                 what: "password reset requests from this address"
             )
         }
         try await throttler.consumeHourlyQuota(
-            ThrottleKey(.forgotEmail, email),
+            ThrottleKey(.forgotEmail, Validation.mailbox(of: email)),
             limit: rules.forgotPasswordPerEmailPerHour,
             now: now,
             what: "password reset requests for this email"
@@ -311,18 +324,22 @@ public struct IdentityService: Sendable {
             throw .invalidArgument("code must be \(policy.digits) digits", field: "code")
         }
         try Validation.checkPassword(newPassword, policy: configuration.passwords, field: "new_password")
+        let address = try parseAddress(clientAddress)
         let now = clock.now
         let rule = configuration.throttles.confirmPerAddress
-        let addressKey = clientAddress.map { ThrottleKey(.confirmAddress, $0) }
+        // Counted before the check, atomically: parallel guesses from one address see each
+        // other; a confirmation that succeeds takes its count back.
+        let addressKey = address.map { ThrottleKey(.confirmAddress, $0.throttleSubject) }
         if let addressKey {
-            try await throttler.check(addressKey, rule: rule, now: now, what: "code confirmations from this address")
+            try await throttler.reserve([ThrottleReservation(addressKey, rule: rule)], now: now) { _ in
+                "code confirmations from this address"
+            }
         }
         // Hash before looking anything up, so that the work is the same for every email.
-        let hash = try await hasher.hashForStorage(newPassword)
+        let hash = try await hasher.hashForStorage(newPassword, for: hashSource(address, account: email))
         let rejected = AuthError(.invalidArgument, "code is wrong, used or expired; request a new one", field: "code")
 
         guard let credentials = try await storage.credentials(email: email), !credentials.user.blocked else {
-            if let addressKey { try await throttler.recordFailure(addressKey, rule: rule, now: now) }
             throw rejected
         }
         let check = try await storage.redeemPasswordResetCode(
@@ -333,9 +350,9 @@ public struct IdentityService: Sendable {
             at: now
         )
         guard case .accepted = check else {
-            if let addressKey { try await throttler.recordFailure(addressKey, rule: rule, now: now) }
             throw rejected
         }
+        if let addressKey { try await throttler.forgive(addressKey) }
         try await throttler.clear(ThrottleKey(.loginAccount, email))
         logger.info("password reset", metadata: ["user": "\(credentials.user.id)"])
     }
@@ -349,11 +366,14 @@ public struct IdentityService: Sendable {
             throw .invalidArgument("code is not an invitation code", field: "code")
         }
         try Validation.checkPassword(password, policy: configuration.passwords)
+        let address = try parseAddress(clientAddress)
         let now = clock.now
         let rule = configuration.throttles.confirmPerAddress
-        let addressKey = clientAddress.map { ThrottleKey(.inviteAddress, $0) }
+        let addressKey = address.map { ThrottleKey(.inviteAddress, $0.throttleSubject) }
         if let addressKey {
-            try await throttler.check(addressKey, rule: rule, now: now, what: "invitation codes from this address")
+            try await throttler.reserve([ThrottleReservation(addressKey, rule: rule)], now: now) { _ in
+                "invitation codes from this address"
+            }
         }
         let rejected = AuthError(.invalidArgument, "invitation code is wrong, used or expired; ask for a new invitation", field: "code")
         let codeHash = SecretToken.hash(code)
@@ -361,11 +381,10 @@ public struct IdentityService: Sendable {
             let credentials = try await storage.credentials(id: userID),
             !credentials.user.blocked
         else {
-            if let addressKey { try await throttler.recordFailure(addressKey, rule: rule, now: now) }
             throw rejected
         }
-        let hash = try await hasher.hashForStorage(password)
-        let (token, newSession) = sessions.makeSession(for: userID, at: now, clientAddress: clientAddress)
+        let hash = try await hasher.hashForStorage(password, for: hashSource(address, account: userID.rawValue))
+        let (token, newSession) = sessions.makeSession(for: userID, at: now, clientAddress: address?.address)
         guard case .accepted = try await storage.redeemInvitation(
             userID: userID,
             codeHash: codeHash,
@@ -378,11 +397,19 @@ public struct IdentityService: Sendable {
         guard let found = try await storage.authenticate(tokenHash: newSession.tokenHash, at: now) else {
             throw AuthError.storage("the new session of \(userID) was not found")
         }
+        if let addressKey { try await throttler.forgive(addressKey) }
         logger.info("invitation accepted", metadata: ["user": "\(userID)"])
         return SignedIn(user: found.user, token: token, session: found.session)
     }
 
     // MARK: Helpers
+
+    /// The caller's report of the end user's address, normalised; refused when it is not
+    /// an address, so that garbage cannot become a throttle key of its own.
+    private func parseAddress(_ raw: String?) throws(AuthError) -> ClientAddress? {
+        guard let raw else { return nil }
+        return try ClientAddress(parsing: raw, ipv6PrefixLength: configuration.throttles.ipv6PrefixLength)
+    }
 
     /// Codes are hashed with the user's id, so equal codes of two users differ in the store.
     static func codeHash(_ code: String, userID: UserID) -> [UInt8] {

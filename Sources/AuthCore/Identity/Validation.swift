@@ -54,6 +54,16 @@ public enum Validation {
         return email
     }
 
+    /// The mailbox a normalised email delivers to, for mail quotas: the local part without
+    /// its "+tag" (subaddressing, which most providers deliver to the same inbox).
+    /// "ada+1@x.example" and "ada+2@x.example" are one mailbox; they stay two accounts.
+    public static func mailbox(of email: String) -> String {
+        guard let at = email.lastIndex(of: "@") else { return email }
+        let local = email[..<at]
+        let base = local.firstIndex(of: "+").map { local[..<$0] } ?? local
+        return String(base.isEmpty ? local : base) + email[at...]
+    }
+
     /// Bounds on string attributes: count, name shape, value size.
     public struct AttributeLimits: Hashable, Sendable {
         public var maximumCount: Int

@@ -3,8 +3,19 @@ import AuthCrypto
 /// Turns a template kind and its values into an outbox row: the operator's template or
 /// the built-in one, the sender and link base from the settings, all from one directory
 /// snapshot.
+///
+/// Every email counts against its mailbox's hourly quota (plus-tags dropped), so that no
+/// caller — end user or operator — can make authd flood one inbox.
 struct OutgoingMail: Sendable {
     let directory: Directory
+    let throttler: Throttler
+    let mailsPerMailboxPerHour: Int
+
+    init(directory: Directory, throttles: any ThrottleStore, mailsPerMailboxPerHour: Int) {
+        self.directory = directory
+        self.throttler = Throttler(store: throttles)
+        self.mailsPerMailboxPerHour = mailsPerMailboxPerHour
+    }
 
     /// `values` gets the settings of the snapshot the email is rendered with (for the
     /// app's base URL and name).
@@ -14,6 +25,12 @@ struct OutgoingMail: Sendable {
         values: (Settings) -> TemplateValues,
         at now: Timestamp
     ) async throws(AuthError) -> NewOutboxMessage {
+        try await throttler.consumeHourlyQuota(
+            ThrottleKey(.mailbox, Validation.mailbox(of: recipient)),
+            limit: mailsPerMailboxPerHour,
+            now: now,
+            what: "emails to this mailbox"
+        )
         let snapshot = try await directory.snapshot()
         let rendered = try EmailTemplates.render(snapshot.template(kind), values: values(snapshot.settings))
         return NewOutboxMessage(

@@ -16,6 +16,10 @@ public struct ThrottleKey: Hashable, Sendable, CustomStringConvertible {
         case inviteAddress = "invite-address"
         /// The write an unknown email's ForgotPassword makes, so that both paths write.
         case forgotDecoy = "forgot-decoy"
+        /// Sign-ups per end-user address.
+        case signUpAddress = "signup-address"
+        /// Emails of any kind to one mailbox (plus-tags dropped).
+        case mailbox = "mailbox"
     }
 
     public var kind: Kind
