@@ -14,6 +14,8 @@ enum TestMethods {
     static let metadata = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Metadata")
     /// Records its start, then takes 300 ms.
     static let slow = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Slow")
+    /// Answers how many values the list holds: a request with a repeated field.
+    static let count = MethodDescriptor<StringList, StringValue>(service: "test.v1.Test", method: "Count")
 }
 
 /// Records which blocking calls saw their task cancelled.
@@ -73,6 +75,9 @@ func makeTestRouter(log: CancellationLog = CancellationLog()) -> Router {
     router.register(TestMethods.metadata) { request, context throws(RPCError) in
         StringValue(value: context.metadata[request.value] ?? "<none>")
     }
+    router.register(TestMethods.count) { request, _ throws(RPCError) in
+        StringValue(value: "\(request.values.count)")
+    }
     return router
 }
 
@@ -111,8 +116,13 @@ struct RunningServer {
 struct RawConnection {
     let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
-    static func connect(port: Int) async throws -> RawConnection {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    /// `from` binds the local end: 127.0.0.2 is another peer address on loopback.
+    static func connect(port: Int, from localAddress: String? = nil) async throws -> RawConnection {
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let localAddress {
+            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0))
+        }
+        let channel = try await bootstrap
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
