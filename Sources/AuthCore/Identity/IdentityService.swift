@@ -56,6 +56,7 @@ public final class IdentityService: Sendable {
         attributes: [String: String],
         clientAddress: String?
     ) async throws(AuthError) -> SignedIn {
+        try refuseOverlongPassword(password)
         let email = try Validation.normalizedEmail(rawEmail)
         try Validation.checkPassword(password, policy: configuration.passwords)
         try checkAttributeCount(attributes.count)
@@ -79,6 +80,7 @@ public final class IdentityService: Sendable {
     /// Checks email and password and opens a session. Every way to fail — unknown email,
     /// no password yet, wrong password — gives the same answer after the same work.
     public func login(email rawEmail: String, password: String, clientAddress: String?) async throws(AuthError) -> SignedIn {
+        try refuseOverlongPassword(password)
         let email = try Validation.normalizedEmail(rawEmail)
         guard !password.isEmpty else {
             throw .invalidArgument("password is required", field: "password")
@@ -177,6 +179,8 @@ public final class IdentityService: Sendable {
 
     /// Needs the old password; every other session of the user ends, the caller's stays.
     public func changePassword(token: String, oldPassword: String, newPassword: String) async throws(AuthError) {
+        try refuseOverlongPassword(oldPassword, field: "old_password")
+        try refuseOverlongPassword(newPassword, field: "new_password")
         let current = try await authenticate(token: token)
         try Validation.checkPassword(newPassword, policy: configuration.passwords, field: "new_password")
         let now = clock.now
@@ -278,6 +282,7 @@ public final class IdentityService: Sendable {
         newPassword: String,
         clientAddress: String?
     ) async throws(AuthError) {
+        try refuseOverlongPassword(newPassword, field: "new_password")
         let email = try Validation.normalizedEmail(rawEmail)
         let policy = configuration.codes
         guard code.utf8.count == policy.digits, code.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
@@ -318,6 +323,7 @@ public final class IdentityService: Sendable {
     /// Sets the invited user's first password and signs the user in. A wrong, used,
     /// voided or expired code gives one answer.
     public func acceptInvite(code: String, password: String, clientAddress: String?) async throws(AuthError) -> SignedIn {
+        try refuseOverlongPassword(password)
         guard code.hasPrefix(AdministrationService.invitationCodePrefix), code.utf8.count <= 128 else {
             throw .invalidArgument("code is not an invitation code", field: "code")
         }
@@ -380,6 +386,16 @@ public final class IdentityService: Sendable {
     /// A cheap shape check that spares the store a lookup of garbage.
     private func looksLikeToken(_ token: String) -> Bool {
         token.hasPrefix(configuration.sessions.tokenPrefix) && token.utf8.count <= 256
+    }
+
+    /// The password maximum, checked before any other work: hashing, or even counting the
+    /// characters of, a password of megabytes is what a flood of such calls would cost.
+    /// Counts at most one character past the maximum.
+    private func refuseOverlongPassword(_ password: String, field: String = "password") throws(AuthError) {
+        let maximum = configuration.passwords.maximumLength
+        guard password.utf8.count <= maximum || password.prefix(maximum + 1).count <= maximum else {
+            throw .invalidArgument("\(field) must have at most \(maximum) characters", field: field)
+        }
     }
 
     private func checkAttributeCount(_ count: Int) throws(AuthError) {
