@@ -16,9 +16,9 @@ import Synchronization
 /// calls in flight finish, then every connection gets a GOAWAY) or until it is cancelled.
 public final class RPCServer: Sendable {
     /// Bytes one read may take from a socket, and reads per wake-up: together the most a
-    /// connection reads past its budget before its reads pause (docs/operations.md).
+    /// connection reads past its budget before its reads pause (r in docs/operations.md).
     static let maximumReadBytes = 16 * 1024
-    static let readsPerWakeUp = 4
+    static let readsPerWakeUp = 1
 
     /// File descriptors authd needs besides its connections: database, log, event loops.
     static let reservedFileDescriptors = 128
@@ -99,7 +99,8 @@ public final class RPCServer: Sendable {
                             FrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes, limits: configuration.envelopeLimits)
                         )
                     )
-                    try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
+                    // One large answer must not leave its buffer behind for the life of the connection.
+                    try handlers.addHandler(MessageToByteHandler(FrameEncoder(), desiredBufferCapacity: Self.maximumReadBytes))
                     if let refusal {
                         let peer = channel.remoteAddress?.ipAddress ?? "?"
                         log.log(.warning, key: peer, "refusing connection: \(refusal.message)", metadata: ["peer": "\(peer)"])

@@ -41,9 +41,7 @@ struct WireScanner {
     private let refusesNUL: Bool
     private(set) var fields = 0
     private(set) var firstStringWithNUL: String?
-    /// Per-field counts of the messages being scanned, innermost last.
-    private var counters: [Int] = []
-    /// Where the scan is, rendered only for a report.
+    /// Where the scan is, kept only below sub-messages and rendered only for a report.
     private var path: [PathElement] = []
 
     private enum PathElement {
@@ -72,10 +70,21 @@ struct WireScanner {
         guard depth < Self.maximumDepth else {
             throw .refused(detail: "messages nested more than \(Self.maximumDepth) deep", field: renderedPath())
         }
-        let fieldCount = Int(descriptor.pointee.n_fields)
-        let countersBase = counters.count
-        counters.append(contentsOf: repeatElement(0, count: fieldCount))
-        defer { counters.removeLast(fieldCount) }
+        // Per-field counts on the stack: a scan allocates nothing for a flat message.
+        try withUnsafeTemporaryAllocation(of: Int.self, capacity: max(Int(descriptor.pointee.n_fields), 1)) {
+            (counts) throws(Failure) in
+            counts.initialize(repeating: 0)
+            try scanFields(bytes, descriptor, counts: counts, depth: depth, isMapEntry: isMapEntry)
+        }
+    }
+
+    private mutating func scanFields(
+        _ bytes: UnsafeRawBufferPointer,
+        _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>,
+        counts counters: UnsafeMutableBufferPointer<Int>,
+        depth: Int,
+        isMapEntry: Bool
+    ) throws(Failure) {
         let mapKey = isMapEntry ? try Self.lastKey(in: bytes) : UnsafeRawBufferPointer(start: nil, count: 0)
 
         var offset = 0
@@ -121,7 +130,7 @@ struct WireScanner {
             }
 
             let entries = isMapEntryField(field)
-            let slot = countersBase + (field - descriptor.pointee.fields)
+            let slot = field - descriptor.pointee.fields
             counters[slot] += elements
             fields += elements
             if counters[slot] > limits.maximumElements {
@@ -135,7 +144,11 @@ struct WireScanner {
                 throw .refused(detail: "message has more than \(limits.maximumFields) fields (the limit)", field: "")
             }
             guard let body, type == PROTOBUF_C_TYPE_STRING || type == PROTOBUF_C_TYPE_MESSAGE else { continue }
+            if type == PROTOBUF_C_TYPE_STRING {
+                guard let base = body.baseAddress, memchr(base, 0, body.count) != nil else { continue }
+            }
 
+            // Only now is the path needed: below a sub-message, or to name a string holding NUL.
             let mark = path.count
             defer { path.removeLast(path.count - mark) }
             if isMapEntry, field.pointee.id == 2 {
@@ -147,13 +160,11 @@ struct WireScanner {
                 }
             }
             if type == PROTOBUF_C_TYPE_STRING {
-                if let base = body.baseAddress, memchr(base, 0, body.count) != nil {
-                    let at = renderedPath()
-                    if refusesNUL {
-                        throw .refused(detail: "field \(at) contains a NUL byte", field: at)
-                    }
-                    if firstStringWithNUL == nil { firstStringWithNUL = at }
+                let at = renderedPath()
+                if refusesNUL {
+                    throw .refused(detail: "field \(at) contains a NUL byte", field: at)
                 }
+                if firstStringWithNUL == nil { firstStringWithNUL = at }
             } else {
                 let nested = field.pointee.descriptor.assumingMemoryBound(to: ProtobufCMessageDescriptor.self)
                 try scanMessage(body, nested, depth: depth + 1, isMapEntry: entries)
