@@ -83,17 +83,23 @@ public final class RPCServer: Sendable {
             )
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let refusal = self.admit(channel)
                     let handlers = channel.pipeline.syncOperations
-                    if refusal == nil {
-                        try handlers.addHandler(
-                            ReadBudgetHandler(
-                                connectionLimit: configuration.maximumBufferedBytesPerConnection,
-                                server: readBudget,
-                                log: log
-                            )
-                        )
+                    if let refusal = self.admit(channel) {
+                        // Nothing it sends is read: it gets its GOAWAY and is closed.
+                        try channel.syncOptions?.setOption(.autoRead, value: false)
+                        let peer = channel.remoteAddress?.ipAddress ?? "?"
+                        log.log(.warning, key: peer, "refusing connection: \(refusal.message)", metadata: ["peer": "\(peer)"])
+                        try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
+                        try handlers.addHandler(RefuseConnectionHandler(reason: refusal))
+                        return
                     }
+                    try handlers.addHandler(
+                        ReadBudgetHandler(
+                            connectionLimit: configuration.maximumBufferedBytesPerConnection,
+                            server: readBudget,
+                            log: log
+                        )
+                    )
                     try handlers.addHandler(
                         ByteToMessageHandler(
                             FrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes, limits: configuration.envelopeLimits)
@@ -101,15 +107,9 @@ public final class RPCServer: Sendable {
                     )
                     // One large answer must not leave its buffer behind for the life of the connection.
                     try handlers.addHandler(MessageToByteHandler(FrameEncoder(), desiredBufferCapacity: Self.maximumReadBytes))
-                    if let refusal {
-                        let peer = channel.remoteAddress?.ipAddress ?? "?"
-                        log.log(.warning, key: peer, "refusing connection: \(refusal.message)", metadata: ["peer": "\(peer)"])
-                        try handlers.addHandler(RefuseConnectionHandler(reason: refusal))
-                    } else {
-                        try handlers.addHandler(
-                            ServerConnectionHandler(router: router, configuration: configuration, logger: logger, log: log)
-                        )
-                    }
+                    try handlers.addHandler(
+                        ServerConnectionHandler(router: router, configuration: configuration, logger: logger, log: log)
+                    )
                 }
             }
             .bind(host: configuration.host, port: configuration.port)

@@ -120,8 +120,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     // MARK: Calls
 
-    /// Starts the call of a REQUEST frame; false when it was answered (or refused) at once
-    /// and its bytes are free again.
+    /// Starts the call of a REQUEST frame; false when the frame was answered or refused at
+    /// once, so that the caller releases its bytes.
     private func startCall(_ frame: Frame, wireBytes: Int, context: ChannelHandlerContext) -> Bool {
         let callID = frame.callID
         guard callID != 0 else {
@@ -328,7 +328,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
 /// Answers a connection over a limit with a GOAWAY as soon as it is active, then closes it.
 final class RefuseConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = ReceivedFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = Frame
 
     private let reason: RPCError

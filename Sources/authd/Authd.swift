@@ -30,7 +30,7 @@ struct Authd: AsyncParsableCommand {
     var maxInFlight = ServerConfiguration.defaults.maximumCallsInFlight
 
     @Option(help: "Close a connection with no call in flight that completes no frame for this long, in milliseconds.")
-    var idleTimeoutMs = Int(ServerConfiguration.defaults.idleTimeout.components.seconds * 1000)
+    var idleTimeoutMs = Int(ServerConfiguration.defaults.idleTimeout / .milliseconds(1))
 
     @Option(help: "Connections served at once.")
     var maxConnections = ServerConfiguration.defaults.maximumConnections
