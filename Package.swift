@@ -108,6 +108,14 @@ let package = Package(
             dependencies: ["AuthAPI", "AuthRPC", "AuthWire"],
             swiftSettings: swiftSettings
         ),
+        // The version and git commit of this build, stamped by the plugin below; every
+        // executable's --version shows them.
+        .target(
+            name: "AuthdVersion",
+            swiftSettings: swiftSettings,
+            plugins: ["AuthdVersionPlugin"]
+        ),
+        .plugin(name: "AuthdVersionPlugin", capability: .buildTool()),
         // The server: service implementations wired onto the RPC router.
         .target(
             name: "AuthServer",
@@ -121,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "authd",
             dependencies: [
-                "AuthServer",
+                "AuthServer", "AuthdVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -140,7 +148,7 @@ let package = Package(
         .executableTarget(
             name: "auth-mailer",
             dependencies: [
-                "AuthMailer",
+                "AuthMailer", "AuthdVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -151,7 +159,7 @@ let package = Package(
         .executableTarget(
             name: "authctl",
             dependencies: [
-                "AuthClient",
+                "AuthClient", "AuthdVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -159,10 +167,18 @@ let package = Package(
         .executableTarget(
             name: "authbench",
             dependencies: [
-                "AuthClient", "AuthCrypto",
+                "AuthClient", "AuthCrypto", "AuthdVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The README's "Calling it from Swift" snippet, byte for byte (the README test checks),
+        // so that the snippet compiles with every build.
+        .executableTarget(
+            name: "authd-quickstart",
+            dependencies: ["AuthClient"],
+            path: "Examples/Quickstart",
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AuthWireTests", dependencies: ["AuthWire"], swiftSettings: swiftSettings),

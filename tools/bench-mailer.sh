@@ -35,7 +35,7 @@ def run(transport_args, label, work):
             db.executemany(
                 "INSERT INTO outbox (message_id, kind, sender, recipient, subject, text_body, html_body, headers,"
                 " created_at, state, attempts, next_attempt_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(f"<{uuid.uuid4().hex}@authd>", "bench", "authd <no-reply@example.com>", f"u{i}@example.com",
+                [(f"<{uuid.uuid4().hex}@authd>", "verification_code", "authd <no-reply@example.com>", f"u{i}@example.com",
                   "Your verification code", f"Your code is {i:08d}.\n", f"<p>Your code is <b>{i:08d}</b>.</p>",
                   '{"Auto-Submitted":"auto-generated"}', now, "queued", 0, now) for i in range(count)])
         start = time.monotonic()

@@ -7,7 +7,7 @@
 ///
 /// ```swift
 /// let client = AuthdClient(host: "127.0.0.1", port: 7400)
-/// let health = try await client.health.check(HealthCheckRequest())
+/// let health = try await client.health.check(AuthV1.HealthCheckRequest())
 /// ```
 public struct AuthdClient: Sendable {
     public let connection: RPCClient

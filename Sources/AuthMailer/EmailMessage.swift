@@ -28,7 +28,7 @@ public struct EmailMessage: Sendable, Hashable {
 
     /// Renders `message`; `date` is seconds since 1970 (the moment of sending).
     /// Throws a permanent `DeliveryFailure` for a message no server could accept.
-    public init(_ message: OutboxMessage, date: Int64) throws(DeliveryFailure) {
+    public init(_ message: AuthV1.OutboxMessage, date: Int64) throws(DeliveryFailure) {
         envelopeFrom = try Self.bareAddress(message.from, field: "from")
         envelopeTo = try Self.bareAddress(message.to, field: "to")
         let trimmedID = message.messageID.trimmingCharacters(in: " \t")

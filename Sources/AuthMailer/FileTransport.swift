@@ -40,7 +40,7 @@ public struct FileTransport: MailTransport {
         return String(name.prefix(200)) + ".eml"
     }
 
-    public func send(_ message: OutboxMessage) async throws(DeliveryFailure) {
+    public func send(_ message: AuthV1.OutboxMessage) async throws(DeliveryFailure) {
         let email = try EmailMessage(message, date: clock())
         let path = directory + "/" + Self.fileName(messageID: email.messageID)
         let temporary = directory + "/.tmp-\(getpid())-\(message.id)"

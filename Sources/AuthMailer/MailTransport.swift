@@ -19,7 +19,7 @@ public struct DeliveryFailure: Error, Sendable, Hashable, CustomStringConvertibl
 /// Delivers one message at a time. Implementations do their blocking work off Swift's
 /// cooperative thread pool.
 public protocol MailTransport: Sendable {
-    func send(_ message: OutboxMessage) async throws(DeliveryFailure)
+    func send(_ message: AuthV1.OutboxMessage) async throws(DeliveryFailure)
 }
 
 /// Runs blocking work (libcurl, file system calls) in order on one dedicated dispatch

@@ -63,15 +63,15 @@ public struct MailWorkerError: Error, Sendable, CustomStringConvertible {
 /// acknowledge what was sent and release what it still holds.
 public final class MailWorker: Sendable {
     public let configuration: MailWorkerConfiguration
-    private let queue: any MailQueue
+    private let outbox: any OutboxClient
     private let transport: any MailTransport
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let counters = Mutex(MailWorkerCounts())
 
-    public init(configuration: MailWorkerConfiguration, queue: any MailQueue, transport: any MailTransport, logger: Logger) {
+    public init(configuration: MailWorkerConfiguration, outbox: any OutboxClient, transport: any MailTransport, logger: Logger) {
         self.configuration = configuration
-        self.queue = queue
+        self.outbox = outbox
         self.transport = transport
         var logger = logger
         logger[metadataKey: "worker"] = "\(configuration.workerID)"
@@ -100,9 +100,9 @@ public final class MailWorker: Sendable {
         var failedLeases = 0
         while !isStopping {
             let leasedAt = ContinuousClock.now
-            let batch: [OutboxMessage]
+            let batch: [AuthV1.OutboxMessage]
             do {
-                batch = try await queue.lease(
+                batch = try await outbox.lease(
                     workerID: configuration.workerID,
                     batchSize: configuration.batchSize,
                     leaseSeconds: configuration.leaseSeconds)
@@ -151,9 +151,9 @@ public final class MailWorker: Sendable {
         counters.withLock { update(&$0) }
     }
 
-    private func process(_ batch: [OutboxMessage], leasedAt: ContinuousClock.Instant) async {
+    private func process(_ batch: [AuthV1.OutboxMessage], leasedAt: ContinuousClock.Instant) async {
         var pending = batch[...]
-        var unacknowledged: [LeasedMessage] = []
+        var unacknowledged: [AuthV1.LeasedMessage] = []
         var oldestUnacknowledged = ContinuousClock.now
         var leaseStart = leasedAt
         let renewAfter = Duration.seconds(configuration.leaseSeconds) / 2
@@ -163,7 +163,7 @@ public final class MailWorker: Sendable {
                 await acknowledge(&unacknowledged)
                 let renewedAt = ContinuousClock.now
                 do {
-                    let stale = Set(try await queue.renew(pending.map(\.leased), leaseSeconds: configuration.leaseSeconds))
+                    let stale = Set(try await outbox.renew(pending.map(\.leased), leaseSeconds: configuration.leaseSeconds))
                     if !stale.isEmpty {
                         logger.warning("lease lapsed; leaving messages to whoever holds them now", metadata: [
                             "ids": "\(stale.sorted())",
@@ -203,14 +203,14 @@ public final class MailWorker: Sendable {
         }
     }
 
-    private func report(_ message: OutboxMessage, _ failure: DeliveryFailure) async {
+    private func report(_ message: AuthV1.OutboxMessage, _ failure: DeliveryFailure) async {
         let reason = String(failure.reason.prefix(1000))
         var metadata: Logger.Metadata = [
             "id": "\(message.id)", "message-id": "\(message.messageID)", "to": "\(message.to)",
             "attempt": "\(message.attempt)", "reason": "\(reason)",
         ]
         do {
-            let answer = try await queue.reportFailure(message.leased, permanent: failure.permanent, reason: reason)
+            let answer = try await outbox.reportFailure(message.leased, permanent: failure.permanent, reason: reason)
             if answer.dead {
                 count { $0.dead += 1 }
                 metadata["permanent"] = "\(failure.permanent)"
@@ -229,12 +229,12 @@ public final class MailWorker: Sendable {
 
     /// Acknowledges `messages` (a few tries: they were sent, and an acknowledgement lost
     /// means a duplicate later) and empties the list.
-    private func acknowledge(_ messages: inout [LeasedMessage]) async {
+    private func acknowledge(_ messages: inout [AuthV1.LeasedMessage]) async {
         guard !messages.isEmpty else { return }
         defer { messages.removeAll(keepingCapacity: true) }
         for attempt in 1...3 {
             do {
-                let stale = try await queue.acknowledge(messages)
+                let stale = try await outbox.acknowledge(messages)
                 if !stale.isEmpty {
                     count { $0.stale += stale.count }
                     logger.warning("sent after the lease lapsed; another worker may send these again", metadata: [
@@ -252,9 +252,9 @@ public final class MailWorker: Sendable {
         ])
     }
 
-    private func release(_ messages: [LeasedMessage]) async {
+    private func release(_ messages: [AuthV1.LeasedMessage]) async {
         do {
-            let stale = try await queue.release(messages)
+            let stale = try await outbox.release(messages)
             count { $0.released += messages.count - stale.count }
             logger.info("released unsent messages", metadata: ["count": "\(messages.count - stale.count)"])
         } catch {

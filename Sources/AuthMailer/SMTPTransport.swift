@@ -126,7 +126,7 @@ public final class SMTPTransport: MailTransport, @unchecked Sendable {
         errorBuffer.deallocate()
     }
 
-    public func send(_ message: OutboxMessage) async throws(DeliveryFailure) {
+    public func send(_ message: AuthV1.OutboxMessage) async throws(DeliveryFailure) {
         let email = try EmailMessage(message, date: clock())
         let failure: DeliveryFailure? = await io.run { [self] in perform(email) }
         if let failure { throw failure }

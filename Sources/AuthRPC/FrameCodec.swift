@@ -22,10 +22,10 @@ public enum FrameError: Error, Hashable, Sendable {
 /// A frame as it came off the wire, with the bytes it took there (the prefix included):
 /// the server counts those against its read budget until the frame's call is answered.
 public struct ReceivedFrame: Sendable, Hashable {
-    public var frame: Frame
+    public var frame: AuthV1.Frame
     public var wireBytes: Int
 
-    public init(frame: Frame, wireBytes: Int) {
+    public init(frame: AuthV1.Frame, wireBytes: Int) {
         self.frame = frame
         self.wireBytes = wireBytes
     }
@@ -64,7 +64,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         let limits = self.limits
         let frame = buffer.readWithUnsafeReadableBytes { raw in
             (Int(length), Result { () throws(WireDecodingError) in
-                try Frame(decoding: UnsafeRawBufferPointer(rebasing: raw.prefix(Int(length))), limits: limits)
+                try AuthV1.Frame(decoding: UnsafeRawBufferPointer(rebasing: raw.prefix(Int(length))), limits: limits)
             })
         }
         if buffer.capacity >= Self.compactionThreshold, buffer.readableBytes > 0, buffer.readableBytes <= buffer.capacity / 4 {
@@ -87,11 +87,11 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
 
 /// Writes a frame as its 4-byte big-endian length and its protobuf bytes.
 public struct FrameEncoder: MessageToByteEncoder {
-    public typealias OutboundIn = Frame
+    public typealias OutboundIn = AuthV1.Frame
 
     public init() {}
 
-    public func encode(data frame: Frame, out: inout ByteBuffer) throws {
+    public func encode(data frame: AuthV1.Frame, out: inout ByteBuffer) throws {
         frame.withEncodedBytes { bytes in
             out.reserveCapacity(minimumWritableBytes: 4 + bytes.count)
             out.writeInteger(UInt32(bytes.count))

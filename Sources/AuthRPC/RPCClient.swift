@@ -102,7 +102,7 @@ public final class RPCClient: RPCCaller {
             let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
             timeoutMs = UInt32(clamping: max(milliseconds, 1))
         }
-        let frame = Frame(
+        let frame = AuthV1.Frame(
             kind: .request,
             callID: callID,
             method: method,
@@ -110,7 +110,7 @@ public final class RPCClient: RPCCaller {
             metadata: metadata,
             timeoutMs: timeoutMs
         )
-        let promise = channel.eventLoop.makePromise(of: Frame.self)
+        let promise = channel.eventLoop.makePromise(of: AuthV1.Frame.self)
         // A write can fail before it reaches our handler (the channel closed under us):
         // then nobody else would ever complete the call. Completing twice is harmless.
         let written = channel.eventLoop.makePromise(of: Void.self)
@@ -119,7 +119,7 @@ public final class RPCClient: RPCCaller {
         }
         channel.write(OutgoingCall(frame: frame, promise: promise, timeout: timeout), promise: written)
 
-        let response: Frame
+        let response: AuthV1.Frame
         do {
             response = try await withTaskCancellationHandler {
                 try await promise.futureResult.get()
@@ -211,8 +211,8 @@ public final class RPCClient: RPCCaller {
 
 /// A request on its way out, with the promise its response completes.
 struct OutgoingCall: Sendable {
-    let frame: Frame
-    let promise: EventLoopPromise<Frame>
+    let frame: AuthV1.Frame
+    let promise: EventLoopPromise<AuthV1.Frame>
     let timeout: Duration?
 }
 
@@ -226,10 +226,10 @@ struct CancelCallEvent: Sendable {
 final class ClientConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ReceivedFrame
     typealias OutboundIn = OutgoingCall
-    typealias OutboundOut = Frame
+    typealias OutboundOut = AuthV1.Frame
 
     private struct PendingCall {
-        let promise: EventLoopPromise<Frame>
+        let promise: EventLoopPromise<AuthV1.Frame>
         var timer: Scheduled<Void>?
     }
 
@@ -253,7 +253,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 let handler = loopBound.value
                 guard let expired = handler.pending.removeValue(forKey: callID) else { return }
                 expired.promise.fail(RPCError.deadlineExceeded("no response to \(call.frame.method) within \(timeout)"))
-                handler.send(Frame(kind: .cancel, callID: callID), context: contextBound.value)
+                handler.send(AuthV1.Frame(kind: .cancel, callID: callID), context: contextBound.value)
             }
         }
         pending[callID] = entry
@@ -269,7 +269,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         if let call = pending.removeValue(forKey: cancel.callID) {
             call.timer?.cancel()
             call.promise.fail(RPCError(code: .cancelled, message: "call cancelled by the caller"))
-            send(Frame(kind: .cancel, callID: cancel.callID), context: context)
+            send(AuthV1.Frame(kind: .cancel, callID: cancel.callID), context: context)
         }
         promise?.succeed()
     }
@@ -283,7 +283,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             call.timer?.cancel()
             call.promise.succeed(frame)
         case .goaway:
-            let status = frame.status ?? Status(code: .unavailable, message: "server sent GOAWAY")
+            let status = frame.status ?? AuthV1.Status(code: .unavailable, message: "server sent GOAWAY")
             failAll(RPCError(status: status))
             context.close(promise: nil)
         default:
@@ -318,7 +318,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func send(_ frame: Frame, context: ChannelHandlerContext) {
+    private func send(_ frame: AuthV1.Frame, context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(frame), promise: nil)
         scheduleFlush(context: context)
     }

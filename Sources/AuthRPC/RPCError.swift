@@ -6,6 +6,11 @@ public import AuthWire
 /// Services throw it, the transport puts it on the wire as a `Status`, and clients
 /// get it back as they were thrown. It is the one error type that crosses the wire.
 public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// gRPC's status codes, as `auth.v1.Code` carries them.
+    public typealias Code = AuthV1.Code
+    /// A request field at fault and what is wrong with it.
+    public typealias FieldViolation = AuthV1.FieldViolation
+
     public var code: Code
     public var message: String
     /// Per-field problems of an INVALID_ARGUMENT, for clients that show errors next to fields.
@@ -27,7 +32,7 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Rebuilds the error a peer put on the wire.
-    public init(status: Status) {
+    public init(status: AuthV1.Status) {
         self.init(
             code: status.code == .ok ? .unknown : status.code,
             message: status.message,
@@ -37,8 +42,8 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The error as it goes on the wire.
-    public var status: Status {
-        Status(code: code, message: message, fieldViolations: fieldViolations, retryAfterMs: retryAfterMilliseconds ?? 0)
+    public var status: AuthV1.Status {
+        AuthV1.Status(code: code, message: message, fieldViolations: fieldViolations, retryAfterMs: retryAfterMilliseconds ?? 0)
     }
 
     public var description: String {

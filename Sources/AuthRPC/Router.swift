@@ -1,19 +1,43 @@
 import AuthWire
 
+/// Who may call a service's methods. Checked at dispatch, before the request is
+/// decoded, for every method of the service, also one added later.
+public enum ServiceAccess: Sendable {
+    /// Anyone: health checks, and the end-user flows whose own tokens authenticate them.
+    case open
+    /// Only a call that `check` lets through (an API key of the right scope, say).
+    case guarded(@Sendable (CallContext) async throws(RPCError) -> Void)
+}
+
 /// Maps method names ("/auth.v1.Auth/Login") to handlers. Built once at start-up,
 /// then read concurrently by every connection.
+///
+/// Every service needs an access rule (`setAccess(_:for:)`): a method of a service
+/// without one is refused at dispatch, so that forgetting the rule denies rather than
+/// opens.
 public struct Router: Sendable {
-    private var methods: [String: RegisteredMethod] = [:]
+    private struct Route: Sendable {
+        let service: String
+        let handle: @Sendable ([UInt8], CallContext) async -> Result<[UInt8], RPCError>
+    }
+
+    private var routes: [String: Route] = [:]
+    private var access: [String: ServiceAccess] = [:]
+    /// Every route with its service's access rule applied, rebuilt on each change so
+    /// that dispatch is one lookup.
+    private var dispatch: [String: RegisteredMethod] = [:]
 
     public init() {}
 
     /// Routes `descriptor` to `handler`. Registering a method twice is a programming error.
+    /// What `handler` throws is converted by `RPCError(converting:method:)`.
     public mutating func register<Request, Response>(
         _ descriptor: MethodDescriptor<Request, Response>,
-        handler: @escaping @Sendable (Request, CallContext) async throws(RPCError) -> Response
+        handler: @escaping @Sendable (Request, CallContext) async throws -> Response
     ) {
-        precondition(methods[descriptor.path] == nil, "\(descriptor.path) registered twice")
-        methods[descriptor.path] = RegisteredMethod { payload, context in
+        let path = descriptor.path
+        precondition(routes[path] == nil, "\(path) registered twice")
+        routes[path] = Route(service: descriptor.service) { payload, context in
             let request: Request
             do throws(WireDecodingError) {
                 request = try Request(decoding: payload)
@@ -21,44 +45,64 @@ public struct Router: Sendable {
                 return .failure(
                     RPCError(
                         code: .invalidArgument,
-                        message: "payload of \(descriptor.path) is \(error.description)",
-                        fieldViolations: error.field.isEmpty ? [] : [FieldViolation(field: error.field, description: error.detail)]
+                        message: "payload of \(path) is \(error.description)",
+                        fieldViolations: error.field.isEmpty ? [] : [RPCError.FieldViolation(field: error.field, description: error.detail)]
                     )
                 )
             }
-            do throws(RPCError) {
+            do {
                 return .success(try await handler(request, context).encoded())
             } catch {
-                return .failure(error)
+                return .failure(RPCError(converting: error, method: path))
             }
         }
+        dispatch[path] = resolve(path)
     }
 
-    /// Runs `check` before every method of `service` registered so far, before the request
-    /// is even decoded: where API keys are checked. Call it after registering the service.
-    public mutating func intercept(
-        service: String,
-        _ check: @escaping @Sendable (CallContext) async throws(RPCError) -> Void
-    ) {
-        for (path, method) in methods where path.hasPrefix("/\(service)/") {
-            methods[path] = RegisteredMethod { payload, context in
-                do throws(RPCError) {
-                    try await check(context)
-                } catch {
-                    return .failure(error)
-                }
-                return await method.handle(payload, context)
-            }
+    /// Sets who may call the methods of `service` ("auth.v1.Admin"), registered or not yet.
+    public mutating func setAccess(_ rule: ServiceAccess, for service: String) {
+        access[service] = rule
+        for (path, route) in routes where route.service == service {
+            dispatch[path] = resolve(path)
         }
     }
 
     /// Services with at least one routed method ("auth.v1.Health").
     public var serviceNames: Set<String> {
-        Set(methods.keys.compactMap { path in path.split(separator: "/").first.map(String.init) })
+        Set(routes.values.map(\.service))
     }
 
+    /// The method ready to run: its service's access rule first, then decoding and the
+    /// handler. Nil when no method has this name.
     func method(named name: String) -> RegisteredMethod? {
-        methods[name]
+        dispatch[name]
+    }
+
+    private func resolve(_ name: String) -> RegisteredMethod? {
+        guard let route = routes[name] else { return nil }
+        switch access[route.service] {
+        case .open:
+            return RegisteredMethod(handle: route.handle)
+        case .guarded(let check):
+            return RegisteredMethod { payload, context in
+                do throws(RPCError) {
+                    try await check(context)
+                } catch {
+                    return .failure(error)
+                }
+                return await route.handle(payload, context)
+            }
+        case nil:
+            let service = route.service
+            return RegisteredMethod { _, _ in
+                .failure(
+                    RPCError(
+                        code: .permissionDenied,
+                        message: "service \(service) has no access rule on this server; refusing \(name)"
+                    )
+                )
+            }
+        }
     }
 }
 

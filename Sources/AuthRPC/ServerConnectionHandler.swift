@@ -15,7 +15,7 @@ struct DrainConnectionEvent: Sendable {}
 /// the `ReadBudgetHandler`.
 final class ServerConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ReceivedFrame
-    typealias OutboundOut = Frame
+    typealias OutboundOut = AuthV1.Frame
 
     private struct InFlightCall {
         /// Tells this call from a later one that reuses its id after a CANCEL or deadline.
@@ -122,7 +122,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     /// Starts the call of a REQUEST frame; false when the frame was answered or refused at
     /// once, so that the caller releases its bytes.
-    private func startCall(_ frame: Frame, wireBytes: Int, context: ChannelHandlerContext) -> Bool {
+    private func startCall(_ frame: AuthV1.Frame, wireBytes: Int, context: ChannelHandlerContext) -> Bool {
         let callID = frame.callID
         guard callID != 0 else {
             refuse(RPCError.invalidArgument("request frame has call_id 0; call ids start at 1"))
@@ -213,11 +213,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     private func respond(callID: UInt64, requestID: String, outcome: Result<[UInt8], RPCError>) {
         guard let context, !closing else { return }
-        var frame = Frame(kind: .response, callID: callID, metadata: [MetadataKey.requestID: requestID])
+        var frame = AuthV1.Frame(kind: .response, callID: callID, metadata: [MetadataKey.requestID: requestID])
         switch outcome {
         case .success(let payload):
             frame.payload = payload
-            frame.status = Status(code: .ok)
+            frame.status = AuthV1.Status(code: .ok)
         case .failure(let error):
             frame.status = error.status
         }
@@ -299,7 +299,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         idleTimer?.cancel()
         idleTimer = nil
         abandonCalls()
-        let frame = Frame(kind: .goaway, status: reason.status)
+        let frame = AuthV1.Frame(kind: .goaway, status: reason.status)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in
             channel.close(promise: nil)
@@ -329,7 +329,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 /// Answers a connection over a limit with a GOAWAY as soon as it is active, then closes it.
 final class RefuseConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundOut = Frame
+    typealias OutboundOut = AuthV1.Frame
 
     private let reason: RPCError
 
@@ -338,7 +338,7 @@ final class RefuseConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let frame = Frame(kind: .goaway, status: reason.status)
+        let frame = AuthV1.Frame(kind: .goaway, status: reason.status)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in
             channel.close(promise: nil)

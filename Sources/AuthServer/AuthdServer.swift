@@ -6,10 +6,13 @@ import AuthStore
 public import Logging
 public import ServiceLifecycle
 
-/// The authd server: the store, the services over it, and the RPC server routing to them.
+/// The authd server: the store, the domain over it, and the RPC server routing to it.
 ///
-/// A `Service` for swift-service-lifecycle: `run()` serves until graceful shutdown
-/// (SIGTERM), then lets calls in flight finish and says GOAWAY to every connection.
+/// The composition root: it builds each owner of state once (the directory snapshot, the
+/// login gate, the API keys) and hands them to the stateless flows and the handlers. A
+/// `Service` for swift-service-lifecycle: `run()` runs the RPC server and the pruner as one
+/// service group until graceful shutdown (SIGTERM), which lets calls in flight finish,
+/// says GOAWAY to every connection, stops the pruner, then the hasher.
 public final class AuthdServer: Service {
     public struct Configuration: Sendable {
         public var rpc: ServerConfiguration
@@ -27,6 +30,8 @@ public final class AuthdServer: Service {
         public var requireServiceKey: Bool
         /// Outbox retries, leases and retention.
         public var mail: MailPolicy
+        /// How long ended sessions, finished codes and idle throttles are kept.
+        public var retention: RetentionPolicy
 
         public init(
             rpc: ServerConfiguration = .defaults,
@@ -37,7 +42,8 @@ public final class AuthdServer: Service {
             clock: any WallClock = SystemWallClock(),
             firstAdminKeyFile: String? = nil,
             requireServiceKey: Bool = false,
-            mail: MailPolicy = .defaults
+            mail: MailPolicy = .defaults,
+            retention: RetentionPolicy = .defaults
         ) {
             self.rpc = rpc
             self.databasePath = databasePath
@@ -48,67 +54,100 @@ public final class AuthdServer: Service {
             self.firstAdminKeyFile = firstAdminKeyFile ?? databasePath + ".admin-key"
             self.requireServiceKey = requireServiceKey
             self.mail = mail
+            self.retention = retention
         }
     }
 
     private let rpcServer: RPCServer
-    private let health: HealthHandler
+    private let servingState: ServingState
     private let hasher: PasswordHasher
-    private let keys: APIKeyService
-    private let mailQueue: MailQueue
+    private let keys: APIKeys
+    private let pruner: Pruner
     private let configuration: Configuration
     private let logger: Logger
+    private let group: ServiceGroup
 
-    public init(configuration: Configuration, logger: Logger = Logger(label: "authd")) throws {
+    public convenience init(configuration: Configuration, logger: Logger = Logger(label: "authd")) throws {
+        try self.init(configuration: configuration, logger: logger, registeringMore: { _ in })
+    }
+
+    /// `registeringMore` adds methods to the router beside the real services: tests use it
+    /// to show that a method added to a guarded service is guarded without further code.
+    package init(
+        configuration: Configuration,
+        logger: Logger,
+        registeringMore: (inout Router) -> Void
+    ) throws {
         let storage = try SQLiteStorage(path: configuration.databasePath)
+        let clock = configuration.clock
         let hasher = PasswordHasher(parameters: configuration.scrypt, threads: configuration.hashingThreads)
+        // The owners of state, one each.
+        let directory = Directory(store: storage, defaultMailFrom: configuration.identity.mailFrom)
+        let loginGate = LoginGate(throttles: storage)
+        let keys = APIKeys(storage: storage, clock: clock)
+        let servingState = ServingState()
+        // The stateless flows over them.
         let identity = IdentityService(
             storage: storage,
             hasher: hasher,
-            clock: configuration.clock,
+            directory: directory,
+            loginGate: loginGate,
+            clock: clock,
             configuration: configuration.identity,
             logger: logger
         )
         let administration = AdministrationService(
             storage: storage,
+            directory: directory,
             hasher: hasher,
-            clock: configuration.clock,
+            clock: clock,
             configuration: configuration.identity,
             logger: logger
         )
-        let keys = APIKeyService(storage: storage, clock: configuration.clock)
-        let mailQueue = MailQueue(storage: storage, clock: configuration.clock, policy: configuration.mail)
-        let pageGate = PageGate(identity: identity, administration: administration)
+        let outbox = Outbox(storage: storage, clock: clock, policy: configuration.mail)
+        let sessions = SessionAuthenticator(sessions: storage, clock: clock, policy: configuration.identity.sessions)
+        let pageGate = PageGate(sessions: sessions, directory: directory)
 
         var router = Router()
-        AuthHandler(identity: identity, administration: administration, pageGate: pageGate).register(on: &router)
-        AdminHandler(administration: administration, keys: keys, mailQueue: mailQueue).register(on: &router)
-        router.intercept(service: AdminService.name, Self.requireKey(.admin, keys))
-        MailHandler(queue: mailQueue).register(on: &router)
-        router.intercept(service: MailService.name, Self.requireKey(.mailer, keys))
-        if configuration.requireServiceKey {
-            router.intercept(service: AuthService.name, Self.requireKey(.service, keys))
-        }
+        AuthHandler(identity: identity, sessions: sessions, pageGate: pageGate, directory: directory).register(on: &router)
+        AdminHandler(administration: administration, keys: keys, outbox: outbox, directory: directory).register(on: &router)
+        MailHandler(outbox: outbox).register(on: &router)
+        registeringMore(&router)
         // Health answers for every other service routed, so it is registered last.
-        let health = HealthHandler(services: router.serviceNames)
-        health.register(on: &router)
+        HealthHandler(services: router.serviceNames.union([HealthService.name]), state: servingState).register(on: &router)
+        // Who may call what. A service left out here is refused at dispatch.
+        router.setAccess(.open, for: HealthService.name)
+        router.setAccess(configuration.requireServiceKey ? Self.requireKey(.service, keys) : .open, for: AuthService.name)
+        router.setAccess(Self.requireKey(.admin, keys), for: AdminService.name)
+        router.setAccess(Self.requireKey(.mailer, keys), for: MailService.name)
 
-        self.health = health
+        let rpcServer = RPCServer(router: router, configuration: configuration.rpc, logger: logger)
+        let pruner = Pruner(storage: storage, clock: clock, retention: configuration.retention, mail: configuration.mail)
+        self.rpcServer = rpcServer
+        self.servingState = servingState
         self.hasher = hasher
         self.keys = keys
-        self.mailQueue = mailQueue
+        self.pruner = pruner
         self.configuration = configuration
         self.logger = logger
-        self.rpcServer = RPCServer(router: router, configuration: configuration.rpc, logger: logger)
+        // Shut down in reverse: the RPC server drains first, then the pruner stops.
+        self.group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: PruningService(pruner: pruner, interval: configuration.retention.interval, logger: logger)),
+                    .init(service: RPCService(server: rpcServer, state: servingState, logger: logger)),
+                ],
+                logger: logger
+            )
+        )
     }
 
-    private static func requireKey(
-        _ scope: KeyScope,
-        _ keys: APIKeyService
-    ) -> @Sendable (CallContext) async throws(RPCError) -> Void {
-        { context throws(RPCError) in
-            _ = try await mappingErrors { () throws(AuthError) in
-                try await keys.authorize(context.metadata[MetadataKey.authorization], for: scope)
+    private static func requireKey(_ scope: KeyScope, _ keys: APIKeys) -> ServiceAccess {
+        .guarded { context throws(RPCError) in
+            do throws(AuthError) {
+                _ = try await keys.authorize(context.metadata[MetadataKey.authorization], for: scope)
+            } catch {
+                throw error.rpcError
             }
         }
     }
@@ -134,25 +173,8 @@ public final class AuthdServer: Service {
     }
 
     public func run() async throws {
-        // Sent messages are pruned hourly while the server runs.
-        let pruning = Task { [mailQueue, logger] in
-            while !Task.isCancelled {
-                do {
-                    let pruned = try await mailQueue.pruneSent()
-                    if pruned > 0 { logger.info("pruned sent messages", metadata: ["count": "\(pruned)"]) }
-                } catch {
-                    logger.warning("pruning sent messages failed: \(error)")
-                }
-                try? await Task.sleep(for: .seconds(3600))
-            }
-        }
-        defer { pruning.cancel() }
         do {
-            try await withGracefulShutdownHandler {
-                try await rpcServer.run()
-            } onGracefulShutdown: {
-                self.beginGracefulShutdown()
-            }
+            try await group.run()
         } catch {
             await hasher.shutdown()
             throw error
@@ -160,9 +182,8 @@ public final class AuthdServer: Service {
         await hasher.shutdown()
     }
 
-    public func beginGracefulShutdown() {
-        logger.info("shutting down: finishing calls in flight")
-        health.beginShutdown()
-        rpcServer.beginGracefulShutdown()
+    /// What SIGTERM does; for callers (tests) that run the server without a signal.
+    public func beginGracefulShutdown() async {
+        await group.triggerGracefulShutdown()
     }
 }

@@ -2,7 +2,7 @@ public import AuthCore
 internal import Foundation
 internal import GRDB
 
-extension SQLiteStorage: AdminStorage {
+extension SQLiteStorage {
     /// A taken id is `.alreadyExists` (field "id").
     public func insertAPIKey(_ key: NewAPIKey) async throws(AuthError) {
         try await write("insert api key") { db in
@@ -44,11 +44,20 @@ extension SQLiteStorage: AdminStorage {
         }
     }
 
-    public func revokeAPIKey(id: String, at now: Timestamp) async throws(AuthError) -> Bool {
+    public func revokeAPIKey(id: String, at now: Timestamp) async throws(AuthError) -> KeyRevocation {
         try await write("revoke api key") { db in
-            try db.cachedStatement(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-                .execute(arguments: [now.milliseconds, id])
-            return db.changesCount > 0
+            guard let scope = try KeyScope.fetchOne(
+                db.cachedStatement(sql: "SELECT scope FROM api_keys WHERE id = ? AND revoked_at IS NULL"),
+                arguments: [id])
+            else { return .notFound }
+            if scope == .admin {
+                let activeAdmins = try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT count(*) FROM api_keys WHERE scope = ? AND revoked_at IS NULL"),
+                    arguments: [KeyScope.admin]) ?? 0
+                if activeAdmins <= 1 { return .lastAdminKey }
+            }
+            try db.cachedStatement(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?").execute(arguments: [now.milliseconds, id])
+            return .revoked
         }
     }
 

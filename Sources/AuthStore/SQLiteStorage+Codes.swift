@@ -66,4 +66,15 @@ extension SQLiteStorage {
             return .accepted(userID)
         }
     }
+
+    /// Codes used, voided or expired before `cutoff`: they can never be redeemed again.
+    public func deleteCodes(finishedBefore cutoff: Timestamp) async throws(AuthError) -> Int {
+        try await write("prune codes") { db in
+            try db.cachedStatement(sql: """
+                DELETE FROM one_time_codes
+                WHERE used_at < :cutoff OR voided_at < :cutoff OR expires_at < :cutoff
+                """).execute(arguments: ["cutoff": cutoff.milliseconds])
+            return db.changesCount
+        }
+    }
 }

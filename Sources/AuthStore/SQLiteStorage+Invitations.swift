@@ -60,7 +60,7 @@ extension SQLiteStorage {
         }
     }
 
-    public func emailTemplate(kind: String) async throws(AuthError) -> StoredEmailTemplate? {
+    public func emailTemplate(kind: TemplateKind) async throws(AuthError) -> StoredEmailTemplate? {
         try await read("read email template") { db in
             try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT kind, subject, text_body, html_body, updated_at FROM email_templates WHERE kind = ?"),
@@ -89,7 +89,7 @@ extension SQLiteStorage {
         }
     }
 
-    public func deleteEmailTemplate(kind: String) async throws(AuthError) -> Bool {
+    public func deleteEmailTemplate(kind: TemplateKind) async throws(AuthError) -> Bool {
         try await write("reset email template") { db in
             try db.cachedStatement(sql: "DELETE FROM email_templates WHERE kind = ?").execute(arguments: [kind])
             return db.changesCount > 0

@@ -3,7 +3,7 @@ internal import AuthCrypto
 internal import Foundation
 internal import GRDB
 
-extension SQLiteStorage: MailStorage {
+extension SQLiteStorage {
     public func leaseMessages(
         workerID: String,
         limit: Int,
@@ -180,7 +180,7 @@ extension SQLiteStorage: MailStorage {
         }
     }
 
-    public func pruneSentMessages(sentBefore cutoff: Timestamp) async throws(AuthError) -> Int {
+    public func deleteSentMessages(sentBefore cutoff: Timestamp) async throws(AuthError) -> Int {
         try await write("prune sent messages") { db in
             try db.execute(sql: "DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?", arguments: [cutoff.milliseconds])
             return db.changesCount

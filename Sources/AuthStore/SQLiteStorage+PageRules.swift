@@ -70,13 +70,13 @@ extension SQLiteStorage {
 
     // MARK: Settings
 
-    public func settings() async throws(AuthError) -> [String: String] {
+    public func settings() async throws(AuthError) -> [Settings.Key: String] {
         try await read("read settings") { db in
             try Self.settings(db)
         }
     }
 
-    public func updateSettings(_ values: [String: String]) async throws(AuthError) -> [String: String] {
+    public func updateSettings(_ values: [Settings.Key: String]) async throws(AuthError) -> [Settings.Key: String] {
         try await write("update settings") { db in
             let set = try db.cachedStatement(sql: """
                 INSERT INTO settings (key, value) VALUES (?, ?)
@@ -89,11 +89,13 @@ extension SQLiteStorage {
         }
     }
 
-    private static func settings(_ db: Database) throws -> [String: String] {
-        var settings: [String: String] = [:]
+    /// Keys this build does not know (written by a newer one) are left alone.
+    private static func settings(_ db: Database) throws -> [Settings.Key: String] {
+        var settings: [Settings.Key: String] = [:]
         let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT key, value FROM settings"))
         while let row = try rows.next() {
-            settings[row[0]] = row[1] as String
+            guard let key = Settings.Key(rawValue: row["key"]) else { continue }
+            settings[key] = row["value"] as String
         }
         return settings
     }

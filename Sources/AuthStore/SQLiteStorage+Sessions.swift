@@ -108,4 +108,15 @@ extension SQLiteStorage {
             try Rows.revokeSessions(db, userID: userID, revoking: revoking, at: now)
         }
     }
+
+    /// Sessions past either expiry, or revoked, before `cutoff`: nobody can use them again.
+    public func deleteSessions(endedBefore cutoff: Timestamp) async throws(AuthError) -> Int {
+        try await write("prune sessions") { db in
+            try db.cachedStatement(sql: """
+                DELETE FROM sessions
+                WHERE revoked_at < :cutoff OR idle_expires_at < :cutoff OR absolute_expires_at < :cutoff
+                """).execute(arguments: ["cutoff": cutoff.milliseconds])
+            return db.changesCount
+        }
+    }
 }

@@ -2,7 +2,7 @@ public import AuthCore
 internal import GRDB
 
 extension SQLiteStorage {
-    public func throttle(key: String) async throws(AuthError) -> ThrottleRecord? {
+    public func throttle(key: ThrottleKey) async throws(AuthError) -> ThrottleRecord? {
         try await read("read throttle") { db in
             let statement = try db.cachedStatement(sql: """
                 SELECT failures, window_started_at, last_failure_at FROM throttles WHERE key = ?
@@ -12,7 +12,7 @@ extension SQLiteStorage {
     }
 
     /// A window covers [start, start + window): at `start + window` a new one begins.
-    public func recordFailure(key: String, window: Duration, at now: Timestamp) async throws(AuthError) -> ThrottleRecord {
+    public func recordFailure(key: ThrottleKey, window: Duration, at now: Timestamp) async throws(AuthError) -> ThrottleRecord {
         try await write("record failure") { db in
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO throttles (key, failures, window_started_at, last_failure_at)
@@ -33,9 +33,16 @@ extension SQLiteStorage {
         }
     }
 
-    public func clearFailures(key: String) async throws(AuthError) {
+    public func clearFailures(key: ThrottleKey) async throws(AuthError) {
         try await write("clear failures") { db in
             try db.cachedStatement(sql: "DELETE FROM throttles WHERE key = ?").execute(arguments: [key])
+        }
+    }
+
+    public func deleteThrottles(idleSince cutoff: Timestamp) async throws(AuthError) -> Int {
+        try await write("prune throttles") { db in
+            try db.cachedStatement(sql: "DELETE FROM throttles WHERE last_failure_at < ?").execute(arguments: [cutoff.milliseconds])
+            return db.changesCount
         }
     }
 

@@ -3,11 +3,11 @@ internal import Foundation
 internal import GRDB
 internal import NIOPosix
 
-/// `AuthStorage` and `AdminStorage` over one SQLite file: a GRDB `DatabasePool` in WAL
+/// Every storage role over one SQLite file: a GRDB `DatabasePool` in WAL
 /// mode, so that token checks read concurrently while writes are serialised on one
 /// connection. Each protocol method is one GRDB `read` or `write` (one transaction);
 /// errors are mapped to `AuthError`.
-public final class SQLiteStorage: AuthStorage {
+public final class SQLiteStorage: Storage {
     let pool: DatabasePool
     /// Threads that run the hot read (the token check) with GRDB's blocking `read`: one
     /// hop there and back instead of the several of its async `read`, and never a blocked

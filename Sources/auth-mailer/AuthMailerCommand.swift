@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthClient
 import AuthMailer
+import AuthdVersion
 import Logging
 import ServiceLifecycle
 
@@ -19,7 +20,8 @@ struct AuthMailerCommand: AsyncParsableCommand {
             Every option has an environment variable (in parentheses); a flag wins over the environment.
             SIGTERM or SIGINT: stop leasing, finish the message in progress, acknowledge what was sent,
             release the rest, exit 0. Exit codes: 0 stopped, 64 usage, 77 key refused, 70 anything else.
-            """
+            """,
+        version: AuthdVersion.description
     )
 
     @Option(help: "authd address HOST:PORT (AUTHD_ADDRESS; default 127.0.0.1:7400).")
@@ -116,7 +118,7 @@ struct AuthMailerCommand: AsyncParsableCommand {
                 connectTimeout: .seconds(5)))
         let worker = MailWorker(
             configuration: settings.worker,
-            queue: RemoteMailQueue(client: client.mail),
+            outbox: RemoteOutbox(client: client.mail),
             transport: mailTransport,
             logger: logger)
         let group = ServiceGroup(

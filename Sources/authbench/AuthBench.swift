@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthClient
 import AuthCrypto
+import AuthdVersion
 import Histogram
 
 #if canImport(Glibc)
@@ -13,7 +14,8 @@ import Glibc
 struct AuthBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authbench",
-        abstract: "Load-test an authd server."
+        abstract: "Load-test an authd server.",
+        version: AuthdVersion.description
     )
 
     enum Workload: String, ExpressibleByArgument, CaseIterable {
@@ -69,7 +71,7 @@ struct AuthBench: AsyncParsableCommand {
         let clients = (0..<connections).map { _ in AuthdClient(host: host, port: port) }
         let call = try await prepare(clients[0])
         // Connect every client before the clock starts.
-        for client in clients { _ = try await client.health.check(HealthCheckRequest()) }
+        for client in clients { _ = try await client.health.check(AuthV1.HealthCheckRequest()) }
 
         let clock = ContinuousClock()
         let warmupEnd = clock.now + .seconds(warmup)
@@ -110,17 +112,17 @@ struct AuthBench: AsyncParsableCommand {
     private func prepare(_ client: AuthdClient) async throws -> @Sendable (AuthdClient) async throws -> Void {
         switch workload {
         case .health, .scrypt:
-            return { client in _ = try await client.health.check(HealthCheckRequest()) }
+            return { client in _ = try await client.health.check(AuthV1.HealthCheckRequest()) }
         case .getme, .login:
             var generator = SystemRandomNumberGenerator()
             let email = "bench-\(generator.next() as UInt64)@example.com"
-            let signedUp = try await client.auth.signUp(SignUpRequest(email: email, password: password, attributes: ["name": "Bench"]))
+            let signedUp = try await client.auth.signUp(AuthV1.SignUpRequest(email: email, password: password, attributes: ["name": "Bench"]))
             let token = signedUp.session?.token ?? ""
             let password = self.password
             if workload == .getme {
-                return { client in _ = try await client.auth.getMe(GetMeRequest(token: token)) }
+                return { client in _ = try await client.auth.getMe(AuthV1.GetMeRequest(token: token)) }
             }
-            return { client in _ = try await client.auth.login(LoginRequest(email: email, password: password)) }
+            return { client in _ = try await client.auth.login(AuthV1.LoginRequest(email: email, password: password)) }
         }
     }
 

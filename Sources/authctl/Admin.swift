@@ -5,6 +5,7 @@ import AuthClient
 
 struct Pages: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pages",
         abstract: "Page rules: who may open a path (exact /pricing, prefix /admin/*, parameter /cars/:id).",
         subcommands: [PagesSet.self, PagesDelete.self, PagesList.self]
     )
@@ -15,7 +16,7 @@ enum AccessArgument: String, ExpressibleByArgument, CaseIterable {
     case signedIn = "signed-in"
     case groups
 
-    var access: PageAccess {
+    var access: AuthV1.PageAccess {
         switch self {
         case .public: .public
         case .signedIn: .signedIn
@@ -51,9 +52,9 @@ struct PagesSet: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let rule = PageRule(pattern: pattern, access: access.access, groups: groups)
+        let rule = AuthV1.PageRule(pattern: pattern, access: access.access, groups: groups)
         let saved = try await global.withAdmin { admin in
-            try await admin.setPageRule(SetPageRuleRequest(rule: rule))
+            try await admin.setPageRule(AuthV1.SetPageRuleRequest(rule: rule))
         }
         global.emit(json: .object([("rule", saved.json)]), text: pageRulesTable([saved]))
     }
@@ -69,7 +70,7 @@ struct PagesDelete: AsyncParsableCommand {
 
     func run() async throws {
         _ = try await global.withAdmin { admin in
-            try await admin.deletePageRule(PageRuleRequest(pattern: pattern))
+            try await admin.deletePageRule(AuthV1.PageRuleRequest(pattern: pattern))
         }
         global.emit(json: .object([("deleted", .string(pattern))]), text: "Deleted the rule of \(pattern).")
     }
@@ -82,7 +83,7 @@ struct PagesList: AsyncParsableCommand {
 
     func run() async throws {
         let rules = try await global.withAdmin { admin in
-            try await admin.listPageRules(Empty()).rules
+            try await admin.listPageRules(AuthV1.Empty()).rules
         }
         global.emit(
             json: .object([("rules", .array(rules.map(\.json)))]),
@@ -107,7 +108,7 @@ struct SettingsGet: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try await global.withAdmin { admin in
-            try await admin.getSettings(Empty()).settings ?? Settings()
+            try await admin.getSettings(AuthV1.Empty()).settings ?? AuthV1.Settings()
         }
         global.emit(json: .object([("settings", settings.json)]), text: settings.text)
     }
@@ -140,13 +141,13 @@ struct SettingsSet: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let request = UpdateSettingsRequest(
-            signInRedirect: signInRedirect.map { StringValue(value: $0) },
-            forbiddenRedirect: forbiddenRedirect.map { StringValue(value: $0) },
-            appBaseURL: appBaseUrl.map { StringValue(value: $0) },
-            mailFrom: mailFrom.map { StringValue(value: $0) })
+        let request = AuthV1.UpdateSettingsRequest(
+            signInRedirect: signInRedirect.map { AuthV1.StringValue(value: $0) },
+            forbiddenRedirect: forbiddenRedirect.map { AuthV1.StringValue(value: $0) },
+            appBaseURL: appBaseUrl.map { AuthV1.StringValue(value: $0) },
+            mailFrom: mailFrom.map { AuthV1.StringValue(value: $0) })
         let settings = try await global.withAdmin { admin in
-            try await admin.updateSettings(request).settings ?? Settings()
+            try await admin.updateSettings(request).settings ?? AuthV1.Settings()
         }
         global.emit(json: .object([("settings", settings.json)]), text: settings.text)
     }
@@ -156,6 +157,7 @@ struct SettingsSet: AsyncParsableCommand {
 
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "keys",
         abstract: "API keys: admin (this CLI), mailer (the mail worker), service (backends calling Auth).",
         subcommands: [KeysCreate.self, KeysList.self, KeysRevoke.self]
     )
@@ -164,7 +166,7 @@ struct Keys: AsyncParsableCommand {
 enum ScopeArgument: String, ExpressibleByArgument, CaseIterable {
     case admin, mailer, service
 
-    var scope: KeyScope {
+    var scope: AuthV1.KeyScope {
         switch self {
         case .admin: .admin
         case .mailer: .mailer
@@ -188,11 +190,11 @@ struct KeysCreate: AsyncParsableCommand {
     var scope: ScopeArgument
 
     func run() async throws {
-        let request = CreateApiKeyRequest(name: name, scope: scope.scope)
+        let request = AuthV1.CreateApiKeyRequest(name: name, scope: scope.scope)
         let response = try await global.withAdmin { admin in
             try await admin.createApiKey(request)
         }
-        let key = response.key ?? ApiKey()
+        let key = response.key ?? AuthV1.ApiKey()
         global.emit(
             json: .object([("key", key.json), ("secret", .string(response.secret))]),
             text: keysTable([key]) + "\n\nSecret (shown once, store it now): \(response.secret)")
@@ -206,7 +208,7 @@ struct KeysList: AsyncParsableCommand {
 
     func run() async throws {
         let keys = try await global.withAdmin { admin in
-            try await admin.listApiKeys(Empty()).keys
+            try await admin.listApiKeys(AuthV1.Empty()).keys
         }
         global.emit(
             json: .object([("keys", .array(keys.map(\.json)))]),
@@ -227,7 +229,7 @@ struct KeysRevoke: AsyncParsableCommand {
 
     func run() async throws {
         _ = try await global.withAdmin { admin in
-            try await admin.revokeApiKey(RevokeApiKeyRequest(id: id))
+            try await admin.revokeApiKey(AuthV1.RevokeApiKeyRequest(id: id))
         }
         global.emit(json: .object([("revoked", .string(id))]), text: "Revoked key \(id).")
     }
@@ -262,7 +264,7 @@ struct RemoveEverything: AsyncParsableCommand {
 
     func run() async throws {
         let response = try await global.withAdmin { admin in
-            try await admin.removeEverything(RemoveEverythingRequest(confirmation: Self.phrase))
+            try await admin.removeEverything(AuthV1.RemoveEverythingRequest(confirmation: Self.phrase))
         }
         global.emit(
             json: .object([

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuthClient
+import AuthdVersion
 
 #if canImport(Glibc)
 import Glibc
@@ -14,20 +15,33 @@ import Darwin
 struct Authctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authctl",
-        abstract: "Manage an authd server: users, roles, groups, page rules, settings, email templates and API keys.",
+        abstract: "Manage an authd server: users, roles, groups, page rules, settings, email templates, API keys and the outbox.",
         discussion: """
             Every command takes --address (env AUTHD_ADDRESS, default 127.0.0.1:7400), \
-            --key (env AUTHD_ADMIN_KEY) or --key-file (env AUTHD_ADMIN_KEY_FILE), --json and --timeout.
+            --key (env AUTHD_ADMIN_KEY) or --key-file (env AUTHD_ADMIN_KEY_FILE), --json and --timeout, \
+            before or after the command: authctl --key-file F users list, or authctl users list --key-file F.
 
             Exit codes: 0 success, 64 usage error, 65 the server refused the data, \
             66 not found, 69 server unreachable or unavailable, 75 throttled, \
             77 no or wrong key, 70 anything else.
             """,
+        version: AuthdVersion.description,
         subcommands: [
             Users.self, Roles.self, Groups.self, Pages.self, SettingsCommand.self, Templates.self, Keys.self,
-            RemoveEverything.self,
+            MailCommand.self, RemoveEverything.self,
         ]
     )
+
+    /// Parses with the common options moved after the command they precede (see
+    /// `GlobalOptionPlacement`), and lets a closed standard output end the program quietly.
+    static func main() async {
+        // A reader that stops early (`authctl users export | head`) closes the pipe: writes
+        // then fail with EPIPE, which the commands treat as a quiet end, instead of the
+        // signal killing the process.
+        signal(SIGPIPE, SIG_IGN)
+        let arguments = GlobalOptionPlacement.reordered(Array(CommandLine.arguments.dropFirst()), root: Self.self)
+        await main(arguments)
+    }
 }
 
 /// Exit codes scripts can trust (sysexits.h values).
@@ -40,7 +54,7 @@ enum Exit {
     static let throttled: Int32 = 75
     static let noPermission: Int32 = 77
 
-    static func code(for code: Code) -> Int32 {
+    static func code(for code: AuthV1.Code) -> Int32 {
         switch code {
         case .invalidArgument, .alreadyExists, .failedPrecondition, .outOfRange: dataError
         case .notFound: notFound

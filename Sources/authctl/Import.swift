@@ -90,12 +90,12 @@ struct UsersImport: AsyncParsableCommand {
             throw ExitCode(Exit.dataError)
         }
 
-        let policy: ExistingUserPolicy = switch onExisting {
+        let policy: AuthV1.ExistingUserPolicy = switch onExisting {
         case "update": .existingUserUpdate
         case "fail": .existingUserFail
         default: .existingUserSkip
         }
-        let options = ImportOptions(
+        let options = AuthV1.ImportOptions(
             sendInvitations: invite, generatePasswords: generatePasswords, onExisting: policy,
             dryRun: dryRun, rolesSeparator: rolesSeparator)
         let progress = Progress(enabled: isatty(2) == 1 && !global.json, total: totalBytes)
@@ -122,10 +122,10 @@ struct UsersImport: AsyncParsableCommand {
                     if !record.blank { records += 1 }
                 }
                 if records == 0 { break }
-                let response: ImportUsersResponse
+                let response: AuthV1.ImportUsersResponse
                 do {
                     response = try await admin.importUsers(
-                        ImportUsersRequest(header: header, rows: chunk, firstLine: UInt64(firstLine), options: options))
+                        AuthV1.ImportUsersRequest(header: header, rows: chunk, firstLine: UInt64(firstLine), options: options))
                 } catch {
                     progress.clear()
                     printError("authctl: the chunk starting at line \(firstLine) failed; the lines before it are imported.")
@@ -213,23 +213,25 @@ struct UsersExport: AsyncParsableCommand {
         var token = ""
         try await global.withAdmin { admin in
             repeat {
-                let page = try await admin.exportUsers(ExportUsersRequest(pageSize: UInt32(pageSize), pageToken: token))
+                let page = try await admin.exportUsers(AuthV1.ExportUsersRequest(pageSize: UInt32(pageSize), pageToken: token))
                 let written = page.csv.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, out) }
-                guard written == page.csv.count else {
-                    printError("authctl: writing the export failed: \(String(cString: strerror(errno)))")
-                    throw ExitCode(Exit.software)
-                }
+                guard written == page.csv.count else { throw writeFailure() }
                 token = page.nextPageToken
             } while !token.isEmpty
         }
         if output != nil {
-            guard fclose(out) == 0 else {
-                printError("authctl: closing \(output!) failed: \(String(cString: strerror(errno)))")
-                throw ExitCode(Exit.software)
-            }
-        } else {
-            fflush(out)
+            guard fclose(out) == 0 else { throw writeFailure() }
+        } else if fflush(out) != 0 {
+            throw writeFailure()
         }
+    }
+
+    /// The exit for a failed write. A reader that closed standard output early
+    /// (`authctl users export | head`) got what it wanted: that ends quietly with 0.
+    private func writeFailure() -> ExitCode {
+        if output == nil, errno == EPIPE { return .success }
+        printError("authctl: writing \(output ?? "the export") failed: \(String(cString: strerror(errno)))")
+        return ExitCode(Exit.software)
     }
 }
 

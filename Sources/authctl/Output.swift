@@ -126,6 +126,47 @@ func fields(_ pairs: [(String, String)]) -> String {
     }.joined(separator: "\n")
 }
 
+/// The end of a listing's text when more pages follow: the command line that fetches the
+/// next page, made of the user's own arguments (filters, page size, key option, address,
+/// in the order given) with the page token replaced, so that it can be pasted as it is.
+func moreHint(nextPageToken: String) -> String {
+    guard !nextPageToken.isEmpty else { return "" }
+    return "\n\nMore: \(nextPageCommand(CommandLine.arguments, pageToken: nextPageToken))\n(--all lists every page)"
+}
+
+/// `arguments` (the program first) without `--page-token` and `--all`, then
+/// `--page-token TOKEN` (before a `--` terminator), each word quoted for a POSIX shell.
+func nextPageCommand(_ arguments: [String], pageToken: String) -> String {
+    var words: [String] = []
+    var index = arguments.startIndex
+    while index < arguments.endIndex, arguments[index] != "--" {
+        let argument = arguments[index]
+        index += 1
+        if argument == "--page-token" {
+            index = min(index + 1, arguments.endIndex)
+        } else if argument.hasPrefix("--page-token=") || argument == "--all" {
+            continue
+        } else {
+            words.append(argument)
+        }
+    }
+    words += ["--page-token", pageToken] + arguments[index...]
+    return words.map(shellQuoted).joined(separator: " ")
+}
+
+/// `word` as one word for a POSIX shell: as it is when that is safe, else in single quotes.
+func shellQuoted(_ word: String) -> String {
+    let safe = !word.isEmpty && word.unicodeScalars.allSatisfy { scalar in
+        scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "@%+=:,./_-".unicodeScalars.contains(scalar)
+    }
+    guard !safe else { return word }
+    var quoted = "'"
+    for character in word {
+        quoted += character == "'" ? "'\\''" : String(character)
+    }
+    return quoted + "'"
+}
+
 /// Writes to standard error (unbuffered), leaving stdout to the command's result.
 func printError(_ text: String) {
     let line = text + "\n"

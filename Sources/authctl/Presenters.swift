@@ -3,7 +3,7 @@ import AuthClient
 // JSON shapes and text for people of the Admin service's messages. JSON names are
 // the proto field names (snake_case); enums use the CLI's words (admin, signed-in).
 
-extension User {
+extension AuthV1.User {
     var json: JSON {
         .object([
             ("id", .string(id)),
@@ -36,33 +36,33 @@ extension User {
     }
 }
 
-func usersTable(_ users: [User]) -> String {
+func usersTable(_ users: [AuthV1.User]) -> String {
     table(
         ["ID", "EMAIL", "ROLES", "GROUPS", "BLOCKED", "PASSWORD"],
         users.map { [$0.id, $0.email, list($0.roles), list($0.groups), yesNo($0.blocked), $0.hasPassword ? "set" : "none"] })
 }
 
 /// The user of a response that must carry one.
-func requireUser(_ user: User?) throws -> User {
+func requireUser(_ user: AuthV1.User?) throws -> AuthV1.User {
     guard let user else { throw RPCError(code: .internal, message: "the server's response carries no user") }
     return user
 }
 
-extension Role {
+extension AuthV1.Role {
     var json: JSON { .object([("name", .string(name)), ("user_count", .uint(userCount))]) }
 }
 
-extension Group {
+extension AuthV1.Group {
     var json: JSON { .object([("name", .string(name)), ("roles", .strings(roles))]) }
     var text: String { fields([("group", name), ("roles", list(roles))]) }
 }
 
-func requireGroup(_ group: Group?) throws -> Group {
+func requireGroup(_ group: AuthV1.Group?) throws -> AuthV1.Group {
     guard let group else { throw RPCError(code: .internal, message: "the server's response carries no group") }
     return group
 }
 
-extension PageAccess {
+extension AuthV1.PageAccess {
     var word: String {
         switch self {
         case .public: "public"
@@ -73,17 +73,17 @@ extension PageAccess {
     }
 }
 
-extension PageRule {
+extension AuthV1.PageRule {
     var json: JSON {
         .object([("pattern", .string(pattern)), ("access", .string(access.word)), ("groups", .strings(groups))])
     }
 }
 
-func pageRulesTable(_ rules: [PageRule]) -> String {
+func pageRulesTable(_ rules: [AuthV1.PageRule]) -> String {
     table(["PATTERN", "ACCESS", "GROUPS"], rules.map { [$0.pattern, $0.access.word, list($0.groups)] })
 }
 
-extension Settings {
+extension AuthV1.Settings {
     var json: JSON {
         .object([
             ("sign_in_redirect", .string(signInRedirect)),
@@ -104,7 +104,7 @@ extension Settings {
     }
 }
 
-extension KeyScope {
+extension AuthV1.KeyScope {
     var word: String {
         switch self {
         case .admin: "admin"
@@ -115,7 +115,7 @@ extension KeyScope {
     }
 }
 
-extension ApiKey {
+extension AuthV1.ApiKey {
     var json: JSON {
         .object([
             ("id", .string(id)),
@@ -128,7 +128,7 @@ extension ApiKey {
     }
 }
 
-func keysTable(_ keys: [ApiKey]) -> String {
+func keysTable(_ keys: [AuthV1.ApiKey]) -> String {
     table(
         ["ID", "NAME", "SCOPE", "CREATED", "LAST USED", "REVOKED"],
         keys.map { [$0.id, $0.name, $0.scope.word, formatTime($0.createdAtMs), formatTime($0.lastUsedAtMs), yesNo($0.revoked)] })

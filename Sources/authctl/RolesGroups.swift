@@ -5,6 +5,7 @@ import AuthClient
 
 struct Roles: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "roles",
         abstract: "Create, rename, delete and list roles.",
         subcommands: [RolesAdd.self, RolesRename.self, RolesDelete.self, RolesList.self]
     )
@@ -20,7 +21,7 @@ struct RolesAdd: AsyncParsableCommand {
 
     func run() async throws {
         let role = try await global.withAdmin { admin in
-            try await admin.createRole(RoleRequest(name: name))
+            try await admin.createRole(AuthV1.RoleRequest(name: name))
         }
         global.emit(json: .object([("role", role.json)]), text: "Created role \(role.name).")
     }
@@ -42,7 +43,7 @@ struct RolesRename: AsyncParsableCommand {
 
     func run() async throws {
         let role = try await global.withAdmin { admin in
-            try await admin.renameRole(RenameRequest(name: name, newName: newName))
+            try await admin.renameRole(AuthV1.RenameRequest(name: name, newName: newName))
         }
         global.emit(json: .object([("role", role.json)]), text: "Renamed role \(name) to \(role.name).")
     }
@@ -58,7 +59,7 @@ struct RolesDelete: AsyncParsableCommand {
 
     func run() async throws {
         _ = try await global.withAdmin { admin in
-            try await admin.deleteRole(RoleRequest(name: name))
+            try await admin.deleteRole(AuthV1.RoleRequest(name: name))
         }
         global.emit(json: .object([("deleted", .string(name))]), text: "Deleted role \(name).")
     }
@@ -71,7 +72,7 @@ struct RolesList: AsyncParsableCommand {
 
     func run() async throws {
         let roles = try await global.withAdmin { admin in
-            try await admin.listRoles(Empty()).roles
+            try await admin.listRoles(AuthV1.Empty()).roles
         }
         global.emit(
             json: .object([("roles", .array(roles.map(\.json)))]),
@@ -83,6 +84,7 @@ struct RolesList: AsyncParsableCommand {
 
 struct Groups: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "groups",
         abstract: "Groups: named sets of roles. A user is a member when holding every role of the group.",
         subcommands: [
             GroupsAdd.self, GroupsRename.self, GroupsDelete.self, GroupsList.self, GroupsSetRoles.self,
@@ -104,7 +106,7 @@ struct GroupsAdd: AsyncParsableCommand {
 
     func run() async throws {
         let group = try await global.withAdmin { admin in
-            try requireGroup(try await admin.createGroup(CreateGroupRequest(name: name, roles: roles)).group)
+            try requireGroup(try await admin.createGroup(AuthV1.CreateGroupRequest(name: name, roles: roles)).group)
         }
         global.emit(json: .object([("group", group.json)]), text: group.text)
     }
@@ -123,7 +125,7 @@ struct GroupsRename: AsyncParsableCommand {
 
     func run() async throws {
         let group = try await global.withAdmin { admin in
-            try requireGroup(try await admin.renameGroup(RenameRequest(name: name, newName: newName)).group)
+            try requireGroup(try await admin.renameGroup(AuthV1.RenameRequest(name: name, newName: newName)).group)
         }
         global.emit(json: .object([("group", group.json)]), text: group.text)
     }
@@ -139,7 +141,7 @@ struct GroupsDelete: AsyncParsableCommand {
 
     func run() async throws {
         _ = try await global.withAdmin { admin in
-            try await admin.deleteGroup(GroupRequest(name: name))
+            try await admin.deleteGroup(AuthV1.GroupRequest(name: name))
         }
         global.emit(json: .object([("deleted", .string(name))]), text: "Deleted group \(name).")
     }
@@ -152,7 +154,7 @@ struct GroupsList: AsyncParsableCommand {
 
     func run() async throws {
         let groups = try await global.withAdmin { admin in
-            try await admin.listGroups(Empty()).groups
+            try await admin.listGroups(AuthV1.Empty()).groups
         }
         global.emit(
             json: .object([("groups", .array(groups.map(\.json)))]),
@@ -176,7 +178,7 @@ struct GroupsSetRoles: AsyncParsableCommand {
 
     func run() async throws {
         let group = try await global.withAdmin { admin in
-            try requireGroup(try await admin.setGroupRoles(SetGroupRolesRequest(name: name, roles: roles)).group)
+            try requireGroup(try await admin.setGroupRoles(AuthV1.SetGroupRolesRequest(name: name, roles: roles)).group)
         }
         global.emit(json: .object([("group", group.json)]), text: group.text)
     }
@@ -205,11 +207,12 @@ struct GroupsMembers: AsyncParsableCommand {
     func run() async throws {
         let (users, next) = try await global.withAdmin { admin in
             try await collectPages(pageToken: pageToken, all: all) { token in
-                try await admin.listGroupMembers(
-                    ListGroupMembersRequest(name: name, pageSize: pageSize ?? 0, pageToken: token))
+                let page = try await admin.listGroupMembers(
+                    AuthV1.ListGroupMembersRequest(name: name, pageSize: pageSize ?? 0, pageToken: token))
+                return (page.users, page.nextPageToken)
             }
         }
-        let (json, text) = usersListing(users, nextPageToken: next, command: "authctl groups members '\(name)'")
+        let (json, text) = usersListing(users, nextPageToken: next)
         global.emit(json: json, text: text)
     }
 }

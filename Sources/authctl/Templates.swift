@@ -5,6 +5,7 @@ import AuthClient
 
 struct Templates: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "templates",
         abstract: "Email templates (invitation, verification-code): Mustache subject, text and HTML bodies.",
         subcommands: [TemplatesGet.self, TemplatesSet.self, TemplatesReset.self, TemplatesPreview.self]
     )
@@ -14,7 +15,7 @@ enum TemplateKindArgument: String, ExpressibleByArgument, CaseIterable {
     case invitation
     case verificationCode = "verification-code"
 
-    var kind: TemplateKind {
+    var kind: AuthV1.TemplateKind {
         switch self {
         case .invitation: .invitation
         case .verificationCode: .verificationCode
@@ -36,7 +37,7 @@ struct TemplateFiles: ParsableArguments {
     var isEmpty: Bool { subjectFile == nil && textFile == nil && htmlFile == nil }
 
     /// `base` with the parts given in files replaced.
-    func applied(to base: EmailTemplate) throws -> EmailTemplate {
+    func applied(to base: AuthV1.EmailTemplate) throws -> AuthV1.EmailTemplate {
         var template = base
         if let subjectFile { template.subject = try read(subjectFile).trimmingWhitespace }
         if let textFile { template.textBody = try read(textFile) }
@@ -50,7 +51,7 @@ struct TemplateFiles: ParsableArguments {
     }
 }
 
-extension EmailTemplate {
+extension AuthV1.EmailTemplate {
     var json: JSON {
         .object([
             ("kind", .string(kind.description)),
@@ -76,7 +77,7 @@ struct TemplatesGet: AsyncParsableCommand {
 
     func run() async throws {
         let template = try await global.withAdmin { admin in
-            try await admin.getTemplate(TemplateRequest(kind: kind.kind)).template ?? EmailTemplate()
+            try await admin.getTemplate(AuthV1.TemplateRequest(kind: kind.kind)).template ?? AuthV1.EmailTemplate()
         }
         global.emit(json: .object([("template", template.json)]), text: template.text)
     }
@@ -101,9 +102,9 @@ struct TemplatesSet: AsyncParsableCommand {
 
     func run() async throws {
         let saved = try await global.withAdmin { admin in
-            let current = try await admin.getTemplate(TemplateRequest(kind: kind.kind)).template ?? EmailTemplate(kind: kind.kind)
+            let current = try await admin.getTemplate(AuthV1.TemplateRequest(kind: kind.kind)).template ?? AuthV1.EmailTemplate(kind: kind.kind)
             let template = try files.applied(to: current)
-            return try await admin.setTemplate(SetTemplateRequest(template: template)).template ?? template
+            return try await admin.setTemplate(AuthV1.SetTemplateRequest(template: template)).template ?? template
         }
         global.emit(json: .object([("template", saved.json)]), text: saved.text)
     }
@@ -119,7 +120,7 @@ struct TemplatesReset: AsyncParsableCommand {
 
     func run() async throws {
         let template = try await global.withAdmin { admin in
-            try await admin.resetTemplate(TemplateRequest(kind: kind.kind)).template ?? EmailTemplate()
+            try await admin.resetTemplate(AuthV1.TemplateRequest(kind: kind.kind)).template ?? AuthV1.EmailTemplate()
         }
         global.emit(json: .object([("template", template.json)]), text: template.text)
     }
@@ -154,12 +155,12 @@ struct TemplatesPreview: AsyncParsableCommand {
             pairs[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
         }
         let rendered = try await global.withAdmin { admin in
-            var template: EmailTemplate?
+            var template: AuthV1.EmailTemplate?
             if !files.isEmpty {
-                let current = try await admin.getTemplate(TemplateRequest(kind: kind.kind)).template ?? EmailTemplate(kind: kind.kind)
+                let current = try await admin.getTemplate(AuthV1.TemplateRequest(kind: kind.kind)).template ?? AuthV1.EmailTemplate(kind: kind.kind)
                 template = try files.applied(to: current)
             }
-            return try await admin.previewTemplate(PreviewTemplateRequest(kind: kind.kind, template: template, values: pairs))
+            return try await admin.previewTemplate(AuthV1.PreviewTemplateRequest(kind: kind.kind, template: template, values: pairs))
         }
         global.emit(
             json: .object([

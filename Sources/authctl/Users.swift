@@ -3,6 +3,7 @@ import AuthClient
 
 struct Users: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "users",
         abstract: "Create, find, change, block and delete users.",
         subcommands: [
             UsersAdd.self, UsersGet.self, UsersList.self, UsersUpdate.self, UsersSetRoles.self,
@@ -47,14 +48,14 @@ struct UsersAdd: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var request = CreateUserRequest(
+        var request = AuthV1.CreateUserRequest(
             email: email,
             attributes: try parseAssignments(attributes, option: "--attr"),
             generatePassword: generatePassword,
             roles: roles,
             sendInvitation: invite)
         if let password {
-            request.password = StringValue(value: try resolvePassword(password))
+            request.password = AuthV1.StringValue(value: try resolvePassword(password))
         }
         let (user, generated) = try await global.withAdmin { admin in
             let response = try await admin.createUser(request)
@@ -80,7 +81,7 @@ struct UsersGet: AsyncParsableCommand {
     var idOrEmail: String
 
     func run() async throws {
-        let request = idOrEmail.contains("@") ? GetUserRequest(email: idOrEmail) : GetUserRequest(id: idOrEmail)
+        let request = idOrEmail.contains("@") ? AuthV1.GetUserRequest(email: idOrEmail) : AuthV1.GetUserRequest(id: idOrEmail)
         let user = try await global.withAdmin { admin in
             try requireUser(try await admin.getUser(request).user)
         }
@@ -89,33 +90,38 @@ struct UsersGet: AsyncParsableCommand {
 }
 
 /// Pages through a listing; with `all`, follows next_page_token to the end.
-func collectPages(
+func collectPages<Item>(
     pageToken: String?, all: Bool,
-    _ fetch: (String) async throws -> ListUsersResponse
-) async throws -> (users: [User], nextPageToken: String) {
-    var users: [User] = []
+    _ fetch: (String) async throws -> (items: [Item], nextPageToken: String)
+) async throws -> (items: [Item], nextPageToken: String) {
+    var items: [Item] = []
     var token = pageToken ?? ""
     var seen: Set<String> = []
     while true {
-        let response = try await fetch(token)
-        users += response.users
-        token = response.nextPageToken
+        let page = try await fetch(token)
+        items += page.items
+        token = page.nextPageToken
         guard all, !token.isEmpty else { break }
         guard seen.insert(token).inserted else {
             throw RPCError(code: .internal, message: "the server returned page token \(token) twice")
         }
     }
-    return (users, token)
+    return (items, token)
 }
 
-func usersListing(_ users: [User], nextPageToken: String, command: String) -> (JSON, String) {
+func usersListing(_ users: [AuthV1.User], nextPageToken: String) -> (JSON, String) {
     let json = JSON.object([("users", .array(users.map(\.json))), ("next_page_token", .string(nextPageToken))])
     var text = usersTable(users)
     if users.isEmpty { text += "\n(none)" }
-    if !nextPageToken.isEmpty {
-        text += "\n\nMore: \(command) --page-token \(nextPageToken)   (or --all)"
-    }
+    text += moreHint(nextPageToken: nextPageToken)
     return (json, text)
+}
+
+/// A user's id: an argument containing "@" is an email (ids never contain one), looked up
+/// with GetUser; anything else is taken as the id.
+func userID(_ idOrEmail: String, admin: AdminService.Client) async throws -> String {
+    guard idOrEmail.contains("@") else { return idOrEmail }
+    return try requireUser(try await admin.getUser(AuthV1.GetUserRequest(email: idOrEmail)).user).id
 }
 
 struct UsersList: AsyncParsableCommand {
@@ -148,17 +154,18 @@ struct UsersList: AsyncParsableCommand {
     var all = false
 
     func run() async throws {
-        let base = ListUsersRequest(
+        let base = AuthV1.ListUsersRequest(
             emailPrefix: emailPrefix ?? "", role: role ?? "", group: group ?? "",
-            blocked: blocked.map { BoolValue(value: $0) }, pageSize: pageSize ?? 0)
+            blocked: blocked.map { AuthV1.BoolValue(value: $0) }, pageSize: pageSize ?? 0)
         let (users, next) = try await global.withAdmin { admin in
             try await collectPages(pageToken: pageToken, all: all) { token in
                 var request = base
                 request.pageToken = token
-                return try await admin.listUsers(request)
+                let page = try await admin.listUsers(request)
+                return (page.users, page.nextPageToken)
             }
         }
-        let (json, text) = usersListing(users, nextPageToken: next, command: "authctl users list")
+        let (json, text) = usersListing(users, nextPageToken: next)
         global.emit(json: json, text: text)
     }
 }
@@ -172,8 +179,8 @@ struct UsersUpdate: AsyncParsableCommand {
 
     @OptionGroup(title: "Global Options") var global: GlobalOptions
 
-    @Argument(help: "The user's id.")
-    var id: String
+    @Argument(help: ArgumentHelp("The user's id, or email (an argument containing \"@\").", valueName: "id-or-email"))
+    var idOrEmail: String
 
     @Option(help: ArgumentHelp("A new email address.", valueName: "email"))
     var email: String?
@@ -198,19 +205,20 @@ struct UsersUpdate: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var request = UpdateUserRequest(
-            id: id,
-            email: email.map { StringValue(value: $0) },
+        var request = AuthV1.UpdateUserRequest(
+            email: email.map { AuthV1.StringValue(value: $0) },
             setAttributes: try parseAssignments(set, option: "--set"),
             removeAttributes: unset)
         if let password {
-            request.password = StringValue(value: try resolvePassword(password))
+            request.password = AuthV1.StringValue(value: try resolvePassword(password))
         }
         if let roles {
-            request.roles = StringList(values: roles.split(separator: ",").map { String($0).trimmingWhitespace }.filter { !$0.isEmpty })
+            request.roles = AuthV1.StringList(values: roles.split(separator: ",").map { String($0).trimmingWhitespace }.filter { !$0.isEmpty })
         }
         let user = try await global.withAdmin { admin in
-            try requireUser(try await admin.updateUser(request).user)
+            var change = request
+            change.id = try await userID(idOrEmail, admin: admin)
+            return try requireUser(try await admin.updateUser(change).user)
         }
         global.emit(json: .object([("user", user.json)]), text: user.text)
     }
@@ -224,16 +232,16 @@ struct UsersSetRoles: AsyncParsableCommand {
 
     @OptionGroup(title: "Global Options") var global: GlobalOptions
 
-    @Argument(help: "The user's id.")
-    var id: String
+    @Argument(help: ArgumentHelp("The user's id, or email (an argument containing \"@\").", valueName: "id-or-email"))
+    var idOrEmail: String
 
     @Argument(help: "The roles.")
     var roles: [String] = []
 
     func run() async throws {
-        let request = UpdateUserRequest(id: id, roles: StringList(values: roles))
         let user = try await global.withAdmin { admin in
-            try requireUser(try await admin.updateUser(request).user)
+            let request = AuthV1.UpdateUserRequest(id: try await userID(idOrEmail, admin: admin), roles: AuthV1.StringList(values: roles))
+            return try requireUser(try await admin.updateUser(request).user)
         }
         global.emit(json: .object([("user", user.json)]), text: user.text)
     }
@@ -242,51 +250,55 @@ struct UsersSetRoles: AsyncParsableCommand {
 struct UsersBlock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "block",
-        abstract: "Block a user: sign-in refused, sessions stop working at once."
+        abstract: "Block a user (by id or email): sign-in refused, sessions stop working at once."
     )
 
     @OptionGroup(title: "Global Options") var global: GlobalOptions
 
-    @Argument(help: "The user's id.")
-    var id: String
+    @Argument(help: ArgumentHelp("The user's id, or email (an argument containing \"@\").", valueName: "id-or-email"))
+    var idOrEmail: String
 
     func run() async throws {
         let user = try await global.withAdmin { admin in
-            try requireUser(try await admin.blockUser(UserIdRequest(id: id)).user)
+            try requireUser(try await admin.blockUser(AuthV1.UserIdRequest(id: try await userID(idOrEmail, admin: admin))).user)
         }
         global.emit(json: .object([("user", user.json)]), text: user.text)
     }
 }
 
 struct UsersUnblock: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "unblock", abstract: "Unblock a user.")
+    static let configuration = CommandConfiguration(commandName: "unblock", abstract: "Unblock a user (by id or email).")
 
     @OptionGroup(title: "Global Options") var global: GlobalOptions
 
-    @Argument(help: "The user's id.")
-    var id: String
+    @Argument(help: ArgumentHelp("The user's id, or email (an argument containing \"@\").", valueName: "id-or-email"))
+    var idOrEmail: String
 
     func run() async throws {
         let user = try await global.withAdmin { admin in
-            try requireUser(try await admin.unblockUser(UserIdRequest(id: id)).user)
+            try requireUser(try await admin.unblockUser(AuthV1.UserIdRequest(id: try await userID(idOrEmail, admin: admin))).user)
         }
         global.emit(json: .object([("user", user.json)]), text: user.text)
     }
 }
 
 struct UsersDelete: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a user.")
+    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a user (by id or email).")
 
     @OptionGroup(title: "Global Options") var global: GlobalOptions
 
-    @Argument(help: "The user's id.")
-    var id: String
+    @Argument(help: ArgumentHelp("The user's id, or email (an argument containing \"@\").", valueName: "id-or-email"))
+    var idOrEmail: String
 
     func run() async throws {
-        _ = try await global.withAdmin { admin in
-            try await admin.deleteUser(UserIdRequest(id: id))
+        let id = try await global.withAdmin { admin in
+            let id = try await userID(idOrEmail, admin: admin)
+            _ = try await admin.deleteUser(AuthV1.UserIdRequest(id: id))
+            return id
         }
-        global.emit(json: .object([("deleted", .string(id))]), text: "Deleted user \(id).")
+        global.emit(
+            json: .object([("deleted", .string(id))]),
+            text: id == idOrEmail ? "Deleted user \(id)." : "Deleted user \(id) (\(idOrEmail)).")
     }
 }
 
@@ -298,15 +310,15 @@ struct UsersResendInvitation: AsyncParsableCommand {
 
     @OptionGroup(title: "Global Options") var global: GlobalOptions
 
-    @Argument(help: "The user's id.")
-    var id: String
+    @Argument(help: ArgumentHelp("The user's id, or email (an argument containing \"@\").", valueName: "id-or-email"))
+    var idOrEmail: String
 
     func run() async throws {
         let expires = try await global.withAdmin { admin in
-            try await admin.resendInvitation(UserIdRequest(id: id)).expiresAtMs
+            try await admin.resendInvitation(AuthV1.UserIdRequest(id: try await userID(idOrEmail, admin: admin))).expiresAtMs
         }
         global.emit(
             json: .object([("expires_at_ms", .int(expires))]),
-            text: "Invitation sent to user \(id); it expires \(formatTime(expires)).")
+            text: "Invitation sent to user \(idOrEmail); it expires \(formatTime(expires)).")
     }
 }

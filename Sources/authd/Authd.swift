@@ -3,6 +3,7 @@ import AuthCore
 import AuthCrypto
 import AuthRPC
 import AuthServer
+import AuthdVersion
 import Logging
 import ServiceLifecycle
 
@@ -14,7 +15,8 @@ import Glibc
 struct Authd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authd",
-        abstract: "The authd authentication server."
+        abstract: "The authd authentication server.",
+        version: AuthdVersion.description
     )
 
     @Option(help: "Address to listen on.")
@@ -179,7 +181,7 @@ struct Authd: AsyncParsableCommand {
         )
         if let keyFile = try await server.createFirstAdminKeyIfNeeded() {
             print("authd first admin key written to \(keyFile)")
-            print("  use it with: authctl --key-file \(keyFile) users list")
+            print("  use it with: \(Self.authctlCommand) --key-file \(keyFile) users list")
         }
         try await server.start()
         // Scripts and tests wait for this line to learn the port.
@@ -194,5 +196,14 @@ struct Authd: AsyncParsableCommand {
             )
         )
         try await group.run()
+    }
+
+    /// How to run authctl from here: it is built and installed beside authd, so the path
+    /// authd was started by with its last component changed (`.build/debug/authctl` after
+    /// `make run`); plain `authctl` when authd was found on PATH.
+    static var authctlCommand: String {
+        let invokedAs = CommandLine.arguments.first ?? "authd"
+        guard let slash = invokedAs.lastIndex(of: "/") else { return "authctl" }
+        return invokedAs[...slash] + "authctl"
     }
 }

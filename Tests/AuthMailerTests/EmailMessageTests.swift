@@ -57,8 +57,8 @@ func sample(
     text: String = "Your code is 12345678.\n",
     html: String = "<p>Your code is <b>12345678</b>.</p>",
     headers: [String: String] = ["Auto-Submitted": "auto-generated"]
-) -> OutboxMessage {
-    OutboxMessage(
+) -> AuthV1.OutboxMessage {
+    AuthV1.OutboxMessage(
         id: 7, leaseToken: "t", messageID: "<0a1b2c@authd>", from: "authd <no-reply@example.com>", to: to,
         subject: subject, textBody: text, htmlBody: html, headers: headers, attempt: 1)
 }

@@ -7,8 +7,8 @@ import Testing
 
 /// An in-memory stand-in for the Mail service: hands out its messages once, records
 /// every acknowledgement, failure report and release.
-actor FakeQueue: MailQueue {
-    var waiting: [OutboxMessage]
+actor FakeOutbox: OutboxClient {
+    var waiting: [AuthV1.OutboxMessage]
     var acknowledged: [UInt64] = []
     var failures: [(id: UInt64, permanent: Bool, reason: String)] = []
     var released: [UInt64] = []
@@ -17,7 +17,7 @@ actor FakeQueue: MailQueue {
 
     init(count: Int, batchSize: Int = 100, recipient: @Sendable (Int) -> String = { "user\($0)@example.com" }) {
         waiting = (1...count).map { index in
-            OutboxMessage(
+            AuthV1.OutboxMessage(
                 id: UInt64(index), leaseToken: "lease-\(index)", messageID: "<\(index)@authd>",
                 from: "authd <no-reply@example.com>", to: recipient(index), subject: "Hi", textBody: "Body \(index)",
                 attempt: 1)
@@ -25,28 +25,28 @@ actor FakeQueue: MailQueue {
         self.batchSize = batchSize
     }
 
-    func lease(workerID: String, batchSize: Int, leaseSeconds: Int) async throws(RPCError) -> [OutboxMessage] {
+    func lease(workerID: String, batchSize: Int, leaseSeconds: Int) async throws(RPCError) -> [AuthV1.OutboxMessage] {
         let batch = Array(waiting.prefix(min(batchSize, self.batchSize)))
         waiting.removeFirst(batch.count)
         return batch
     }
 
-    func acknowledge(_ messages: [LeasedMessage]) async throws(RPCError) -> [UInt64] {
+    func acknowledge(_ messages: [AuthV1.LeasedMessage]) async throws(RPCError) -> [UInt64] {
         acknowledged += messages.map(\.id)
         return []
     }
 
-    func reportFailure(_ message: LeasedMessage, permanent: Bool, reason: String) async throws(RPCError) -> ReportFailureResponse {
+    func reportFailure(_ message: AuthV1.LeasedMessage, permanent: Bool, reason: String) async throws(RPCError) -> AuthV1.ReportFailureResponse {
         failures.append((message.id, permanent, reason))
-        return permanent ? ReportFailureResponse(dead: true) : ReportFailureResponse(retryAtMs: 1)
+        return permanent ? AuthV1.ReportFailureResponse(dead: true) : AuthV1.ReportFailureResponse(retryAtMs: 1)
     }
 
-    func renew(_ messages: [LeasedMessage], leaseSeconds: Int) async throws(RPCError) -> [UInt64] {
+    func renew(_ messages: [AuthV1.LeasedMessage], leaseSeconds: Int) async throws(RPCError) -> [UInt64] {
         renewals += 1
         return []
     }
 
-    func release(_ messages: [LeasedMessage]) async throws(RPCError) -> [UInt64] {
+    func release(_ messages: [AuthV1.LeasedMessage]) async throws(RPCError) -> [UInt64] {
         released += messages.map(\.id)
         return []
     }
@@ -62,7 +62,7 @@ final class FakeTransport: MailTransport {
         self.afterSend = afterSend
     }
 
-    func send(_ message: OutboxMessage) async throws(DeliveryFailure) {
+    func send(_ message: AuthV1.OutboxMessage) async throws(DeliveryFailure) {
         let attempts = sent.withLock { sent in
             sent.append(message.id)
             return sent.count
@@ -79,8 +79,8 @@ final class FakeTransport: MailTransport {
     }
 
     /// Runs the worker until the queue has nothing left, then stops it.
-    func drain(_ queue: FakeQueue, _ transport: FakeTransport, batchSize: Int = 10) async throws -> MailWorker {
-        let worker = MailWorker(configuration: configuration(batchSize: batchSize), queue: queue, transport: transport, logger: quiet)
+    func drain(_ queue: FakeOutbox, _ transport: FakeTransport, batchSize: Int = 10) async throws -> MailWorker {
+        let worker = MailWorker(configuration: configuration(batchSize: batchSize), outbox: queue, transport: transport, logger: quiet)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await worker.run() }
             while await !queue.waiting.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
@@ -92,7 +92,7 @@ final class FakeTransport: MailTransport {
     }
 
     @Test func acknowledgesEverySentMessage() async throws {
-        let queue = FakeQueue(count: 35)
+        let queue = FakeOutbox(count: 35)
         let worker = try await drain(queue, FakeTransport())
         #expect(await queue.acknowledged.sorted() == Array(1...35))
         #expect(await queue.failures.isEmpty)
@@ -100,7 +100,7 @@ final class FakeTransport: MailTransport {
     }
 
     @Test func oneBadMessageNeverStallsTheBatch() async throws {
-        let queue = FakeQueue(count: 20) { index in
+        let queue = FakeOutbox(count: 20) { index in
             switch index {
             case 3: "temp@example.com"
             case 7: "perm@example.com"
@@ -117,12 +117,12 @@ final class FakeTransport: MailTransport {
     }
 
     @Test func stopFinishesTheCurrentMessageAndReleasesTheRest() async throws {
-        let queue = FakeQueue(count: 10)
+        let queue = FakeOutbox(count: 10)
         let box = Mutex<MailWorker?>(nil)
         let transport = FakeTransport { attempts in
             if attempts == 4 { box.withLock { $0?.stop() } }
         }
-        let worker = MailWorker(configuration: configuration(), queue: queue, transport: transport, logger: quiet)
+        let worker = MailWorker(configuration: configuration(), outbox: queue, transport: transport, logger: quiet)
         box.withLock { $0 = worker }
         try await worker.run()
         #expect(await queue.acknowledged == [1, 2, 3, 4])
@@ -131,11 +131,11 @@ final class FakeTransport: MailTransport {
     }
 
     @Test func anInvalidMessageIsAPermanentFailureOfItsOwn() async throws {
-        let queue = FakeQueue(count: 3) { $0 == 2 ? "not an address" : "u\($0)@example.com" }
+        let queue = FakeOutbox(count: 3) { $0 == 2 ? "not an address" : "u\($0)@example.com" }
         let directory = "/tmp/authmailer-tests-\(UInt64.random(in: 0...UInt64.max))"
         let files = FileTransport(directory: directory)
         try files.prepare()
-        let worker = MailWorker(configuration: configuration(), queue: queue, transport: files, logger: quiet)
+        let worker = MailWorker(configuration: configuration(), outbox: queue, transport: files, logger: quiet)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await worker.run() }
             while await queue.acknowledged.count + queue.failures.count < 3 { try await Task.sleep(for: .milliseconds(5)) }
@@ -147,7 +147,7 @@ final class FakeTransport: MailTransport {
     }
 
     @Test func backoffGrowsAndIsCapped() {
-        let worker = MailWorker(configuration: configuration(), queue: FakeQueue(count: 1), transport: FakeTransport(), logger: quiet)
+        let worker = MailWorker(configuration: configuration(), outbox: FakeOutbox(count: 1), transport: FakeTransport(), logger: quiet)
         #expect(worker.backoff(1) == .milliseconds(250))
         #expect(worker.backoff(3) == .seconds(1))
         #expect(worker.backoff(30) == .seconds(10))

@@ -146,8 +146,8 @@ struct FrameDecoderMemoryTests {
     @Test("after a large frame the decoder's buffer is copied small, not kept at its peak")
     func compactsAfterLargeFrame() throws {
         var decoder = FrameDecoder(maximumFrameBytes: 1 << 20, limits: .defaults)
-        let big = RawConnection.frameBytes(Frame(kind: .request, callID: 1, method: "/x/y", payload: Array(repeating: 1, count: 300_000)))
-        let next = RawConnection.frameBytes(Frame(kind: .cancel, callID: 1))
+        let big = RawConnection.frameBytes(AuthV1.Frame(kind: .request, callID: 1, method: "/x/y", payload: Array(repeating: 1, count: 300_000)))
+        let next = RawConnection.frameBytes(AuthV1.Frame(kind: .cancel, callID: 1))
         var buffer = ByteBuffer(bytes: big + next.prefix(3))
         #expect(buffer.capacity >= 300_000)
         let received = try decoder.decode(buffer: &buffer)
@@ -155,13 +155,13 @@ struct FrameDecoderMemoryTests {
         #expect(buffer.readableBytes == 3)
         #expect(buffer.capacity < FrameDecoder.compactionThreshold)
         buffer.writeBytes(next.dropFirst(3))
-        #expect(try decoder.decode(buffer: &buffer)?.frame == Frame(kind: .cancel, callID: 1))
+        #expect(try decoder.decode(buffer: &buffer)?.frame == AuthV1.Frame(kind: .cancel, callID: 1))
     }
 
     @Test("an envelope over its limits is undecodable, naming the field")
     func envelopeLimits() throws {
         var decoder = FrameDecoder(maximumFrameBytes: 1 << 20, limits: DecodingLimits(maximumElements: 2))
-        let frame = Frame(kind: .request, callID: 1, method: "/x/y", metadata: ["a": "1", "b": "2", "c": "3"])
+        let frame = AuthV1.Frame(kind: .request, callID: 1, method: "/x/y", metadata: ["a": "1", "b": "2", "c": "3"])
         var buffer = ByteBuffer(bytes: RawConnection.frameBytes(frame))
         #expect {
             _ = try decoder.decode(buffer: &buffer)

@@ -7,7 +7,7 @@ import Testing
 
 @Suite("Frame codec")
 struct FrameCodecTests {
-    private func framed(_ frame: Frame) -> ByteBuffer {
+    private func framed(_ frame: AuthV1.Frame) -> ByteBuffer {
         var buffer = ByteBuffer()
         try! FrameEncoder().encode(data: frame, out: &buffer)
         return buffer
@@ -16,9 +16,9 @@ struct FrameCodecTests {
     @Test("frames survive being split at every byte and glued together")
     func decoderVerifier() throws {
         let frames = [
-            Frame(kind: .request, callID: 1, method: "/auth.v1.Health/Check", metadata: ["x-request-id": "r1"]),
-            Frame(kind: .request, callID: 2, method: "/auth.v1.Auth/Login", payload: Array(repeating: 7, count: 300), timeoutMs: 5),
-            Frame(kind: .cancel, callID: 1),
+            AuthV1.Frame(kind: .request, callID: 1, method: "/auth.v1.Health/Check", metadata: ["x-request-id": "r1"]),
+            AuthV1.Frame(kind: .request, callID: 2, method: "/auth.v1.Auth/Login", payload: Array(repeating: 7, count: 300), timeoutMs: 5),
+            AuthV1.Frame(kind: .cancel, callID: 1),
         ]
         try ByteToMessageDecoderVerifier.verifyDecoder(
             inputOutputPairs: frames.map { frame in
@@ -40,7 +40,7 @@ struct FrameCodecTests {
 
     @Test("the encoder writes a big-endian length before the envelope")
     func encoderLayout() {
-        let frame = Frame(kind: .cancel, callID: 3)
+        let frame = AuthV1.Frame(kind: .cancel, callID: 3)
         let buffer = framed(frame)
         #expect(Array(buffer.readableBytesView) == [0, 0, 0, 4, 0x08, 0x03, 0x10, 0x03])
     }

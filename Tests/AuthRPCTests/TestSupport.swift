@@ -8,14 +8,15 @@ import Synchronization
 /// Test methods over existing messages: the request's value is "<delay ms>:<text>",
 /// the response echoes the text after the delay.
 enum TestMethods {
-    static let echo = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Echo")
-    static let fail = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Fail")
-    static let block = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Block")
-    static let metadata = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Metadata")
+    static let service = "test.v1.Test"
+    static let echo = MethodDescriptor<AuthV1.StringValue, AuthV1.StringValue>(service: "test.v1.Test", method: "Echo")
+    static let fail = MethodDescriptor<AuthV1.StringValue, AuthV1.StringValue>(service: "test.v1.Test", method: "Fail")
+    static let block = MethodDescriptor<AuthV1.StringValue, AuthV1.StringValue>(service: "test.v1.Test", method: "Block")
+    static let metadata = MethodDescriptor<AuthV1.StringValue, AuthV1.StringValue>(service: "test.v1.Test", method: "Metadata")
     /// Records its start, then takes 300 ms.
-    static let slow = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Slow")
+    static let slow = MethodDescriptor<AuthV1.StringValue, AuthV1.StringValue>(service: "test.v1.Test", method: "Slow")
     /// Answers how many values the list holds: a request with a repeated field.
-    static let count = MethodDescriptor<StringList, StringValue>(service: "test.v1.Test", method: "Count")
+    static let count = MethodDescriptor<AuthV1.StringList, AuthV1.StringValue>(service: "test.v1.Test", method: "Count")
 }
 
 /// Records which blocking calls saw their task cancelled.
@@ -47,37 +48,38 @@ final class CancellationLog: Sendable {
 
 func makeTestRouter(log: CancellationLog = CancellationLog()) -> Router {
     var router = Router()
-    router.register(TestMethods.echo) { request, _ throws(RPCError) in
+    router.register(TestMethods.echo) { request, _ in
         let parts = request.value.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         let delay = Int(parts.first ?? "0") ?? 0
         if delay > 0 {
             try? await Task.sleep(for: .milliseconds(delay))
         }
-        return StringValue(value: parts.count > 1 ? String(parts[1]) : "")
+        return AuthV1.StringValue(value: parts.count > 1 ? String(parts[1]) : "")
     }
-    router.register(TestMethods.fail) { request, _ throws(RPCError) in
+    router.register(TestMethods.fail) { request, _ in
         throw RPCError.invalidArgument("value '\(request.value)' is not acceptable", field: "value")
     }
-    router.register(TestMethods.block) { request, _ throws(RPCError) in
+    router.register(TestMethods.block) { request, _ in
         log.recordStart(request.value)
         do {
             try await Task.sleep(for: .seconds(30))
         } catch {
             log.recordCancel(request.value)
         }
-        return StringValue(value: "finished")
+        return AuthV1.StringValue(value: "finished")
     }
-    router.register(TestMethods.slow) { request, _ throws(RPCError) in
+    router.register(TestMethods.slow) { request, _ in
         log.recordStart(request.value)
         try? await Task.sleep(for: .milliseconds(300))
-        return StringValue(value: "done")
+        return AuthV1.StringValue(value: "done")
     }
-    router.register(TestMethods.metadata) { request, context throws(RPCError) in
-        StringValue(value: context.metadata[request.value] ?? "<none>")
+    router.register(TestMethods.metadata) { request, context in
+        AuthV1.StringValue(value: context.metadata[request.value] ?? "<none>")
     }
-    router.register(TestMethods.count) { request, _ throws(RPCError) in
-        StringValue(value: "\(request.values.count)")
+    router.register(TestMethods.count) { request, _ in
+        AuthV1.StringValue(value: "\(request.values.count)")
     }
+    router.setAccess(.open, for: TestMethods.service)
     return router
 }
 
@@ -134,7 +136,7 @@ struct RawConnection {
         return RawConnection(channel: channel)
     }
 
-    static func frameBytes(_ frame: Frame) -> [UInt8] {
+    static func frameBytes(_ frame: AuthV1.Frame) -> [UInt8] {
         let body = frame.encoded()
         let length = UInt32(body.count)
         return [UInt8(length >> 24), UInt8((length >> 16) & 0xFF), UInt8((length >> 8) & 0xFF), UInt8(length & 0xFF)] + body
@@ -146,7 +148,7 @@ struct RawConnection {
         _ bytes: [UInt8],
         halfClose: Bool = false,
         untilFrames: Int? = nil
-    ) async throws -> (frames: [Frame], closed: Bool) {
+    ) async throws -> (frames: [AuthV1.Frame], closed: Bool) {
         try await channel.executeThenClose { inbound, outbound in
             if !bytes.isEmpty {
                 // The server may already have said GOAWAY and closed (connection limit):
@@ -157,7 +159,7 @@ struct RawConnection {
                 outbound.finish()
             }
             var buffer = ByteBuffer()
-            var frames: [Frame] = []
+            var frames: [AuthV1.Frame] = []
             for try await chunk in inbound {
                 buffer.writeImmutableBuffer(chunk)
                 while let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self),
@@ -165,7 +167,7 @@ struct RawConnection {
                 {
                     buffer.moveReaderIndex(forwardBy: 4)
                     let body = buffer.readBytes(length: Int(length))!
-                    frames.append(try Frame(decoding: body))
+                    frames.append(try AuthV1.Frame(decoding: body))
                 }
                 if let untilFrames, frames.count >= untilFrames {
                     return (frames, false)
@@ -177,5 +179,5 @@ struct RawConnection {
 }
 
 func echoRequest(_ value: String) -> [UInt8] {
-    StringValue(value: value).encoded()
+    AuthV1.StringValue(value: value).encoded()
 }

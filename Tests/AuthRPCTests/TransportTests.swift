@@ -21,7 +21,7 @@ struct TransportTests {
                     let delay = (1000 - call) % 37
                     let response = try await client.call(
                         TestMethods.echo,
-                        StringValue(value: "\(delay):call-\(call)")
+                        AuthV1.StringValue(value: "\(delay):call-\(call)")
                     )
                     #expect(response.value == "call-\(call)")
                     completionOrder.record(call, on: connection)
@@ -41,7 +41,7 @@ struct TransportTests {
         let running = try await RunningServer.start()
         let client = running.client()
         let error = await #expect(throws: RPCError.self) {
-            try await client.call(TestMethods.fail, StringValue(value: "zzz"))
+            try await client.call(TestMethods.fail, AuthV1.StringValue(value: "zzz"))
         }
         #expect(error?.code == .invalidArgument)
         #expect(error?.message == "value 'zzz' is not acceptable")
@@ -54,11 +54,11 @@ struct TransportTests {
     func unknownMethod() async throws {
         let running = try await RunningServer.start()
         let client = running.client()
-        let unknown = MethodDescriptor<StringValue, StringValue>(service: "test.v1.Test", method: "Nope")
-        let error = await #expect(throws: RPCError.self) { try await client.call(unknown, StringValue()) }
+        let unknown = MethodDescriptor<AuthV1.StringValue, AuthV1.StringValue>(service: "test.v1.Test", method: "Nope")
+        let error = await #expect(throws: RPCError.self) { try await client.call(unknown, AuthV1.StringValue()) }
         #expect(error?.code == .unimplemented)
         #expect(error?.message.contains("/test.v1.Test/Nope") == true)
-        #expect(try await client.call(TestMethods.echo, StringValue(value: "0:still here")).value == "still here")
+        #expect(try await client.call(TestMethods.echo, AuthV1.StringValue(value: "0:still here")).value == "still here")
         await client.close()
         await running.stop()
     }
@@ -68,7 +68,7 @@ struct TransportTests {
         let running = try await RunningServer.start()
         let client = running.client()
         // A Frame where a StringValue is expected: fields 1 (varint) and 7 are not a StringValue's.
-        let payload = Frame(kind: .request, callID: 5, timeoutMs: 3).encoded()
+        let payload = AuthV1.Frame(kind: .request, callID: 5, timeoutMs: 3).encoded()
         let error = await #expect(throws: RPCError.self) {
             try await client.callRaw(TestMethods.echo.path, payload: payload)
         }
@@ -78,7 +78,7 @@ struct TransportTests {
             try await client.callRaw(TestMethods.echo.path, payload: [0xFF, 0xFF, 0xFF])
         }
         #expect(garbage?.code == .invalidArgument)
-        #expect(try await client.call(TestMethods.echo, StringValue(value: "0:ok")).value == "ok")
+        #expect(try await client.call(TestMethods.echo, AuthV1.StringValue(value: "0:ok")).value == "ok")
         await client.close()
         await running.stop()
     }
@@ -88,8 +88,8 @@ struct TransportTests {
         let running = try await RunningServer.start()
         let client = running.client(ClientConfiguration(metadata: ["authorization": "Bearer k"]))
         let options = CallOptions(metadata: ["X-Client-Address": "203.0.113.9"])
-        #expect(try await client.call(TestMethods.metadata, StringValue(value: "x-client-address"), options: options).value == "203.0.113.9")
-        #expect(try await client.call(TestMethods.metadata, StringValue(value: "authorization")).value == "Bearer k")
+        #expect(try await client.call(TestMethods.metadata, AuthV1.StringValue(value: "x-client-address"), options: options).value == "203.0.113.9")
+        #expect(try await client.call(TestMethods.metadata, AuthV1.StringValue(value: "authorization")).value == "Bearer k")
         await client.close()
         await running.stop()
     }
@@ -99,14 +99,14 @@ struct TransportTests {
         let first = try await RunningServer.start()
         let port = first.port
         let client = first.client()
-        #expect(try await client.call(TestMethods.echo, StringValue(value: "0:one")).value == "one")
+        #expect(try await client.call(TestMethods.echo, AuthV1.StringValue(value: "0:one")).value == "one")
         await first.stop()
         let down = await #expect(throws: RPCError.self) {
-            try await client.call(TestMethods.echo, StringValue(value: "0:two"))
+            try await client.call(TestMethods.echo, AuthV1.StringValue(value: "0:two"))
         }
         #expect(down?.code == .unavailable)
         let second = try await RunningServer.start { $0.port = port }
-        #expect(try await client.call(TestMethods.echo, StringValue(value: "0:three")).value == "three")
+        #expect(try await client.call(TestMethods.echo, AuthV1.StringValue(value: "0:three")).value == "three")
         await client.close()
         await second.stop()
     }
@@ -116,13 +116,13 @@ struct TransportTests {
         let log = CancellationLog()
         let running = try await RunningServer.start(router: makeTestRouter(log: log))
         let client = running.client()
-        async let slow = client.call(TestMethods.slow, StringValue(value: "in flight"))
+        async let slow = client.call(TestMethods.slow, AuthV1.StringValue(value: "in flight"))
         #expect(await log.waitUntilStarted("in flight"))
         running.server.beginGracefulShutdown()
         #expect(try await slow.value == "done")
         _ = await running.task.result
         let after = await #expect(throws: RPCError.self) {
-            try await client.call(TestMethods.echo, StringValue(value: "0:late"))
+            try await client.call(TestMethods.echo, AuthV1.StringValue(value: "0:late"))
         }
         #expect(after?.code == .unavailable)
         await client.close()
@@ -152,7 +152,7 @@ struct DeadlineTests {
         let running = try await RunningServer.start(router: makeTestRouter(log: log))
         // Raw frames, so that only the server's deadline can answer.
         let connection = try await RawConnection.connect(port: running.port)
-        let request = Frame(kind: .request, callID: 1, method: TestMethods.block.path, payload: echoRequest("slow-1"), timeoutMs: 50)
+        let request = AuthV1.Frame(kind: .request, callID: 1, method: TestMethods.block.path, payload: echoRequest("slow-1"), timeoutMs: 50)
         let clock = ContinuousClock()
         let started = clock.now
         let (frames, _) = try await connection.exchange(RawConnection.frameBytes(request), untilFrames: 1)
@@ -170,11 +170,11 @@ struct DeadlineTests {
         let running = try await RunningServer.start(router: makeTestRouter(log: log))
         let client = running.client()
         let error = await #expect(throws: RPCError.self) {
-            try await client.call(TestMethods.block, StringValue(value: "slow-2"), options: CallOptions(timeout: .milliseconds(80)))
+            try await client.call(TestMethods.block, AuthV1.StringValue(value: "slow-2"), options: CallOptions(timeout: .milliseconds(80)))
         }
         #expect(error?.code == .deadlineExceeded)
         // The connection is still good for other calls.
-        #expect(try await client.call(TestMethods.echo, StringValue(value: "0:next")).value == "next")
+        #expect(try await client.call(TestMethods.echo, AuthV1.StringValue(value: "0:next")).value == "next")
         #expect(await log.waitUntilCancelled("slow-2"))
         await client.close()
         await running.stop()
@@ -186,14 +186,14 @@ struct DeadlineTests {
         let running = try await RunningServer.start(router: makeTestRouter(log: log))
         let connection = try await RawConnection.connect(port: running.port)
         let frames = [
-            Frame(kind: .request, callID: 1, method: TestMethods.block.path, payload: echoRequest("old")),
-            Frame(kind: .cancel, callID: 1),
-            Frame(kind: .request, callID: 1, method: TestMethods.echo.path, payload: echoRequest("300:new")),
+            AuthV1.Frame(kind: .request, callID: 1, method: TestMethods.block.path, payload: echoRequest("old")),
+            AuthV1.Frame(kind: .cancel, callID: 1),
+            AuthV1.Frame(kind: .request, callID: 1, method: TestMethods.echo.path, payload: echoRequest("300:new")),
         ]
         let (responses, _) = try await connection.exchange(frames.flatMap(RawConnection.frameBytes), untilFrames: 1)
         #expect(responses.count == 1)
         #expect(responses.first?.callID == 1)
-        #expect(try StringValue(decoding: responses.first?.payload ?? []).value == "new")
+        #expect(try AuthV1.StringValue(decoding: responses.first?.payload ?? []).value == "new")
         #expect(await log.waitUntilCancelled("old"))
         await running.stop()
     }
@@ -203,13 +203,13 @@ struct DeadlineTests {
         let log = CancellationLog()
         let running = try await RunningServer.start(router: makeTestRouter(log: log))
         let client = running.client()
-        let task = Task { try await client.call(TestMethods.block, StringValue(value: "slow-3")) }
+        let task = Task { try await client.call(TestMethods.block, AuthV1.StringValue(value: "slow-3")) }
         #expect(await log.waitUntilStarted("slow-3"))
         task.cancel()
         let result = await task.result
         #expect(throws: RPCError.self) { try result.get() }
         #expect(await log.waitUntilCancelled("slow-3"))
-        #expect(try await client.call(TestMethods.echo, StringValue(value: "0:after")).value == "after")
+        #expect(try await client.call(TestMethods.echo, AuthV1.StringValue(value: "0:after")).value == "after")
         await client.close()
         await running.stop()
     }
@@ -249,7 +249,7 @@ struct LimitTests {
     func truncatedFrame() async throws {
         let running = try await RunningServer.start()
         let connection = try await RawConnection.connect(port: running.port)
-        let whole = RawConnection.frameBytes(Frame(kind: .request, callID: 1, method: TestMethods.echo.path, payload: echoRequest("0:x")))
+        let whole = RawConnection.frameBytes(AuthV1.Frame(kind: .request, callID: 1, method: TestMethods.echo.path, payload: echoRequest("0:x")))
         let (frames, closed) = try await connection.exchange(Array(whole.prefix(whole.count - 3)), halfClose: true)
         #expect(closed)
         #expect(frames.isEmpty)
@@ -258,19 +258,19 @@ struct LimitTests {
     }
 
     @Test("protocol violations get GOAWAY INVALID_ARGUMENT", arguments: [
-        ("call id 0", [Frame(kind: .request, callID: 0, method: "/test.v1.Test/Echo")], "call_id 0"),
-        ("a response from the client", [Frame(kind: .response, callID: 4)], "FRAME_KIND_RESPONSE is not allowed"),
-        ("an unspecified kind", [Frame(kind: .unspecified, callID: 4)], "FRAME_KIND_UNSPECIFIED is not allowed"),
+        ("call id 0", [AuthV1.Frame(kind: .request, callID: 0, method: "/test.v1.Test/Echo")], "call_id 0"),
+        ("a response from the client", [AuthV1.Frame(kind: .response, callID: 4)], "FRAME_KIND_RESPONSE is not allowed"),
+        ("an unspecified kind", [AuthV1.Frame(kind: .unspecified, callID: 4)], "FRAME_KIND_UNSPECIFIED is not allowed"),
         (
             "a call id already in flight",
             [
-                Frame(kind: .request, callID: 9, method: "/test.v1.Test/Block", payload: echoRequest("dup")),
-                Frame(kind: .request, callID: 9, method: "/test.v1.Test/Block", payload: echoRequest("dup")),
+                AuthV1.Frame(kind: .request, callID: 9, method: "/test.v1.Test/Block", payload: echoRequest("dup")),
+                AuthV1.Frame(kind: .request, callID: 9, method: "/test.v1.Test/Block", payload: echoRequest("dup")),
             ],
             "call id 9 is already in flight"
         ),
     ])
-    func protocolViolation(name: String, sent: [Frame], message: String) async throws {
+    func protocolViolation(name: String, sent: [AuthV1.Frame], message: String) async throws {
         let running = try await RunningServer.start()
         let connection = try await RawConnection.connect(port: running.port)
         let (frames, closed) = try await connection.exchange(sent.flatMap(RawConnection.frameBytes))
@@ -287,7 +287,7 @@ struct LimitTests {
         let running = try await RunningServer.start { $0.maximumCallsInFlight = 4 }
         let connection = try await RawConnection.connect(port: running.port)
         let frames = (1...6).map { id in
-            Frame(kind: .request, callID: UInt64(id), method: TestMethods.echo.path, payload: echoRequest("200:call \(id)"))
+            AuthV1.Frame(kind: .request, callID: UInt64(id), method: TestMethods.echo.path, payload: echoRequest("200:call \(id)"))
         }
         let (responses, _) = try await connection.exchange(frames.flatMap(RawConnection.frameBytes), untilFrames: 6)
         let byID = Dictionary(uniqueKeysWithValues: responses.map { ($0.callID, $0) })
@@ -319,8 +319,8 @@ struct LimitTests {
         // that waits over the idle timeout for its first request is rightly closed.
         let running = try await RunningServer.start { $0.idleTimeout = .seconds(2) }
         let client = running.client()
-        #expect(try await client.call(TestMethods.echo, StringValue(value: "0:first")).value == "first")
-        #expect(try await client.call(TestMethods.echo, StringValue(value: "4500:slow but fine")).value == "slow but fine")
+        #expect(try await client.call(TestMethods.echo, AuthV1.StringValue(value: "0:first")).value == "first")
+        #expect(try await client.call(TestMethods.echo, AuthV1.StringValue(value: "4500:slow but fine")).value == "slow but fine")
         await client.close()
         await running.stop()
     }
@@ -330,8 +330,8 @@ struct LimitTests {
         let running = try await RunningServer.start { $0.maximumConnections = 2 }
         let first = running.client()
         let second = running.client()
-        #expect(try await first.call(TestMethods.echo, StringValue(value: "0:1")).value == "1")
-        #expect(try await second.call(TestMethods.echo, StringValue(value: "0:2")).value == "2")
+        #expect(try await first.call(TestMethods.echo, AuthV1.StringValue(value: "0:1")).value == "1")
+        #expect(try await second.call(TestMethods.echo, AuthV1.StringValue(value: "0:2")).value == "2")
         let third = try await RawConnection.connect(port: running.port)
         let (frames, closed) = try await third.exchange([])
         #expect(closed)
@@ -342,7 +342,7 @@ struct LimitTests {
         var served = false
         for _ in 0..<50 where !served {
             let fourth = running.client()
-            served = (try? await fourth.call(TestMethods.echo, StringValue(value: "0:4"))) != nil
+            served = (try? await fourth.call(TestMethods.echo, AuthV1.StringValue(value: "0:4"))) != nil
             await fourth.close()
             if !served { try await Task.sleep(for: .milliseconds(20)) }
         }
@@ -353,7 +353,7 @@ struct LimitTests {
 
     private func assertStillServing(_ running: RunningServer) async throws {
         let client = running.client()
-        #expect(try await client.call(TestMethods.echo, StringValue(value: "0:alive")).value == "alive")
+        #expect(try await client.call(TestMethods.echo, AuthV1.StringValue(value: "0:alive")).value == "alive")
         await client.close()
     }
 }

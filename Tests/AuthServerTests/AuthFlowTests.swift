@@ -7,7 +7,7 @@ import Testing
 /// Asserts that `body` fails with `code`, and returns the error for more checks.
 @discardableResult
 func expectRPCError<T>(
-    _ code: Code,
+    _ code: AuthV1.Code,
     sourceLocation: SourceLocation = #_sourceLocation,
     _ body: () async throws -> T
 ) async -> RPCError? {
@@ -25,8 +25,8 @@ func expectRPCError<T>(
 }
 
 /// Runs `count` calls at once and returns each one's status code (OK for a success).
-func parallelOutcomes(_ count: Int, _ call: @escaping @Sendable (Int) async throws -> Void) async -> [Code] {
-    await withTaskGroup(of: Code.self) { group in
+func parallelOutcomes(_ count: Int, _ call: @escaping @Sendable (Int) async throws -> Void) async -> [AuthV1.Code] {
+    await withTaskGroup(of: AuthV1.Code.self) { group in
         for index in 0..<count {
             group.addTask {
                 do {
@@ -39,7 +39,7 @@ func parallelOutcomes(_ count: Int, _ call: @escaping @Sendable (Int) async thro
                 }
             }
         }
-        return await group.reduce(into: [Code]()) { $0.append($1) }
+        return await group.reduce(into: [AuthV1.Code]()) { $0.append($1) }
     }
 }
 
@@ -89,9 +89,9 @@ struct SignUpLoginTests {
     func logout() async throws {
         let authd = try await TestAuthd.start()
         let token = try await authd.client.signUp("ken@example.com").session!.token
-        _ = try await authd.client.auth.logout(LogoutRequest(token: token))
+        _ = try await authd.client.auth.logout(AuthV1.LogoutRequest(token: token))
         await expectRPCError(.unauthenticated) { try await authd.client.me(token) }
-        _ = try await authd.client.auth.logout(LogoutRequest(token: token))
+        _ = try await authd.client.auth.logout(AuthV1.LogoutRequest(token: token))
         try await authd.finish()
     }
 
@@ -194,12 +194,12 @@ struct ProfileTests {
         let token = try await authd.client.signUp("old@example.com", attributes: ["name": "Old", "city": "Oslo"]).session!.token
         _ = try await authd.client.signUp("taken@example.com")
         let updated = try await authd.client.auth.updateProfile(
-            UpdateProfileRequest(token: token, setAttributes: ["name": "New"], removeAttributes: ["city"], email: StringValue(value: "New@Example.com"))
+            AuthV1.UpdateProfileRequest(token: token, setAttributes: ["name": "New"], removeAttributes: ["city"], email: AuthV1.StringValue(value: "New@Example.com"))
         ).user
         #expect(updated?.email == "new@example.com")
         #expect(updated?.attributes == ["name": "New"])
         let conflict = await expectRPCError(.alreadyExists) {
-            try await authd.client.auth.updateProfile(UpdateProfileRequest(token: token, email: StringValue(value: "TAKEN@example.com")))
+            try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(token: token, email: AuthV1.StringValue(value: "TAKEN@example.com")))
         }
         #expect(conflict?.fieldViolations.first?.field == "email")
         _ = try await authd.client.login("new@example.com", "correct horse")
@@ -213,10 +213,10 @@ struct ProfileTests {
         let mine = try await authd.client.signUp("change@example.com", "before change").session!.token
         let other = try await authd.client.login("change@example.com", "before change").session!.token
         let wrongOld = await expectRPCError(.permissionDenied) {
-            try await authd.client.auth.changePassword(ChangePasswordRequest(token: mine, oldPassword: "not it", newPassword: "after change"))
+            try await authd.client.auth.changePassword(AuthV1.ChangePasswordRequest(token: mine, oldPassword: "not it", newPassword: "after change"))
         }
         #expect(wrongOld?.fieldViolations.first?.field == "old_password")
-        _ = try await authd.client.auth.changePassword(ChangePasswordRequest(token: mine, oldPassword: "before change", newPassword: "after change"))
+        _ = try await authd.client.auth.changePassword(AuthV1.ChangePasswordRequest(token: mine, oldPassword: "before change", newPassword: "after change"))
         _ = try await authd.client.me(mine)
         await expectRPCError(.unauthenticated) { try await authd.client.me(other) }
         await expectRPCError(.unauthenticated) { try await authd.client.login("change@example.com", "before change") }
@@ -231,21 +231,21 @@ struct PasswordResetTests {
     func resetFlow() async throws {
         let authd = try await TestAuthd.start()
         let session = try await authd.client.signUp("reset@example.com", "forgotten one").session!.token
-        let answer = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "Reset@example.com"))
+        let answer = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "Reset@example.com"))
         #expect(answer.codeValidForSeconds == 900)
         let messages = try await (try authd.openStorage()).outboxMessages(recipient: "reset@example.com")
         #expect(messages.count == 1)
-        #expect(messages.first?.state == "queued")
+        #expect(messages.first?.state == .queued)
         #expect(messages.first?.message.subject == "Your verification code")
         let code = try #require(try await authd.lastCode(for: "reset@example.com"))
         #expect(code.count == 8)
 
-        _ = try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "reset@example.com", code: code, newPassword: "remembered one"))
+        _ = try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "reset@example.com", code: code, newPassword: "remembered one"))
         await expectRPCError(.unauthenticated) { try await authd.client.me(session) }
         _ = try await authd.client.login("reset@example.com", "remembered one")
         // Single use.
         await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "reset@example.com", code: code, newPassword: "third one"))
+            try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "reset@example.com", code: code, newPassword: "third one"))
         }
         try await authd.finish()
     }
@@ -254,15 +254,15 @@ struct PasswordResetTests {
     func unknownEmail() async throws {
         let authd = try await TestAuthd.start()
         _ = try await authd.client.signUp("known@example.com")
-        let known = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "known@example.com"))
-        let unknown = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "unknown@example.com"))
+        let known = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "known@example.com"))
+        let unknown = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "unknown@example.com"))
         #expect(known == unknown)
         #expect(try await (try authd.openStorage()).outboxMessages(recipient: "unknown@example.com").isEmpty)
         let confirm = await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "unknown@example.com", code: "12345678", newPassword: "whatever1"))
+            try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "unknown@example.com", code: "12345678", newPassword: "whatever1"))
         }
         let wrong = await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "known@example.com", code: "12345678", newPassword: "whatever1"))
+            try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "known@example.com", code: "12345678", newPassword: "whatever1"))
         }
         #expect(confirm?.message == wrong?.message)
         try await authd.finish()
@@ -272,16 +272,16 @@ struct PasswordResetTests {
     func newerCodeVoidsOlder() async throws {
         let authd = try await TestAuthd.start()
         _ = try await authd.client.signUp("twice@example.com")
-        _ = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "twice@example.com"))
+        _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "twice@example.com"))
         let first = try #require(try await authd.lastCode(for: "twice@example.com"))
-        _ = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "twice@example.com"))
+        _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "twice@example.com"))
         let second = try #require(try await authd.lastCode(for: "twice@example.com"))
         if first != second {
             await expectRPCError(.invalidArgument) {
-                try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "twice@example.com", code: first, newPassword: "new password"))
+                try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "twice@example.com", code: first, newPassword: "new password"))
             }
         }
-        _ = try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "twice@example.com", code: second, newPassword: "new password"))
+        _ = try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "twice@example.com", code: second, newPassword: "new password"))
         try await authd.finish()
     }
 
@@ -289,11 +289,11 @@ struct PasswordResetTests {
     func expiredCode() async throws {
         let authd = try await TestAuthd.start()
         _ = try await authd.client.signUp("late@example.com")
-        _ = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "late@example.com"))
+        _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "late@example.com"))
         let code = try #require(try await authd.lastCode(for: "late@example.com"))
         authd.clock.advance(by: .seconds(15 * 60 + 1))
         await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "late@example.com", code: code, newPassword: "too late now"))
+            try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "late@example.com", code: code, newPassword: "too late now"))
         }
         try await authd.finish()
     }
@@ -302,18 +302,18 @@ struct PasswordResetTests {
     func parallelGuesses() async throws {
         let authd = try await TestAuthd.start()
         _ = try await authd.client.signUp("guess@example.com")
-        _ = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "guess@example.com"))
+        _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "guess@example.com"))
         let code = try #require(try await authd.lastCode(for: "guess@example.com"))
         let client = authd.client
         // Exactly five: with the next test (four leave the code alive) this pins the limit at five.
         let outcomes = await parallelOutcomes(5) { index in
             let wrong = String(format: "%08d", (Int(code)! + 1 + index) % 100_000_000)
-            _ = try await client.auth.confirmPassword(ConfirmPasswordRequest(email: "guess@example.com", code: wrong, newPassword: "guessed pw"))
+            _ = try await client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "guess@example.com", code: wrong, newPassword: "guessed pw"))
         }
         #expect(outcomes.allSatisfy { $0 == .invalidArgument })
         // The right code no longer works: the wrong tries voided it.
         await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "guess@example.com", code: code, newPassword: "right but late"))
+            try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "guess@example.com", code: code, newPassword: "right but late"))
         }
         try await authd.finish()
     }
@@ -322,15 +322,15 @@ struct PasswordResetTests {
     func fewParallelGuesses() async throws {
         let authd = try await TestAuthd.start()
         _ = try await authd.client.signUp("four@example.com")
-        _ = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "four@example.com"))
+        _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "four@example.com"))
         let code = try #require(try await authd.lastCode(for: "four@example.com"))
         let client = authd.client
         let outcomes = await parallelOutcomes(4) { index in
             let wrong = String(format: "%08d", (Int(code)! + 1 + index) % 100_000_000)
-            _ = try await client.auth.confirmPassword(ConfirmPasswordRequest(email: "four@example.com", code: wrong, newPassword: "guessed pw"))
+            _ = try await client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "four@example.com", code: wrong, newPassword: "guessed pw"))
         }
         #expect(outcomes.allSatisfy { $0 == .invalidArgument })
-        _ = try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "four@example.com", code: code, newPassword: "the right one"))
+        _ = try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "four@example.com", code: code, newPassword: "the right one"))
         _ = try await authd.client.login("four@example.com", "the right one")
         try await authd.finish()
     }
@@ -341,15 +341,15 @@ struct PasswordResetTests {
         _ = try await authd.client.signUp("flood@example.com")
         for email in ["flood@example.com", "ghost@example.com"] {
             for _ in 0..<3 {
-                _ = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: email))
+                _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: email))
             }
             let error = await expectRPCError(.resourceExhausted) {
-                try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: email))
+                try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: email))
             }
             #expect((error?.retryAfterMilliseconds ?? 0) > 0)
         }
         authd.clock.advance(by: .seconds(3601))
-        _ = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "flood@example.com"))
+        _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "flood@example.com"))
         try await authd.finish()
     }
 }
@@ -465,7 +465,7 @@ struct BadInputTests {
     func codeShape() async throws {
         let authd = try await TestAuthd.start()
         let error = await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "x@example.com", code: "12ab", newPassword: "whatever1"))
+            try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "x@example.com", code: "12ab", newPassword: "whatever1"))
         }
         #expect(error?.fieldViolations.first?.field == "code")
         try await authd.finish()

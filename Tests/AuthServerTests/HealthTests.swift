@@ -7,11 +7,11 @@ struct HealthTests {
     func health() async throws {
         let authd = try await TestAuthd.start()
         let client = authd.client
-        #expect(try await client.health.check(HealthCheckRequest()).status == .serving)
-        #expect(try await client.health.check(HealthCheckRequest(service: "auth.v1.Health")).status == .serving)
-        #expect(try await client.health.check(HealthCheckRequest(service: "auth.v1.Auth")).status == .serving)
+        #expect(try await client.health.check(AuthV1.HealthCheckRequest()).status == .serving)
+        #expect(try await client.health.check(AuthV1.HealthCheckRequest(service: "auth.v1.Health")).status == .serving)
+        #expect(try await client.health.check(AuthV1.HealthCheckRequest(service: "auth.v1.Auth")).status == .serving)
         let error = await #expect(throws: RPCError.self) {
-            try await client.health.check(HealthCheckRequest(service: "auth.v1.Nope"))
+            try await client.health.check(AuthV1.HealthCheckRequest(service: "auth.v1.Nope"))
         }
         #expect(error?.code == .notFound)
         try await authd.finish()

@@ -5,28 +5,28 @@ import Testing
 /// CSV import and export over the wire.
 @Suite("CSV import and export")
 struct ImportTests {
-    typealias Outcome = ImportRowResult.Outcome
+    typealias Outcome = AuthV1.ImportRowResult.Outcome
 
     func importCSV(
         _ authd: TestAuthd,
         _ csv: [UInt8],
-        options: ImportOptions = ImportOptions()
-    ) async throws -> ImportUsersResponse {
+        options: AuthV1.ImportOptions = AuthV1.ImportOptions()
+    ) async throws -> AuthV1.ImportUsersResponse {
         // The header is the first line; records start at line 2.
         let newline = csv.firstIndex(of: 10)!
         let header = String(decoding: csv[..<newline], as: UTF8.self)
         return try await authd.adminClient.admin.importUsers(
-            ImportUsersRequest(header: header, rows: Array(csv[(newline + 1)...]), firstLine: 2, options: options))
+            AuthV1.ImportUsersRequest(header: header, rows: Array(csv[(newline + 1)...]), firstLine: 2, options: options))
     }
 
-    func allUsers(_ authd: TestAuthd) async throws -> [User] {
-        try await authd.adminClient.admin.listUsers(ListUsersRequest(pageSize: 1000)).users
+    func allUsers(_ authd: TestAuthd) async throws -> [AuthV1.User] {
+        try await authd.adminClient.admin.listUsers(AuthV1.ListUsersRequest(pageSize: 1000)).users
     }
 
     @Test("bad rows mixed in are each reported with their line; the good rows are written")
     func badRows() async throws {
         let authd = try await TestAuthd.start()
-        _ = try await authd.adminClient.admin.createRole(RoleRequest(name: "Premium"))
+        _ = try await authd.adminClient.admin.createRole(AuthV1.RoleRequest(name: "Premium"))
         var csv = Array("""
             email,name,password,roles
             ada@example.com,Ada,secret1,Premium
@@ -100,7 +100,7 @@ struct ImportTests {
         _ = try await importCSV(authd, Array("email,name\nada@example.com,Ada\n".utf8))
         let response = try await importCSV(
             authd, Array("email,name,password\nada@example.com,Ada L.,secret1\nbob@example.com,Bob,\nbad,,\n".utf8),
-            options: ImportOptions(generatePasswords: true, onExisting: .existingUserUpdate, dryRun: true))
+            options: AuthV1.ImportOptions(generatePasswords: true, onExisting: .existingUserUpdate, dryRun: true))
         #expect(response.rows.map(\.outcome) == [.updated, .created, .error])
         #expect(response.rows.allSatisfy { $0.generatedPassword.isEmpty })
         let users = try await allUsers(authd)
@@ -112,7 +112,7 @@ struct ImportTests {
     @Test("an existing email: skip (default), fail, update")
     func existingPolicies() async throws {
         let authd = try await TestAuthd.start()
-        for role in ["Admin", "Premium"] { _ = try await authd.adminClient.admin.createRole(RoleRequest(name: role)) }
+        for role in ["Admin", "Premium"] { _ = try await authd.adminClient.admin.createRole(AuthV1.RoleRequest(name: role)) }
         _ = try await importCSV(authd, Array("email,name,city,roles\nada@example.com,Ada,Paris,Premium\n".utf8))
         let csv = Array("email,name,roles,password\nada@example.com,Ada L.,,secret99\nbob@example.com,Bob,Admin,\n".utf8)
 
@@ -120,21 +120,21 @@ struct ImportTests {
         #expect(skipped.rows.map(\.outcome) == [.skipped, .created])
         #expect(skipped.rows[0].reason == "a user with this email already exists")
 
-        let failed = try await importCSV(authd, csv, options: ImportOptions(onExisting: .existingUserFail))
+        let failed = try await importCSV(authd, csv, options: AuthV1.ImportOptions(onExisting: .existingUserFail))
         #expect(failed.rows.map(\.outcome) == [.error, .error])
         #expect(failed.rows.allSatisfy { $0.reason == "a user with this email already exists" })
 
-        let updated = try await importCSV(authd, csv, options: ImportOptions(onExisting: .existingUserUpdate))
+        let updated = try await importCSV(authd, csv, options: AuthV1.ImportOptions(onExisting: .existingUserUpdate))
         #expect(updated.rows.map(\.outcome) == [.updated, .updated])
         var users = try await allUsers(authd)
         #expect(users[0].attributes == ["name": "Ada L.", "city": "Paris"])  // set, others kept
         #expect(users[0].roles == ["Premium"])  // an empty roles cell keeps the roles
         #expect(users[0].hasPassword)
-        let login = try await authd.client.auth.login(LoginRequest(email: "ada@example.com", password: "secret99"))
+        let login = try await authd.client.auth.login(AuthV1.LoginRequest(email: "ada@example.com", password: "secret99"))
         #expect(login.session != nil)
 
         _ = try await importCSV(
-            authd, Array("email,roles\nada@example.com,Admin;Premium\n".utf8), options: ImportOptions(onExisting: .existingUserUpdate))
+            authd, Array("email,roles\nada@example.com,Admin;Premium\n".utf8), options: AuthV1.ImportOptions(onExisting: .existingUserUpdate))
         users = try await allUsers(authd)
         #expect(users[0].roles == ["Admin", "Premium"])
         try await authd.finish()
@@ -145,12 +145,12 @@ struct ImportTests {
         let authd = try await TestAuthd.start()
         let response = try await importCSV(
             authd, Array("email,password\nada@example.com,\nbob@example.com,secret1\n".utf8),
-            options: ImportOptions(generatePasswords: true))
+            options: AuthV1.ImportOptions(generatePasswords: true))
         #expect(response.rows.map(\.outcome) == [.created, .created])
         let generated = response.rows[0].generatedPassword
         #expect(generated.count == 20 && response.rows[1].generatedPassword.isEmpty)
-        _ = try await authd.client.auth.login(LoginRequest(email: "ada@example.com", password: generated))
-        _ = try await authd.client.auth.login(LoginRequest(email: "bob@example.com", password: "secret1"))
+        _ = try await authd.client.auth.login(AuthV1.LoginRequest(email: "ada@example.com", password: generated))
+        _ = try await authd.client.auth.login(AuthV1.LoginRequest(email: "bob@example.com", password: "secret1"))
         try await authd.finish()
     }
 
@@ -158,11 +158,11 @@ struct ImportTests {
     func invitations() async throws {
         let authd = try await TestAuthd.start()
         let response = try await importCSV(
-            authd, Array("email,name\nada@example.com,Ada\n".utf8), options: ImportOptions(sendInvitations: true))
+            authd, Array("email,name\nada@example.com,Ada\n".utf8), options: AuthV1.ImportOptions(sendInvitations: true))
         #expect(response.rows.map(\.outcome) == [.created])
         let messages = try await (try authd.openStorage()).outboxMessages(recipient: "ada@example.com")
         #expect(messages.count == 1)
-        #expect(messages.first?.message.kind == "invitation")
+        #expect(messages.first?.message.kind == .invitation)
         try await authd.finish()
     }
 
@@ -170,7 +170,7 @@ struct ImportTests {
     func roundTrip() async throws {
         let source = try await TestAuthd.start()
         for role in ["Admin", "Premium", "Early Bird"] {
-            _ = try await source.adminClient.admin.createRole(RoleRequest(name: role))
+            _ = try await source.adminClient.admin.createRole(AuthV1.RoleRequest(name: role))
         }
         let users: [(String, [String: String], [String])] = [
             ("ada@example.com", ["name": "Ada, Countess", "quote": "say \"hi\""], ["Admin", "Premium"]),
@@ -180,16 +180,16 @@ struct ImportTests {
             ("eve@example.com", ["name": "Eve"], []),
         ]
         for (email, attributes, roles) in users {
-            _ = try await source.adminClient.admin.createUser(CreateUserRequest(email: email, attributes: attributes, roles: roles))
+            _ = try await source.adminClient.admin.createUser(AuthV1.CreateUserRequest(email: email, attributes: attributes, roles: roles))
         }
         let bob = try await allUsers(source)[1]
-        _ = try await source.adminClient.admin.blockUser(UserIdRequest(id: bob.id))
+        _ = try await source.adminClient.admin.blockUser(AuthV1.UserIdRequest(id: bob.id))
 
         var csv: [UInt8] = []
         var token = ""
         var pages = 0
         repeat {
-            let page = try await source.adminClient.admin.exportUsers(ExportUsersRequest(pageSize: 2, pageToken: token))
+            let page = try await source.adminClient.admin.exportUsers(AuthV1.ExportUsersRequest(pageSize: 2, pageToken: token))
             csv += page.csv
             token = page.nextPageToken
             pages += 1
@@ -202,11 +202,11 @@ struct ImportTests {
 
         let target = try await TestAuthd.start()
         for role in ["Admin", "Premium", "Early Bird"] {
-            _ = try await target.adminClient.admin.createRole(RoleRequest(name: role))
+            _ = try await target.adminClient.admin.createRole(AuthV1.RoleRequest(name: role))
         }
         let response = try await importCSV(target, csv)
         #expect(response.created == 5 && response.errors == 0)
-        func comparable(_ users: [User]) -> [String] {
+        func comparable(_ users: [AuthV1.User]) -> [String] {
             users.map { "\($0.email) \($0.attributes.sorted { $0.key < $1.key }) \($0.roles) \($0.blocked)" }
         }
         #expect(comparable(try await allUsers(target)) == comparable(try await allUsers(source)))

@@ -1,9 +1,10 @@
 import AuthClient
+import AuthCore
 import Foundation
 import Testing
 
 /// The newest outbox row to `email`, as authd wrote it.
-func lastMessage(_ authd: TestAuthd, to email: String) async throws -> (subject: String, text: String, html: String, kind: String)? {
+func lastMessage(_ authd: TestAuthd, to email: String) async throws -> (subject: String, text: String, html: String, kind: TemplateKind)? {
     let messages = try await (try authd.openStorage()).outboxMessages(recipient: email)
     return messages.last.map { ($0.message.subject, $0.message.textBody, $0.message.htmlBody, $0.message.kind) }
 }
@@ -26,12 +27,12 @@ struct InvitationTests {
     func inviteAndAccept() async throws {
         let authd = try await TestAuthd.start()
         let admin = authd.adminClient.admin
-        _ = try await admin.updateSettings(UpdateSettingsRequest(appBaseURL: StringValue(value: "https://cars.example/"), mailFrom: StringValue(value: "Cars <no-reply@cars.example>")))
-        let created = try await admin.createUser(CreateUserRequest(email: "guest@example.com", attributes: ["name": "Gus"], sendInvitation: true))
+        _ = try await admin.updateSettings(AuthV1.UpdateSettingsRequest(appBaseURL: AuthV1.StringValue(value: "https://cars.example/"), mailFrom: AuthV1.StringValue(value: "Cars <no-reply@cars.example>")))
+        let created = try await admin.createUser(AuthV1.CreateUserRequest(email: "guest@example.com", attributes: ["name": "Gus"], sendInvitation: true))
         #expect(created.user?.hasPassword == false)
 
         let mail = try #require(try await lastMessage(authd, to: "guest@example.com"))
-        #expect(mail.kind == "invitation")
+        #expect(mail.kind == .invitation)
         #expect(mail.subject == "You are invited")
         #expect(mail.text.contains("Hello Gus,"))
         #expect(mail.text.contains("https://cars.example/accept-invite?code=authd_iv_"))
@@ -41,14 +42,14 @@ struct InvitationTests {
         let sender = try await (try authd.openStorage()).outboxMessages(recipient: "guest@example.com").last?.message.sender
         #expect(sender == "Cars <no-reply@cars.example>")
 
-        let accepted = try await authd.client.auth.acceptInvite(AcceptInviteRequest(code: code, password: "my own choice"))
+        let accepted = try await authd.client.auth.acceptInvite(AuthV1.AcceptInviteRequest(code: code, password: "my own choice"))
         #expect(accepted.user?.email == "guest@example.com")
         #expect(try await authd.client.me(accepted.session!.token).hasPassword)
         _ = try await authd.client.login("guest@example.com", "my own choice")
 
         // Single use.
         let reused = await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.acceptInvite(AcceptInviteRequest(code: code, password: "second try"))
+            try await authd.client.auth.acceptInvite(AuthV1.AcceptInviteRequest(code: code, password: "second try"))
         }
         #expect(reused?.fieldViolations.first?.field == "code")
         try await authd.finish()
@@ -58,20 +59,20 @@ struct InvitationTests {
     func expiryAndResend() async throws {
         let authd = try await TestAuthd.start()
         let admin = authd.adminClient.admin
-        let created = try await admin.createUser(CreateUserRequest(email: "late@example.com", sendInvitation: true))
+        let created = try await admin.createUser(AuthV1.CreateUserRequest(email: "late@example.com", sendInvitation: true))
         let first = try await latestInvitationCode(authd, to: "late@example.com")
         authd.clock.advance(by: .seconds(7 * 24 * 3600 + 1))
-        await expectRPCError(.invalidArgument) { try await authd.client.auth.acceptInvite(AcceptInviteRequest(code: first, password: "too late!")) }
+        await expectRPCError(.invalidArgument) { try await authd.client.auth.acceptInvite(AuthV1.AcceptInviteRequest(code: first, password: "too late!")) }
 
-        let resent = try await admin.resendInvitation(UserIdRequest(id: created.user!.id))
+        let resent = try await admin.resendInvitation(AuthV1.UserIdRequest(id: created.user!.id))
         #expect(resent.expiresAtMs == authd.clock.now.milliseconds + 7 * 24 * 3600 * 1000)
         let second = try await latestInvitationCode(authd, to: "late@example.com")
-        _ = try await admin.resendInvitation(UserIdRequest(id: created.user!.id))
+        _ = try await admin.resendInvitation(AuthV1.UserIdRequest(id: created.user!.id))
         let third = try await latestInvitationCode(authd, to: "late@example.com")
         #expect(Set([first, second, third]).count == 3)
-        await expectRPCError(.invalidArgument) { try await authd.client.auth.acceptInvite(AcceptInviteRequest(code: second, password: "voided one")) }
-        _ = try await authd.client.auth.acceptInvite(AcceptInviteRequest(code: third, password: "the live one"))
-        await expectRPCError(.notFound) { try await admin.resendInvitation(UserIdRequest(id: UUID().uuidString)) }
+        await expectRPCError(.invalidArgument) { try await authd.client.auth.acceptInvite(AuthV1.AcceptInviteRequest(code: second, password: "voided one")) }
+        _ = try await authd.client.auth.acceptInvite(AuthV1.AcceptInviteRequest(code: third, password: "the live one"))
+        await expectRPCError(.notFound) { try await admin.resendInvitation(AuthV1.UserIdRequest(id: UUID().uuidString)) }
         try await authd.finish()
     }
 
@@ -79,11 +80,11 @@ struct InvitationTests {
     func badInput() async throws {
         let authd = try await TestAuthd.start()
         let garbage = await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.acceptInvite(AcceptInviteRequest(code: "12345678", password: "long enough"))
+            try await authd.client.auth.acceptInvite(AuthV1.AcceptInviteRequest(code: "12345678", password: "long enough"))
         }
         #expect(garbage?.fieldViolations.first?.field == "code")
         let short = await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.acceptInvite(AcceptInviteRequest(code: "authd_iv_x", password: "short"))
+            try await authd.client.auth.acceptInvite(AuthV1.AcceptInviteRequest(code: "authd_iv_x", password: "short"))
         }
         #expect(short?.fieldViolations.first?.field == "password")
         try await authd.finish()
@@ -96,22 +97,22 @@ struct TemplateTests {
     func setRenderReset() async throws {
         let authd = try await TestAuthd.start()
         let admin = authd.adminClient.admin
-        let builtIn = try await admin.getTemplate(TemplateRequest(kind: .verificationCode)).template
+        let builtIn = try await admin.getTemplate(AuthV1.TemplateRequest(kind: .verificationCode)).template
         #expect(builtIn?.isDefault == true)
         #expect(builtIn?.textBody.contains("{{code}}") == true)
 
-        let custom = AuthWire.EmailTemplate(
+        let custom = AuthV1.EmailTemplate(
             kind: .verificationCode,
             subject: "Code for {{attributes.name}}",
             textBody: "Hi {{attributes.name}}, your code: {{code}} ({{expires_in_minutes}} min)",
             htmlBody: "<p>Hi {{attributes.name}}, code <b>{{code}}</b></p>"
         )
-        let stored = try await admin.setTemplate(SetTemplateRequest(template: custom)).template
+        let stored = try await admin.setTemplate(AuthV1.SetTemplateRequest(template: custom)).template
         #expect(stored?.isDefault == false)
-        #expect(try await admin.getTemplate(TemplateRequest(kind: .verificationCode)).template?.subject == "Code for {{attributes.name}}")
+        #expect(try await admin.getTemplate(AuthV1.TemplateRequest(kind: .verificationCode)).template?.subject == "Code for {{attributes.name}}")
 
         _ = try await authd.client.signUp("tmpl@example.com", attributes: ["name": "<Tom & \"Jerry\">"])
-        _ = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "tmpl@example.com"))
+        _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "tmpl@example.com"))
         let mail = try #require(try await lastMessage(authd, to: "tmpl@example.com"))
         // Text and subject as typed; HTML escaped.
         #expect(mail.subject == "Code for <Tom & \"Jerry\">")
@@ -119,11 +120,11 @@ struct TemplateTests {
         #expect(mail.text.hasSuffix("(15 min)"))
         #expect(mail.html.hasPrefix("<p>Hi &lt;Tom &amp; &quot;Jerry&quot;&gt;, code <b>"))
         let code = try #require(try await authd.lastCode(for: "tmpl@example.com"))
-        _ = try await authd.client.auth.confirmPassword(ConfirmPasswordRequest(email: "tmpl@example.com", code: code, newPassword: "via template"))
+        _ = try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: "tmpl@example.com", code: code, newPassword: "via template"))
 
-        let reset = try await admin.resetTemplate(TemplateRequest(kind: .verificationCode)).template
+        let reset = try await admin.resetTemplate(AuthV1.TemplateRequest(kind: .verificationCode)).template
         #expect(reset?.isDefault == true)
-        #expect(try await admin.getTemplate(TemplateRequest(kind: .verificationCode)).template == reset)
+        #expect(try await admin.getTemplate(AuthV1.TemplateRequest(kind: .verificationCode)).template == reset)
         try await authd.finish()
     }
 
@@ -131,11 +132,11 @@ struct TemplateTests {
     func missingValues() async throws {
         let authd = try await TestAuthd.start()
         let admin = authd.adminClient.admin
-        _ = try await admin.setTemplate(SetTemplateRequest(template: AuthWire.EmailTemplate(
+        _ = try await admin.setTemplate(AuthV1.SetTemplateRequest(template: AuthV1.EmailTemplate(
             kind: .verificationCode, subject: "Code {{attributes.team}}", textBody: "[{{attributes.nickname}}] {{code}}", htmlBody: "{{code}}"
         )))
         _ = try await authd.client.signUp("plain@example.com", attributes: ["team": "a\nBcc: evil@example.com"])
-        _ = try await authd.client.auth.forgotPassword(ForgotPasswordRequest(email: "plain@example.com"))
+        _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "plain@example.com"))
         let mail = try #require(try await lastMessage(authd, to: "plain@example.com"))
         #expect(mail.text.hasPrefix("[] "))
         #expect(!mail.subject.contains("\n"))
@@ -152,13 +153,13 @@ struct TemplateTests {
     func refused(_ ignored: String, subject: String, text: String, html: String, field: String) async throws {
         let authd = try await TestAuthd.start()
         let error = await expectRPCError(.invalidArgument) {
-            try await authd.adminClient.admin.setTemplate(SetTemplateRequest(template: AuthWire.EmailTemplate(
+            try await authd.adminClient.admin.setTemplate(AuthV1.SetTemplateRequest(template: AuthV1.EmailTemplate(
                 kind: .verificationCode, subject: subject, textBody: text, htmlBody: html
             )))
         }
         #expect(error?.fieldViolations.first?.field == field, "\(error?.message ?? "")")
         // Still the built-in one.
-        #expect(try await authd.adminClient.admin.getTemplate(TemplateRequest(kind: .verificationCode)).template?.isDefault == true)
+        #expect(try await authd.adminClient.admin.getTemplate(AuthV1.TemplateRequest(kind: .verificationCode)).template?.isDefault == true)
         try await authd.finish()
     }
 
@@ -166,19 +167,19 @@ struct TemplateTests {
     func preview() async throws {
         let authd = try await TestAuthd.start()
         let admin = authd.adminClient.admin
-        let builtIn = try await admin.previewTemplate(PreviewTemplateRequest(kind: .invitation, values: ["attributes.name": "<b>Zoe</b>"]))
+        let builtIn = try await admin.previewTemplate(AuthV1.PreviewTemplateRequest(kind: .invitation, values: ["attributes.name": "<b>Zoe</b>"]))
         #expect(builtIn.subject == "You are invited")
         #expect(builtIn.textBody.contains("Hello <b>Zoe</b>,"))
         #expect(builtIn.htmlBody.contains("Hello &lt;b&gt;Zoe&lt;/b&gt;,"))
-        let given = try await admin.previewTemplate(PreviewTemplateRequest(
+        let given = try await admin.previewTemplate(AuthV1.PreviewTemplateRequest(
             kind: .invitation,
-            template: AuthWire.EmailTemplate(subject: "Join {{email}}", textBody: "{{link}}", htmlBody: "<a href=\"{{link}}\">join</a>"),
+            template: AuthV1.EmailTemplate(subject: "Join {{email}}", textBody: "{{link}}", htmlBody: "<a href=\"{{link}}\">join</a>"),
             values: ["email": "x@example.com", "link": "https://l.example/?a=1&b=2"]
         ))
         #expect(given.subject == "Join x@example.com")
         #expect(given.textBody == "https://l.example/?a=1&b=2")
         #expect(given.htmlBody == "<a href=\"https://l.example/?a=1&amp;b=2\">join</a>")
-        await expectRPCError(.invalidArgument) { try await admin.getTemplate(TemplateRequest()) }
+        await expectRPCError(.invalidArgument) { try await admin.getTemplate(AuthV1.TemplateRequest()) }
         try await authd.finish()
     }
 }

@@ -6,7 +6,7 @@ import Testing
 extension TestAuthd {
     /// A client with a fresh mailer-scope key.
     func mailer() async throws -> AuthdClient {
-        let secret = try await adminClient.admin.createApiKey(CreateApiKeyRequest(name: "mailer \(UUID())", scope: .mailer)).secret
+        let secret = try await adminClient.admin.createApiKey(AuthV1.CreateApiKeyRequest(name: "mailer \(UUID())", scope: .mailer)).secret
         return client(key: secret)
     }
 
@@ -14,14 +14,14 @@ extension TestAuthd {
     func queueMessages(_ count: Int, prefix: String = "mail") async throws {
         for index in 0..<count {
             let email = "\(prefix)\(index)@example.com"
-            _ = try await adminClient.admin.createUser(CreateUserRequest(email: email))
-            _ = try await client.auth.forgotPassword(ForgotPasswordRequest(email: email))
+            _ = try await adminClient.admin.createUser(AuthV1.CreateUserRequest(email: email))
+            _ = try await client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: email))
         }
     }
 }
 
-func held(_ messages: [OutboxMessage]) -> [LeasedMessage] {
-    messages.map { LeasedMessage(id: $0.id, leaseToken: $0.leaseToken) }
+func held(_ messages: [AuthV1.OutboxMessage]) -> [AuthV1.LeasedMessage] {
+    messages.map { AuthV1.LeasedMessage(id: $0.id, leaseToken: $0.leaseToken) }
 }
 
 @Suite("Mail service")
@@ -29,9 +29,9 @@ struct MailServiceTests {
     @Test("Mail calls need a mailer-scope key")
     func keys() async throws {
         let authd = try await TestAuthd.start()
-        await expectRPCError(.unauthenticated) { try await authd.client.mail.queueStats(QueueStatsRequest()) }
-        await expectRPCError(.permissionDenied) { try await authd.adminClient.mail.queueStats(QueueStatsRequest()) }
-        _ = try await authd.mailer().mail.queueStats(QueueStatsRequest())
+        await expectRPCError(.unauthenticated) { try await authd.client.mail.queueStats(AuthV1.QueueStatsRequest()) }
+        await expectRPCError(.permissionDenied) { try await authd.adminClient.mail.queueStats(AuthV1.QueueStatsRequest()) }
+        _ = try await authd.mailer().mail.queueStats(AuthV1.QueueStatsRequest())
         try await authd.finish()
     }
 
@@ -40,20 +40,20 @@ struct MailServiceTests {
         let authd = try await TestAuthd.start()
         try await authd.queueMessages(3)
         let mailer = try await authd.mailer().mail
-        let leased = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "w1", batchSize: 10)).messages
+        let leased = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w1", batchSize: 10)).messages
         #expect(leased.count == 3)
         #expect(leased.allSatisfy { $0.attempt == 1 && $0.messageID.hasSuffix("@authd>") && $0.subject == "Your verification code" })
         #expect(leased.first?.headers["Auto-Submitted"] == "auto-generated")
-        #expect(try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "w2")).messages.isEmpty)
+        #expect(try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w2")).messages.isEmpty)
 
         var wrong = held(leased)
         wrong[0].leaseToken = "forged"
-        let ack = try await mailer.ackMessages(AckMessagesRequest(messages: wrong))
+        let ack = try await mailer.ackMessages(AuthV1.AckMessagesRequest(messages: wrong))
         #expect(ack.stale == [leased[0].id])
-        let stats = try await mailer.queueStats(QueueStatsRequest())
+        let stats = try await mailer.queueStats(AuthV1.QueueStatsRequest())
         #expect(stats.sent == 2 && stats.leased == 1 && stats.queued == 0)
-        await expectRPCError(.invalidArgument) { try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "w1", batchSize: 501)) }
-        await expectRPCError(.invalidArgument) { try await mailer.leaseMessages(LeaseMessagesRequest(workerID: " ")) }
+        await expectRPCError(.invalidArgument) { try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w1", batchSize: 501)) }
+        await expectRPCError(.invalidArgument) { try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: " ")) }
         try await authd.finish()
     }
 
@@ -62,16 +62,16 @@ struct MailServiceTests {
         let authd = try await TestAuthd.start()
         try await authd.queueMessages(1)
         let mailer = try await authd.mailer().mail
-        let first = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "crashes", leaseSeconds: 30)).messages
+        let first = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "crashes", leaseSeconds: 30)).messages
         authd.clock.advance(by: .seconds(29))
-        #expect(try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "other")).messages.isEmpty)
+        #expect(try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "other")).messages.isEmpty)
         authd.clock.advance(by: .seconds(1))
-        let second = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "other")).messages
+        let second = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "other")).messages
         #expect(second.map(\.id) == first.map(\.id))
         #expect(second.first?.attempt == 2)
         #expect(second.first?.messageID == first.first?.messageID)
-        #expect(try await mailer.ackMessages(AckMessagesRequest(messages: held(first))).stale == first.map(\.id))
-        #expect(try await mailer.ackMessages(AckMessagesRequest(messages: held(second))).stale.isEmpty)
+        #expect(try await mailer.ackMessages(AuthV1.AckMessagesRequest(messages: held(first))).stale == first.map(\.id))
+        #expect(try await mailer.ackMessages(AuthV1.AckMessagesRequest(messages: held(second))).stale.isEmpty)
         try await authd.finish()
     }
 
@@ -83,7 +83,7 @@ struct MailServiceTests {
         let batches = try await withThrowingTaskGroup(of: [UInt64].self) { group in
             for worker in 0..<12 {
                 group.addTask {
-                    try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "w\(worker)", batchSize: 7)).messages.map(\.id)
+                    try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w\(worker)", batchSize: 7)).messages.map(\.id)
                 }
             }
             return try await group.reduce(into: [[UInt64]]()) { $0.append($1) }
@@ -99,15 +99,15 @@ struct MailServiceTests {
         let authd = try await TestAuthd.start()
         try await authd.queueMessages(2)
         let mailer = try await authd.mailer().mail
-        var leased = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "w")).messages
+        var leased = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w")).messages
         let poison = leased[0]
-        let permanent = try await mailer.reportFailure(ReportFailureRequest(message: held([leased[1]])[0], permanent: true, reason: "550 no such user"))
+        let permanent = try await mailer.reportFailure(AuthV1.ReportFailureRequest(message: held([leased[1]])[0], permanent: true, reason: "550 no such user"))
         #expect(permanent.dead)
 
         var message = poison
         for attempt in 1...8 {
             #expect(message.attempt == UInt32(attempt))
-            let outcome = try await mailer.reportFailure(ReportFailureRequest(message: held([message])[0], reason: "451 try later"))
+            let outcome = try await mailer.reportFailure(AuthV1.ReportFailureRequest(message: held([message])[0], reason: "451 try later"))
             if attempt == 8 {
                 #expect(outcome.dead)
                 break
@@ -116,26 +116,26 @@ struct MailServiceTests {
             let delay = outcome.retryAtMs - authd.clock.now.milliseconds
             let ceiling = min(30_000 << (attempt - 1), 3_600_000)
             #expect(delay >= Int64(ceiling / 2) && delay <= Int64(ceiling), "attempt \(attempt): \(delay) ms")
-            #expect(try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "w")).messages.isEmpty)
+            #expect(try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w")).messages.isEmpty)
             authd.clock.advance(by: .milliseconds(delay))
-            leased = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "w")).messages
+            leased = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w")).messages
             message = try #require(leased.first)
         }
-        let stats = try await mailer.queueStats(QueueStatsRequest())
+        let stats = try await mailer.queueStats(AuthV1.QueueStatsRequest())
         #expect(stats.dead == 2)
 
-        let dead = try await authd.adminClient.admin.listDeadMessages(ListDeadMessagesRequest()).messages
+        let dead = try await authd.adminClient.admin.listDeadMessages(AuthV1.ListDeadMessagesRequest()).messages
         #expect(dead.count == 2)
         #expect(dead.first { $0.id == poison.id }?.lastError == "451 try later")
         #expect(dead.first { $0.id == poison.id }?.attempts == 8)
-        let requeued = try await authd.adminClient.admin.requeueMessages(RequeueMessagesRequest(ids: [poison.id]))
+        let requeued = try await authd.adminClient.admin.requeueMessages(AuthV1.RequeueMessagesRequest(ids: [poison.id]))
         #expect(requeued.requeued == 1)
-        let again = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "w")).messages
+        let again = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w")).messages
         #expect(again.map(\.id) == [poison.id])
         #expect(again.first?.attempt == 1)
-        #expect(try await authd.adminClient.admin.requeueMessages(RequeueMessagesRequest()).requeued == 1)
+        #expect(try await authd.adminClient.admin.requeueMessages(AuthV1.RequeueMessagesRequest()).requeued == 1)
         let stale = await expectRPCError(.failedPrecondition) {
-            try await mailer.reportFailure(ReportFailureRequest(message: LeasedMessage(id: poison.id, leaseToken: "old"), reason: "x"))
+            try await mailer.reportFailure(AuthV1.ReportFailureRequest(message: AuthV1.LeasedMessage(id: poison.id, leaseToken: "old"), reason: "x"))
         }
         #expect(stale?.message.contains("not leased with this token") == true)
         try await authd.finish()
@@ -147,12 +147,12 @@ struct MailServiceTests {
         try await authd.queueMessages(1)
         let mailer = try await authd.mailer().mail
         for attempt in 1...8 {
-            let leased = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "dies", leaseSeconds: 10)).messages
+            let leased = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "dies", leaseSeconds: 10)).messages
             #expect(leased.first?.attempt == UInt32(attempt))
             authd.clock.advance(by: .seconds(10))
         }
-        #expect(try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "next")).messages.isEmpty)
-        let dead = try await authd.adminClient.admin.listDeadMessages(ListDeadMessagesRequest()).messages
+        #expect(try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "next")).messages.isEmpty)
+        let dead = try await authd.adminClient.admin.listDeadMessages(AuthV1.ListDeadMessagesRequest()).messages
         #expect(dead.count == 1)
         #expect(dead.first?.lastError == "lease expired after 8 attempts: the worker never reported back")
         try await authd.finish()
@@ -163,14 +163,14 @@ struct MailServiceTests {
         let authd = try await TestAuthd.start()
         try await authd.queueMessages(1, prefix: "poison")
         let mailer = try await authd.mailer().mail
-        let poison = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "w")).messages[0]
-        _ = try await mailer.reportFailure(ReportFailureRequest(message: held([poison])[0], reason: "timeout"))
+        let poison = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w")).messages[0]
+        _ = try await mailer.reportFailure(AuthV1.ReportFailureRequest(message: held([poison])[0], reason: "timeout"))
         try await authd.queueMessages(5, prefix: "fine")
-        let next = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "w", batchSize: 10)).messages
+        let next = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w", batchSize: 10)).messages
         #expect(next.count == 5)
         #expect(!next.contains { $0.id == poison.id })
-        #expect(try await mailer.ackMessages(AckMessagesRequest(messages: held(next))).stale.isEmpty)
-        let stats = try await mailer.queueStats(QueueStatsRequest())
+        #expect(try await mailer.ackMessages(AuthV1.AckMessagesRequest(messages: held(next))).stale.isEmpty)
+        let stats = try await mailer.queueStats(AuthV1.QueueStatsRequest())
         #expect(stats.retrying == 1 && stats.sent == 5)
         #expect(stats.oldestQueuedAgeMs >= 0)
         try await authd.finish()
@@ -181,18 +181,18 @@ struct MailServiceTests {
         let authd = try await TestAuthd.start()
         try await authd.queueMessages(2)
         let mailer = try await authd.mailer().mail
-        let leased = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "w", leaseSeconds: 30)).messages
+        let leased = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w", leaseSeconds: 30)).messages
         authd.clock.advance(by: .seconds(20))
-        let renewed = try await mailer.renewLease(RenewLeaseRequest(messages: held([leased[0]]), leaseSeconds: 30))
+        let renewed = try await mailer.renewLease(AuthV1.RenewLeaseRequest(messages: held([leased[0]]), leaseSeconds: 30))
         #expect(renewed.stale.isEmpty)
         #expect(renewed.leaseExpiresAtMs == authd.clock.now.milliseconds + 30_000)
         authd.clock.advance(by: .seconds(15))
         // leased[1]'s lease (30 s) has expired; leased[0]'s renewed one holds.
-        let other = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "other")).messages
+        let other = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "other")).messages
         #expect(other.map(\.id) == [leased[1].id])
-        let released = try await mailer.releaseMessages(ReleaseMessagesRequest(messages: held(leased)))
+        let released = try await mailer.releaseMessages(AuthV1.ReleaseMessagesRequest(messages: held(leased)))
         #expect(released.stale == [leased[1].id])
-        let again = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "third")).messages
+        let again = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "third")).messages
         #expect(again.map(\.id) == [leased[0].id])
         #expect(again.first?.attempt == 1)
         try await authd.finish()
@@ -203,13 +203,13 @@ struct MailServiceTests {
         let authd = try await TestAuthd.start()
         try await authd.queueMessages(2)
         let mailer = try await authd.mailer().mail
-        let leased = try await mailer.leaseMessages(LeaseMessagesRequest(workerID: "w")).messages
-        _ = try await mailer.ackMessages(AckMessagesRequest(messages: held([leased[0]])))
-        let queue = MailQueue(storage: try authd.openStorage(), clock: authd.clock)
-        #expect(try await queue.pruneSent() == 0)
+        let leased = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w")).messages
+        _ = try await mailer.ackMessages(AuthV1.AckMessagesRequest(messages: held([leased[0]])))
+        let pruner = Pruner(storage: try authd.openStorage(), clock: authd.clock, retention: .defaults, mail: .defaults)
+        #expect(try await pruner.prune().sentMessages == 0)
         authd.clock.advance(by: .seconds(7 * 24 * 3600 + 1))
-        #expect(try await queue.pruneSent() == 1)
-        #expect(try await mailer.queueStats(QueueStatsRequest()).sent == 0)
+        #expect(try await pruner.prune().sentMessages == 1)
+        #expect(try await mailer.queueStats(AuthV1.QueueStatsRequest()).sent == 0)
         try await authd.finish()
     }
 }

@@ -27,7 +27,8 @@ final class TestAuthd: Sendable {
         clock: ManualWallClock = ManualWallClock(),
         scrypt: ScryptParameters = .testing,
         identity: IdentityConfiguration = .defaults,
-        requireServiceKey: Bool = false
+        requireServiceKey: Bool = false,
+        registeringMore: (inout Router) -> Void = { _ in }
     ) async throws -> TestAuthd {
         let directory = directory ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("authd-test-\(UUID().uuidString)")
@@ -44,7 +45,8 @@ final class TestAuthd: Sendable {
                 clock: clock,
                 requireServiceKey: requireServiceKey
             ),
-            logger: logger
+            logger: logger,
+            registeringMore: registeringMore
         )
         let keyFile = directory.appendingPathComponent("authd.sqlite.admin-key").path
         _ = try await server.createFirstAdminKeyIfNeeded()
@@ -90,7 +92,7 @@ final class TestAuthd: Sendable {
     func stop() async throws {
         await client.close()
         await adminClient.close()
-        server.beginGracefulShutdown()
+        await server.beginGracefulShutdown()
         try await task.value
     }
 
@@ -121,16 +123,16 @@ final class TestAuthd: Sendable {
 }
 
 extension AuthdClient {
-    func signUp(_ email: String, _ password: String = "correct horse", attributes: [String: String] = [:]) async throws -> SignUpResponse {
-        try await auth.signUp(SignUpRequest(email: email, password: password, attributes: attributes))
+    func signUp(_ email: String, _ password: String = "correct horse", attributes: [String: String] = [:]) async throws -> AuthV1.SignUpResponse {
+        try await auth.signUp(AuthV1.SignUpRequest(email: email, password: password, attributes: attributes))
     }
 
-    func login(_ email: String, _ password: String, from address: String? = nil) async throws -> LoginResponse {
+    func login(_ email: String, _ password: String, from address: String? = nil) async throws -> AuthV1.LoginResponse {
         let options = CallOptions(metadata: address.map { [MetadataKey.clientAddress: $0] } ?? [:])
-        return try await auth.login(LoginRequest(email: email, password: password), options: options)
+        return try await auth.login(AuthV1.LoginRequest(email: email, password: password), options: options)
     }
 
-    func me(_ token: String) async throws -> AuthWire.User {
-        try await auth.getMe(GetMeRequest(token: token)).user!
+    func me(_ token: String) async throws -> AuthV1.User {
+        try await auth.getMe(AuthV1.GetMeRequest(token: token)).user!
     }
 }

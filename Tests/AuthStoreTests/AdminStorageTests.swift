@@ -33,15 +33,19 @@ struct AdminStorageTests {
             #expect(try await store.apiKeys().map(\.id) == ["k1", "k2", "k0"])
             #expect(try await store.apiKeys().map(\.scope) == [.admin, .mailer, .service])
 
-            #expect(try await store.revokeAPIKey(id: "k1", at: t0 + .seconds(70)))
-            #expect(try await store.revokeAPIKey(id: "k1", at: t0 + .seconds(80)) == false)
-            #expect(try await store.revokeAPIKey(id: "nope", at: t0 + .seconds(80)) == false)
+            // k1 is the only admin key: revoking it would lock every operator out.
+            #expect(try await store.revokeAPIKey(id: "k1", at: t0 + .seconds(70)) == .lastAdminKey)
+            try await store.insertAPIKey(NewAPIKey(id: "k3", name: "second admin", scope: .admin, secretHash: randomBytes(), createdAt: t0))
+            #expect(try await store.revokeAPIKey(id: "k1", at: t0 + .seconds(70)) == .revoked)
+            #expect(try await store.revokeAPIKey(id: "k1", at: t0 + .seconds(80)) == .notFound)
+            #expect(try await store.revokeAPIKey(id: "nope", at: t0 + .seconds(80)) == .notFound)
+            #expect(try await store.revokeAPIKey(id: "k3", at: t0 + .seconds(80)) == .lastAdminKey)
             // A revoked key is still found (the caller refuses it), and still counted.
             let revoked = try #require(try await store.apiKey(secretHash: admin.secretHash))
             #expect(revoked.revokedAt == t0 + .seconds(70))
             try await store.touchAPIKey(id: "k1", at: t0 + .seconds(90))
             #expect(try await store.apiKey(secretHash: admin.secretHash)?.lastUsedAt == nil)
-            #expect(try await store.apiKeyCount() == 3)
+            #expect(try await store.apiKeyCount() == 4)
 
             let duplicate = await #expect(throws: AuthError.self) { try await store.insertAPIKey(key("k1")) }
             #expect(duplicate?.code == .alreadyExists)
@@ -103,10 +107,10 @@ struct AdminStorageTests {
     @Test func settingsAreUpsertedByKey() async throws {
         try await withStore { store async throws in
             #expect(try await store.settings() == [:])
-            let first = try await store.updateSettings(["sign_in_url": "/login", "forbidden_url": "/403"])
-            #expect(first == ["sign_in_url": "/login", "forbidden_url": "/403"])
-            let second = try await store.updateSettings(["sign_in_url": "/sign-in"])
-            #expect(second == ["sign_in_url": "/sign-in", "forbidden_url": "/403"])
+            let first = try await store.updateSettings([.signInRedirect: "/login", .forbiddenRedirect: "/403"])
+            #expect(first == [.signInRedirect: "/login", .forbiddenRedirect: "/403"])
+            let second = try await store.updateSettings([.signInRedirect: "/sign-in"])
+            #expect(second == [.signInRedirect: "/sign-in", .forbiddenRedirect: "/403"])
             #expect(try await store.settings() == second)
             #expect(try await store.updateSettings([:]) == second)
         }
@@ -125,7 +129,7 @@ struct AdminStorageTests {
             _ = try await store.createGroup(name: "Staff", roles: ["Staff"], at: t0)
             _ = try await store.upsertPageRule(PageRule(pattern: "/admin/*", access: .groups, groups: ["Staff"]), at: t0)
             try await store.insertAPIKey(key("k1"))
-            _ = try await store.updateSettings(["sign_in_url": "/login"])
+            _ = try await store.updateSettings([.signInRedirect: "/login"])
 
             let counts = try await store.removeEverything()
             #expect(counts == RemovalCounts(users: 3, roles: 3, groups: 2, pageRules: 1))
@@ -137,7 +141,7 @@ struct AdminStorageTests {
                 #expect(try await store.integerForTesting("SELECT count(*) FROM \"\(table)\"") == 0, "\(table)")
             }
             #expect(try await store.apiKeyCount() == 1)
-            #expect(try await store.settings() == ["sign_in_url": "/login"])
+            #expect(try await store.settings() == [.signInRedirect: "/login"])
             #expect(try await store.outboxMessages(recipient: nil).count == 1)
 
             #expect(try await store.removeEverything() == RemovalCounts(users: 0, roles: 0, groups: 0, pageRules: 0))

@@ -20,7 +20,7 @@ struct CodeStorageTests {
 
             let outbox = try await store.outboxMessages(recipient: new.email)
             #expect(outbox.map(\.message) == [firstEmail, secondEmail])
-            #expect(outbox.allSatisfy { $0.state == "queued" && $0.attempts == 0 })
+            #expect(outbox.allSatisfy { $0.state == .queued && $0.attempts == 0 })
             #expect(try await store.integerForTesting("SELECT count(*) FROM one_time_codes WHERE voided_at IS NULL") == 1)
             #expect(try await store.integerForTesting("SELECT next_attempt_at FROM outbox ORDER BY id LIMIT 1") == t0.milliseconds)
 
@@ -41,11 +41,11 @@ struct CodeStorageTests {
             let invitation = NewOneTimeCode(
                 userID: new.id, purpose: .invitation, codeHash: randomBytes(), createdAt: t0, expiresAt: t0 + .seconds(86400))
             var email = resetEmail(to: new.email)
-            email.kind = "invitation"
+            email.kind = .invitation
             try await store.issueCode(invitation, email: email)
             try await store.issueCode(resetCode(for: new.id, hash: randomBytes()), email: resetEmail(to: new.email))
             #expect(try await store.integerForTesting("SELECT count(*) FROM one_time_codes WHERE voided_at IS NULL") == 2)
-            #expect(try await store.outboxMessages(recipient: new.email).map(\.message.kind) == ["invitation", "password_reset"])
+            #expect(try await store.outboxMessages(recipient: new.email).map(\.message.kind) == [.invitation, .verificationCode])
         }
     }
 

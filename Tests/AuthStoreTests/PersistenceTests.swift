@@ -19,7 +19,7 @@ struct PersistenceTests {
                 let store = try SQLiteStorage(path: path)
                 user = try await store.insertUser(new, session: session)
                 try await store.issueCode(resetCode(for: new.id, hash: randomBytes()), email: email)
-                _ = try await store.recordFailure(key: "k", window: .seconds(60), at: t0)
+                _ = try await store.recordFailure(key: ThrottleKey(.loginAccount, "k"), window: .seconds(60), at: t0)
                 try store.close()
             }
 
@@ -29,7 +29,7 @@ struct PersistenceTests {
                 #expect(found.user == user)
                 #expect(try await store.credentials(email: "ada@example.com")?.passwordHash == new.passwordHash)
                 #expect(try await store.outboxMessages(recipient: nil).map(\.message) == [email])
-                #expect(try await store.throttle(key: "k")?.failures == 1)
+                #expect(try await store.throttle(key: ThrottleKey(.loginAccount, "k"))?.failures == 1)
                 // Migrations ran once, however often the file is opened.
                 #expect(try await store.textForTesting("SELECT identifier FROM grdb_migrations") == ["v1"])
                 try store.close()

@@ -58,7 +58,7 @@ func newSession(for userID: UserID, at time: Timestamp = t0, clientAddress: Stri
 func resetEmail(to recipient: String, at time: Timestamp = t0, headers: [String: String] = [:]) -> NewOutboxMessage {
     NewOutboxMessage(
         messageID: "\(UUID().uuidString.lowercased())@authd",
-        kind: "password_reset",
+        kind: .verificationCode,
         sender: "no-reply@example.com",
         recipient: recipient,
         subject: "Your code",

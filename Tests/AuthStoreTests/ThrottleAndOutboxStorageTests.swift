@@ -6,7 +6,7 @@ import Testing
 struct ThrottleAndOutboxStorageTests {
     @Test func failuresCountWithinAWindowAndRestartAfterIt() async throws {
         try await withStore { store async throws in
-            let key = "login-email:ada@example.com"
+            let key = ThrottleKey(.loginAccount, "ada@example.com")
             let window = Duration.seconds(15 * 60)
             #expect(try await store.throttle(key: key) == nil)
 
@@ -22,14 +22,14 @@ struct ThrottleAndOutboxStorageTests {
             #expect(renewed == ThrottleRecord(failures: 1, windowStartedAt: t0 + window, lastFailureAt: t0 + window))
 
             // Keys are independent.
-            let other = try await store.recordFailure(key: "login-address:203.0.113.7", window: window, at: t0)
+            let other = try await store.recordFailure(key: ThrottleKey(.loginAddress, "203.0.113.7"), window: window, at: t0)
             #expect(other.failures == 1)
             #expect(try await store.throttle(key: key)?.failures == 1)
 
             try await store.clearFailures(key: key)
             #expect(try await store.throttle(key: key) == nil)
-            #expect(try await store.throttle(key: "login-address:203.0.113.7") == other)
-            try await store.clearFailures(key: "never-seen")
+            #expect(try await store.throttle(key: ThrottleKey(.loginAddress, "203.0.113.7")) == other)
+            try await store.clearFailures(key: ThrottleKey(.loginAccount, "never-seen"))
         }
     }
 
@@ -38,12 +38,12 @@ struct ThrottleAndOutboxStorageTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<20 {
                     group.addTask {
-                        _ = try await store.recordFailure(key: "k", window: .seconds(60), at: t0 + .milliseconds(Int64(index)))
+                        _ = try await store.recordFailure(key: ThrottleKey(.loginAccount, "k"), window: .seconds(60), at: t0 + .milliseconds(Int64(index)))
                     }
                 }
                 try await group.waitForAll()
             }
-            let record = try #require(try await store.throttle(key: "k"))
+            let record = try #require(try await store.throttle(key: ThrottleKey(.loginAccount, "k")))
             #expect(record.failures == 20)
             #expect(record.windowStartedAt.milliseconds >= t0.milliseconds)
         }

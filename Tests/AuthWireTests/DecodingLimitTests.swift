@@ -38,11 +38,11 @@ struct DecodingLimitTests {
     func repeatedOverLimit() throws {
         let limits = DecodingLimits(maximumElements: 10)
         let ten = (0..<10).flatMap { Bytes.field(3, string: "a\($0)") }
-        let profile = try UpdateProfileRequest(decoding: ten, limits: limits)
+        let profile = try AuthV1.UpdateProfileRequest(decoding: ten, limits: limits)
         #expect(profile.removeAttributes.count == 10)
 
         let error = #expect(throws: WireDecodingError.self) {
-            try UpdateProfileRequest(decoding: ten + Bytes.field(3, string: "one more"), limits: limits)
+            try AuthV1.UpdateProfileRequest(decoding: ten + Bytes.field(3, string: "one more"), limits: limits)
         }
         #expect(error?.message == "auth.v1.UpdateProfileRequest")
         #expect(error?.field == "remove_attributes")
@@ -53,7 +53,7 @@ struct DecodingLimitTests {
     func mapEntriesOverLimit() {
         let entries = (0..<65).flatMap { Bytes.mapEntry(6, key: "k\($0)", value: "v") }
         let error = #expect(throws: WireDecodingError.self) {
-            try Frame(decoding: entries, limits: DecodingLimits(maximumElements: 64))
+            try AuthV1.Frame(decoding: entries, limits: DecodingLimits(maximumElements: 64))
         }
         #expect(error?.field == "metadata")
         #expect(error?.detail == "field metadata has more than 64 entries (the limit)")
@@ -64,7 +64,7 @@ struct DecodingLimitTests {
         let roles = (0..<6).flatMap { Bytes.field(4, string: "r\($0)") }
         let users = Bytes.field(1, bytes: Bytes.field(2, string: "a@x")) + Bytes.field(1, bytes: roles)
         let error = #expect(throws: WireDecodingError.self) {
-            try ListUsersResponse(decoding: users, limits: DecodingLimits(maximumElements: 5))
+            try AuthV1.ListUsersResponse(decoding: users, limits: DecodingLimits(maximumElements: 5))
         }
         #expect(error?.field == "users[1].roles")
     }
@@ -73,7 +73,7 @@ struct DecodingLimitTests {
     func singularRepeated() {
         let bytes = (0..<3).flatMap { _ in Bytes.field(1, string: "x") }
         let error = #expect(throws: WireDecodingError.self) {
-            try StringValue(decoding: bytes, limits: DecodingLimits(maximumElements: 2))
+            try AuthV1.StringValue(decoding: bytes, limits: DecodingLimits(maximumElements: 2))
         }
         #expect(error?.detail == "field value appears more than 2 times (the limit)")
     }
@@ -84,10 +84,10 @@ struct DecodingLimitTests {
         let user = Bytes.field(1, string: "id") + Bytes.field(2, string: "e") + Bytes.field(6, varint: 1)
         let bytes = (0..<4).flatMap { _ in Bytes.field(1, bytes: user) }
         #expect(throws: Never.self) {
-            try ListUsersResponse(decoding: bytes, limits: DecodingLimits(maximumFields: 16))
+            try AuthV1.ListUsersResponse(decoding: bytes, limits: DecodingLimits(maximumFields: 16))
         }
         let error = #expect(throws: WireDecodingError.self) {
-            try ListUsersResponse(decoding: bytes, limits: DecodingLimits(maximumFields: 15))
+            try AuthV1.ListUsersResponse(decoding: bytes, limits: DecodingLimits(maximumFields: 15))
         }
         #expect(error?.field == "")
         #expect(error?.detail == "message has more than 15 fields (the limit)")
@@ -97,10 +97,10 @@ struct DecodingLimitTests {
     func packedScalars() throws {
         let packed = Bytes.field(1, bytes: (1...20).flatMap { Bytes.varint(UInt64($0) * 1000) })
         let unpacked = (1...20).flatMap { Bytes.field(1, varint: UInt64($0)) }
-        #expect(try RequeueMessagesRequest(decoding: packed, limits: DecodingLimits(maximumElements: 20)).ids.count == 20)
+        #expect(try AuthV1.RequeueMessagesRequest(decoding: packed, limits: DecodingLimits(maximumElements: 20)).ids.count == 20)
         for bytes in [packed, unpacked] {
             let error = #expect(throws: WireDecodingError.self) {
-                try RequeueMessagesRequest(decoding: bytes, limits: DecodingLimits(maximumElements: 19))
+                try AuthV1.RequeueMessagesRequest(decoding: bytes, limits: DecodingLimits(maximumElements: 19))
             }
             #expect(error?.field == "ids")
         }
@@ -117,7 +117,7 @@ struct DecodingLimitTests {
             count = 4_000_000
         }
         let error = #expect(throws: WireDecodingError.self) {
-            try Frame(decoding: bytes, limits: DecodingLimits(maximumElements: 64, maximumFields: 512))
+            try AuthV1.Frame(decoding: bytes, limits: DecodingLimits(maximumElements: 64, maximumFields: 512))
         }
         #expect(error?.field == "metadata")
     }
@@ -125,18 +125,18 @@ struct DecodingLimitTests {
     @Test("decodes use the task's limits, the defaults outside any")
     func taskLimits() throws {
         let values = (0..<1025).flatMap { _ in Bytes.field(1, string: "") }
-        #expect(throws: WireDecodingError.self) { try StringList(decoding: values) }
+        #expect(throws: WireDecodingError.self) { try AuthV1.StringList(decoding: values) }
         let list = try DecodingLimits.$current.withValue(DecodingLimits(maximumElements: 2000)) {
-            try StringList(decoding: values)
+            try AuthV1.StringList(decoding: values)
         }
         #expect(list.values.count == 1025)
-        #expect(try StringList(decoding: values, limits: .unbounded).values.count == 1025)
+        #expect(try AuthV1.StringList(decoding: values, limits: .unbounded).values.count == 1025)
     }
 
     @Test("an unknown field is refused before protobuf-c keeps a copy of it, as before")
     func unknownFieldsStillNamed() {
         let entry = Bytes.field(1, string: "k") + Bytes.field(3, varint: 1)
-        let error = #expect(throws: WireDecodingError.self) { try Frame(decoding: Bytes.field(6, bytes: entry)) }
+        let error = #expect(throws: WireDecodingError.self) { try AuthV1.Frame(decoding: Bytes.field(6, bytes: entry)) }
         #expect(error?.field == "metadata")
         #expect(error?.detail == "unknown field number 3 in auth.v1.Frame.MetadataEntry (at metadata)")
     }
@@ -148,7 +148,7 @@ struct DecodingLimitTests {
         [0x0A, 0x01, 0x61, 0x08] as [UInt8],  // a varint cut short (and of the wrong wire type)
     ])
     func malformed(bytes: [UInt8]) {
-        let error = #expect(throws: WireDecodingError.self) { try LoginRequest(decoding: bytes) }
+        let error = #expect(throws: WireDecodingError.self) { try AuthV1.LoginRequest(decoding: bytes) }
         #expect(error?.detail == "malformed protobuf")
     }
 }
@@ -160,7 +160,7 @@ struct NULStringTests {
         (Bytes.field(1, string: "a@x\u{0}.evil") + Bytes.field(2, string: "abcdef"), "email"),
     ])
     func loginFields(bytes: [UInt8], field: String) {
-        let error = #expect(throws: WireDecodingError.self) { try LoginRequest(decoding: bytes) }
+        let error = #expect(throws: WireDecodingError.self) { try AuthV1.LoginRequest(decoding: bytes) }
         #expect(error?.message == "auth.v1.LoginRequest")
         #expect(error?.field == field)
         #expect(error?.detail == "field \(field) contains a NUL byte")
@@ -172,27 +172,27 @@ struct NULStringTests {
         (Bytes.field(4, string: "Admin") + Bytes.field(4, string: "\u{0}"), "roles[1]"),
     ])
     func paths(userBytes: [UInt8], path: String) {
-        let error = #expect(throws: WireDecodingError.self) { try User(decoding: userBytes) }
+        let error = #expect(throws: WireDecodingError.self) { try AuthV1.User(decoding: userBytes) }
         #expect(error?.field == path)
         let nested = #expect(throws: WireDecodingError.self) {
-            try ListUsersResponse(decoding: Bytes.field(1, bytes: []) + Bytes.field(1, bytes: userBytes))
+            try AuthV1.ListUsersResponse(decoding: Bytes.field(1, bytes: []) + Bytes.field(1, bytes: userBytes))
         }
         #expect(nested?.field == "users[1].\(path)")
     }
 
     @Test("bytes fields may hold NUL")
     func bytesMayHoldNUL() throws {
-        let frame = try Frame(decoding: Bytes.field(4, bytes: [0, 1, 0]))
+        let frame = try AuthV1.Frame(decoding: Bytes.field(4, bytes: [0, 1, 0]))
         #expect(frame.payload == [0, 1, 0])
     }
 
     @Test("a scan reports the first string holding NUL without refusing it")
     func scanReports() throws {
         let bytes = Bytes.field(1, string: "a\u{0}@x") + Bytes.field(2, string: "pass\u{0}word")
-        let report = try bytes.withUnsafeBytes { try LoginRequest.scan($0) }
+        let report = try bytes.withUnsafeBytes { try AuthV1.LoginRequest.scan($0) }
         #expect(report.firstStringWithNUL == "email")
         #expect(report.fields == 2)
-        let clean = try Bytes.field(1, string: "a@x").withUnsafeBytes { try LoginRequest.scan($0) }
+        let clean = try Bytes.field(1, string: "a@x").withUnsafeBytes { try AuthV1.LoginRequest.scan($0) }
         #expect(clean.firstStringWithNUL == nil)
     }
 
@@ -200,10 +200,10 @@ struct NULStringTests {
     func scanRefuses() {
         let bytes = (0..<3).flatMap { _ in Bytes.field(1, string: "") }
         let error = #expect(throws: WireDecodingError.self) {
-            try bytes.withUnsafeBytes { try StringList.scan($0, limits: DecodingLimits(maximumElements: 2)) }
+            try bytes.withUnsafeBytes { try AuthV1.StringList.scan($0, limits: DecodingLimits(maximumElements: 2)) }
         }
         #expect(error?.message == "auth.v1.StringList")
         #expect(error?.field == "values")
-        #expect(throws: WireDecodingError.self) { try [UInt8]([0x0F]).withUnsafeBytes { try StringList.scan($0) } }
+        #expect(throws: WireDecodingError.self) { try [UInt8]([0x0F]).withUnsafeBytes { try AuthV1.StringList.scan($0) } }
     }
 }

@@ -9,80 +9,82 @@ public enum AdminService {
     public static let name = "auth.v1.Admin"
 
     public enum Method {
-        public static let createUser = MethodDescriptor<CreateUserRequest, CreateUserResponse>(service: "auth.v1.Admin", method: "CreateUser")
-        public static let getUser = MethodDescriptor<GetUserRequest, GetUserResponse>(service: "auth.v1.Admin", method: "GetUser")
-        public static let listUsers = MethodDescriptor<ListUsersRequest, ListUsersResponse>(service: "auth.v1.Admin", method: "ListUsers")
-        public static let updateUser = MethodDescriptor<UpdateUserRequest, UpdateUserResponse>(service: "auth.v1.Admin", method: "UpdateUser")
-        public static let blockUser = MethodDescriptor<UserIdRequest, UserResponse>(service: "auth.v1.Admin", method: "BlockUser")
-        public static let unblockUser = MethodDescriptor<UserIdRequest, UserResponse>(service: "auth.v1.Admin", method: "UnblockUser")
-        public static let deleteUser = MethodDescriptor<UserIdRequest, Empty>(service: "auth.v1.Admin", method: "DeleteUser")
-        public static let resendInvitation = MethodDescriptor<UserIdRequest, ResendInvitationResponse>(service: "auth.v1.Admin", method: "ResendInvitation")
-        public static let importUsers = MethodDescriptor<ImportUsersRequest, ImportUsersResponse>(service: "auth.v1.Admin", method: "ImportUsers")
-        public static let exportUsers = MethodDescriptor<ExportUsersRequest, ExportUsersResponse>(service: "auth.v1.Admin", method: "ExportUsers")
-        public static let createRole = MethodDescriptor<RoleRequest, Role>(service: "auth.v1.Admin", method: "CreateRole")
-        public static let renameRole = MethodDescriptor<RenameRequest, Role>(service: "auth.v1.Admin", method: "RenameRole")
-        public static let deleteRole = MethodDescriptor<RoleRequest, Empty>(service: "auth.v1.Admin", method: "DeleteRole")
-        public static let listRoles = MethodDescriptor<Empty, ListRolesResponse>(service: "auth.v1.Admin", method: "ListRoles")
-        public static let createGroup = MethodDescriptor<CreateGroupRequest, GroupResponse>(service: "auth.v1.Admin", method: "CreateGroup")
-        public static let renameGroup = MethodDescriptor<RenameRequest, GroupResponse>(service: "auth.v1.Admin", method: "RenameGroup")
-        public static let deleteGroup = MethodDescriptor<GroupRequest, Empty>(service: "auth.v1.Admin", method: "DeleteGroup")
-        public static let listGroups = MethodDescriptor<Empty, ListGroupsResponse>(service: "auth.v1.Admin", method: "ListGroups")
-        public static let setGroupRoles = MethodDescriptor<SetGroupRolesRequest, GroupResponse>(service: "auth.v1.Admin", method: "SetGroupRoles")
-        public static let listGroupMembers = MethodDescriptor<ListGroupMembersRequest, ListUsersResponse>(service: "auth.v1.Admin", method: "ListGroupMembers")
-        public static let setPageRule = MethodDescriptor<SetPageRuleRequest, PageRule>(service: "auth.v1.Admin", method: "SetPageRule")
-        public static let deletePageRule = MethodDescriptor<PageRuleRequest, Empty>(service: "auth.v1.Admin", method: "DeletePageRule")
-        public static let listPageRules = MethodDescriptor<Empty, ListPageRulesResponse>(service: "auth.v1.Admin", method: "ListPageRules")
-        public static let getSettings = MethodDescriptor<Empty, SettingsResponse>(service: "auth.v1.Admin", method: "GetSettings")
-        public static let updateSettings = MethodDescriptor<UpdateSettingsRequest, SettingsResponse>(service: "auth.v1.Admin", method: "UpdateSettings")
-        public static let getTemplate = MethodDescriptor<TemplateRequest, TemplateResponse>(service: "auth.v1.Admin", method: "GetTemplate")
-        public static let setTemplate = MethodDescriptor<SetTemplateRequest, TemplateResponse>(service: "auth.v1.Admin", method: "SetTemplate")
-        public static let resetTemplate = MethodDescriptor<TemplateRequest, TemplateResponse>(service: "auth.v1.Admin", method: "ResetTemplate")
-        public static let previewTemplate = MethodDescriptor<PreviewTemplateRequest, PreviewTemplateResponse>(service: "auth.v1.Admin", method: "PreviewTemplate")
-        public static let createApiKey = MethodDescriptor<CreateApiKeyRequest, CreateApiKeyResponse>(service: "auth.v1.Admin", method: "CreateApiKey")
-        public static let listApiKeys = MethodDescriptor<Empty, ListApiKeysResponse>(service: "auth.v1.Admin", method: "ListApiKeys")
-        public static let revokeApiKey = MethodDescriptor<RevokeApiKeyRequest, Empty>(service: "auth.v1.Admin", method: "RevokeApiKey")
-        public static let listDeadMessages = MethodDescriptor<ListDeadMessagesRequest, ListDeadMessagesResponse>(service: "auth.v1.Admin", method: "ListDeadMessages")
-        public static let requeueMessages = MethodDescriptor<RequeueMessagesRequest, RequeueMessagesResponse>(service: "auth.v1.Admin", method: "RequeueMessages")
-        public static let removeEverything = MethodDescriptor<RemoveEverythingRequest, RemoveEverythingResponse>(service: "auth.v1.Admin", method: "RemoveEverything")
+        public static let createUser = MethodDescriptor<AuthV1.CreateUserRequest, AuthV1.CreateUserResponse>(service: "auth.v1.Admin", method: "CreateUser")
+        public static let getUser = MethodDescriptor<AuthV1.GetUserRequest, AuthV1.GetUserResponse>(service: "auth.v1.Admin", method: "GetUser")
+        public static let listUsers = MethodDescriptor<AuthV1.ListUsersRequest, AuthV1.ListUsersResponse>(service: "auth.v1.Admin", method: "ListUsers")
+        public static let updateUser = MethodDescriptor<AuthV1.UpdateUserRequest, AuthV1.UpdateUserResponse>(service: "auth.v1.Admin", method: "UpdateUser")
+        public static let blockUser = MethodDescriptor<AuthV1.UserIdRequest, AuthV1.UserResponse>(service: "auth.v1.Admin", method: "BlockUser")
+        public static let unblockUser = MethodDescriptor<AuthV1.UserIdRequest, AuthV1.UserResponse>(service: "auth.v1.Admin", method: "UnblockUser")
+        public static let deleteUser = MethodDescriptor<AuthV1.UserIdRequest, AuthV1.Empty>(service: "auth.v1.Admin", method: "DeleteUser")
+        public static let resendInvitation = MethodDescriptor<AuthV1.UserIdRequest, AuthV1.ResendInvitationResponse>(service: "auth.v1.Admin", method: "ResendInvitation")
+        public static let importUsers = MethodDescriptor<AuthV1.ImportUsersRequest, AuthV1.ImportUsersResponse>(service: "auth.v1.Admin", method: "ImportUsers")
+        public static let exportUsers = MethodDescriptor<AuthV1.ExportUsersRequest, AuthV1.ExportUsersResponse>(service: "auth.v1.Admin", method: "ExportUsers")
+        public static let createRole = MethodDescriptor<AuthV1.RoleRequest, AuthV1.Role>(service: "auth.v1.Admin", method: "CreateRole")
+        public static let renameRole = MethodDescriptor<AuthV1.RenameRequest, AuthV1.Role>(service: "auth.v1.Admin", method: "RenameRole")
+        public static let deleteRole = MethodDescriptor<AuthV1.RoleRequest, AuthV1.Empty>(service: "auth.v1.Admin", method: "DeleteRole")
+        public static let listRoles = MethodDescriptor<AuthV1.Empty, AuthV1.ListRolesResponse>(service: "auth.v1.Admin", method: "ListRoles")
+        public static let createGroup = MethodDescriptor<AuthV1.CreateGroupRequest, AuthV1.GroupResponse>(service: "auth.v1.Admin", method: "CreateGroup")
+        public static let renameGroup = MethodDescriptor<AuthV1.RenameRequest, AuthV1.GroupResponse>(service: "auth.v1.Admin", method: "RenameGroup")
+        public static let deleteGroup = MethodDescriptor<AuthV1.GroupRequest, AuthV1.Empty>(service: "auth.v1.Admin", method: "DeleteGroup")
+        public static let listGroups = MethodDescriptor<AuthV1.Empty, AuthV1.ListGroupsResponse>(service: "auth.v1.Admin", method: "ListGroups")
+        public static let setGroupRoles = MethodDescriptor<AuthV1.SetGroupRolesRequest, AuthV1.GroupResponse>(service: "auth.v1.Admin", method: "SetGroupRoles")
+        public static let listGroupMembers = MethodDescriptor<AuthV1.ListGroupMembersRequest, AuthV1.ListUsersResponse>(service: "auth.v1.Admin", method: "ListGroupMembers")
+        public static let setPageRule = MethodDescriptor<AuthV1.SetPageRuleRequest, AuthV1.PageRule>(service: "auth.v1.Admin", method: "SetPageRule")
+        public static let deletePageRule = MethodDescriptor<AuthV1.PageRuleRequest, AuthV1.Empty>(service: "auth.v1.Admin", method: "DeletePageRule")
+        public static let listPageRules = MethodDescriptor<AuthV1.Empty, AuthV1.ListPageRulesResponse>(service: "auth.v1.Admin", method: "ListPageRules")
+        public static let getSettings = MethodDescriptor<AuthV1.Empty, AuthV1.SettingsResponse>(service: "auth.v1.Admin", method: "GetSettings")
+        public static let updateSettings = MethodDescriptor<AuthV1.UpdateSettingsRequest, AuthV1.SettingsResponse>(service: "auth.v1.Admin", method: "UpdateSettings")
+        public static let getTemplate = MethodDescriptor<AuthV1.TemplateRequest, AuthV1.TemplateResponse>(service: "auth.v1.Admin", method: "GetTemplate")
+        public static let setTemplate = MethodDescriptor<AuthV1.SetTemplateRequest, AuthV1.TemplateResponse>(service: "auth.v1.Admin", method: "SetTemplate")
+        public static let resetTemplate = MethodDescriptor<AuthV1.TemplateRequest, AuthV1.TemplateResponse>(service: "auth.v1.Admin", method: "ResetTemplate")
+        public static let previewTemplate = MethodDescriptor<AuthV1.PreviewTemplateRequest, AuthV1.PreviewTemplateResponse>(service: "auth.v1.Admin", method: "PreviewTemplate")
+        public static let createApiKey = MethodDescriptor<AuthV1.CreateApiKeyRequest, AuthV1.CreateApiKeyResponse>(service: "auth.v1.Admin", method: "CreateApiKey")
+        public static let listApiKeys = MethodDescriptor<AuthV1.Empty, AuthV1.ListApiKeysResponse>(service: "auth.v1.Admin", method: "ListApiKeys")
+        public static let revokeApiKey = MethodDescriptor<AuthV1.RevokeApiKeyRequest, AuthV1.Empty>(service: "auth.v1.Admin", method: "RevokeApiKey")
+        public static let listDeadMessages = MethodDescriptor<AuthV1.ListDeadMessagesRequest, AuthV1.ListDeadMessagesResponse>(service: "auth.v1.Admin", method: "ListDeadMessages")
+        public static let requeueMessages = MethodDescriptor<AuthV1.RequeueMessagesRequest, AuthV1.RequeueMessagesResponse>(service: "auth.v1.Admin", method: "RequeueMessages")
+        public static let removeEverything = MethodDescriptor<AuthV1.RemoveEverythingRequest, AuthV1.RemoveEverythingResponse>(service: "auth.v1.Admin", method: "RemoveEverything")
     }
 
     /// Implemented by the server; `register(on:)` routes every method of `auth.v1.Admin` to it.
+    /// What a method throws reaches the caller through `RPCErrorConvertible` (or as
+    /// INTERNAL when it is not convertible).
     public protocol Handler: Sendable {
-        func createUser(_ request: CreateUserRequest, context: CallContext) async throws(RPCError) -> CreateUserResponse
-        func getUser(_ request: GetUserRequest, context: CallContext) async throws(RPCError) -> GetUserResponse
-        func listUsers(_ request: ListUsersRequest, context: CallContext) async throws(RPCError) -> ListUsersResponse
-        func updateUser(_ request: UpdateUserRequest, context: CallContext) async throws(RPCError) -> UpdateUserResponse
-        func blockUser(_ request: UserIdRequest, context: CallContext) async throws(RPCError) -> UserResponse
-        func unblockUser(_ request: UserIdRequest, context: CallContext) async throws(RPCError) -> UserResponse
-        func deleteUser(_ request: UserIdRequest, context: CallContext) async throws(RPCError) -> Empty
-        func resendInvitation(_ request: UserIdRequest, context: CallContext) async throws(RPCError) -> ResendInvitationResponse
-        func importUsers(_ request: ImportUsersRequest, context: CallContext) async throws(RPCError) -> ImportUsersResponse
-        func exportUsers(_ request: ExportUsersRequest, context: CallContext) async throws(RPCError) -> ExportUsersResponse
-        func createRole(_ request: RoleRequest, context: CallContext) async throws(RPCError) -> Role
-        func renameRole(_ request: RenameRequest, context: CallContext) async throws(RPCError) -> Role
-        func deleteRole(_ request: RoleRequest, context: CallContext) async throws(RPCError) -> Empty
-        func listRoles(_ request: Empty, context: CallContext) async throws(RPCError) -> ListRolesResponse
-        func createGroup(_ request: CreateGroupRequest, context: CallContext) async throws(RPCError) -> GroupResponse
-        func renameGroup(_ request: RenameRequest, context: CallContext) async throws(RPCError) -> GroupResponse
-        func deleteGroup(_ request: GroupRequest, context: CallContext) async throws(RPCError) -> Empty
-        func listGroups(_ request: Empty, context: CallContext) async throws(RPCError) -> ListGroupsResponse
-        func setGroupRoles(_ request: SetGroupRolesRequest, context: CallContext) async throws(RPCError) -> GroupResponse
-        func listGroupMembers(_ request: ListGroupMembersRequest, context: CallContext) async throws(RPCError) -> ListUsersResponse
-        func setPageRule(_ request: SetPageRuleRequest, context: CallContext) async throws(RPCError) -> PageRule
-        func deletePageRule(_ request: PageRuleRequest, context: CallContext) async throws(RPCError) -> Empty
-        func listPageRules(_ request: Empty, context: CallContext) async throws(RPCError) -> ListPageRulesResponse
-        func getSettings(_ request: Empty, context: CallContext) async throws(RPCError) -> SettingsResponse
-        func updateSettings(_ request: UpdateSettingsRequest, context: CallContext) async throws(RPCError) -> SettingsResponse
-        func getTemplate(_ request: TemplateRequest, context: CallContext) async throws(RPCError) -> TemplateResponse
-        func setTemplate(_ request: SetTemplateRequest, context: CallContext) async throws(RPCError) -> TemplateResponse
-        func resetTemplate(_ request: TemplateRequest, context: CallContext) async throws(RPCError) -> TemplateResponse
-        func previewTemplate(_ request: PreviewTemplateRequest, context: CallContext) async throws(RPCError) -> PreviewTemplateResponse
-        func createApiKey(_ request: CreateApiKeyRequest, context: CallContext) async throws(RPCError) -> CreateApiKeyResponse
-        func listApiKeys(_ request: Empty, context: CallContext) async throws(RPCError) -> ListApiKeysResponse
-        func revokeApiKey(_ request: RevokeApiKeyRequest, context: CallContext) async throws(RPCError) -> Empty
-        func listDeadMessages(_ request: ListDeadMessagesRequest, context: CallContext) async throws(RPCError) -> ListDeadMessagesResponse
-        func requeueMessages(_ request: RequeueMessagesRequest, context: CallContext) async throws(RPCError) -> RequeueMessagesResponse
-        func removeEverything(_ request: RemoveEverythingRequest, context: CallContext) async throws(RPCError) -> RemoveEverythingResponse
+        func createUser(_ request: AuthV1.CreateUserRequest, context: CallContext) async throws -> AuthV1.CreateUserResponse
+        func getUser(_ request: AuthV1.GetUserRequest, context: CallContext) async throws -> AuthV1.GetUserResponse
+        func listUsers(_ request: AuthV1.ListUsersRequest, context: CallContext) async throws -> AuthV1.ListUsersResponse
+        func updateUser(_ request: AuthV1.UpdateUserRequest, context: CallContext) async throws -> AuthV1.UpdateUserResponse
+        func blockUser(_ request: AuthV1.UserIdRequest, context: CallContext) async throws -> AuthV1.UserResponse
+        func unblockUser(_ request: AuthV1.UserIdRequest, context: CallContext) async throws -> AuthV1.UserResponse
+        func deleteUser(_ request: AuthV1.UserIdRequest, context: CallContext) async throws -> AuthV1.Empty
+        func resendInvitation(_ request: AuthV1.UserIdRequest, context: CallContext) async throws -> AuthV1.ResendInvitationResponse
+        func importUsers(_ request: AuthV1.ImportUsersRequest, context: CallContext) async throws -> AuthV1.ImportUsersResponse
+        func exportUsers(_ request: AuthV1.ExportUsersRequest, context: CallContext) async throws -> AuthV1.ExportUsersResponse
+        func createRole(_ request: AuthV1.RoleRequest, context: CallContext) async throws -> AuthV1.Role
+        func renameRole(_ request: AuthV1.RenameRequest, context: CallContext) async throws -> AuthV1.Role
+        func deleteRole(_ request: AuthV1.RoleRequest, context: CallContext) async throws -> AuthV1.Empty
+        func listRoles(_ request: AuthV1.Empty, context: CallContext) async throws -> AuthV1.ListRolesResponse
+        func createGroup(_ request: AuthV1.CreateGroupRequest, context: CallContext) async throws -> AuthV1.GroupResponse
+        func renameGroup(_ request: AuthV1.RenameRequest, context: CallContext) async throws -> AuthV1.GroupResponse
+        func deleteGroup(_ request: AuthV1.GroupRequest, context: CallContext) async throws -> AuthV1.Empty
+        func listGroups(_ request: AuthV1.Empty, context: CallContext) async throws -> AuthV1.ListGroupsResponse
+        func setGroupRoles(_ request: AuthV1.SetGroupRolesRequest, context: CallContext) async throws -> AuthV1.GroupResponse
+        func listGroupMembers(_ request: AuthV1.ListGroupMembersRequest, context: CallContext) async throws -> AuthV1.ListUsersResponse
+        func setPageRule(_ request: AuthV1.SetPageRuleRequest, context: CallContext) async throws -> AuthV1.PageRule
+        func deletePageRule(_ request: AuthV1.PageRuleRequest, context: CallContext) async throws -> AuthV1.Empty
+        func listPageRules(_ request: AuthV1.Empty, context: CallContext) async throws -> AuthV1.ListPageRulesResponse
+        func getSettings(_ request: AuthV1.Empty, context: CallContext) async throws -> AuthV1.SettingsResponse
+        func updateSettings(_ request: AuthV1.UpdateSettingsRequest, context: CallContext) async throws -> AuthV1.SettingsResponse
+        func getTemplate(_ request: AuthV1.TemplateRequest, context: CallContext) async throws -> AuthV1.TemplateResponse
+        func setTemplate(_ request: AuthV1.SetTemplateRequest, context: CallContext) async throws -> AuthV1.TemplateResponse
+        func resetTemplate(_ request: AuthV1.TemplateRequest, context: CallContext) async throws -> AuthV1.TemplateResponse
+        func previewTemplate(_ request: AuthV1.PreviewTemplateRequest, context: CallContext) async throws -> AuthV1.PreviewTemplateResponse
+        func createApiKey(_ request: AuthV1.CreateApiKeyRequest, context: CallContext) async throws -> AuthV1.CreateApiKeyResponse
+        func listApiKeys(_ request: AuthV1.Empty, context: CallContext) async throws -> AuthV1.ListApiKeysResponse
+        func revokeApiKey(_ request: AuthV1.RevokeApiKeyRequest, context: CallContext) async throws -> AuthV1.Empty
+        func listDeadMessages(_ request: AuthV1.ListDeadMessagesRequest, context: CallContext) async throws -> AuthV1.ListDeadMessagesResponse
+        func requeueMessages(_ request: AuthV1.RequeueMessagesRequest, context: CallContext) async throws -> AuthV1.RequeueMessagesResponse
+        func removeEverything(_ request: AuthV1.RemoveEverythingRequest, context: CallContext) async throws -> AuthV1.RemoveEverythingResponse
     }
 
     /// Typed calls over one multiplexed connection.
@@ -93,143 +95,143 @@ public enum AdminService {
             self.caller = caller
         }
 
-        public func createUser(_ request: CreateUserRequest, options: CallOptions = .defaults) async throws(RPCError) -> CreateUserResponse {
+        public func createUser(_ request: AuthV1.CreateUserRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.CreateUserResponse {
             try await caller.call(Method.createUser, request, options: options)
         }
 
-        public func getUser(_ request: GetUserRequest, options: CallOptions = .defaults) async throws(RPCError) -> GetUserResponse {
+        public func getUser(_ request: AuthV1.GetUserRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.GetUserResponse {
             try await caller.call(Method.getUser, request, options: options)
         }
 
-        public func listUsers(_ request: ListUsersRequest, options: CallOptions = .defaults) async throws(RPCError) -> ListUsersResponse {
+        public func listUsers(_ request: AuthV1.ListUsersRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ListUsersResponse {
             try await caller.call(Method.listUsers, request, options: options)
         }
 
-        public func updateUser(_ request: UpdateUserRequest, options: CallOptions = .defaults) async throws(RPCError) -> UpdateUserResponse {
+        public func updateUser(_ request: AuthV1.UpdateUserRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.UpdateUserResponse {
             try await caller.call(Method.updateUser, request, options: options)
         }
 
-        public func blockUser(_ request: UserIdRequest, options: CallOptions = .defaults) async throws(RPCError) -> UserResponse {
+        public func blockUser(_ request: AuthV1.UserIdRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.UserResponse {
             try await caller.call(Method.blockUser, request, options: options)
         }
 
-        public func unblockUser(_ request: UserIdRequest, options: CallOptions = .defaults) async throws(RPCError) -> UserResponse {
+        public func unblockUser(_ request: AuthV1.UserIdRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.UserResponse {
             try await caller.call(Method.unblockUser, request, options: options)
         }
 
-        public func deleteUser(_ request: UserIdRequest, options: CallOptions = .defaults) async throws(RPCError) -> Empty {
+        public func deleteUser(_ request: AuthV1.UserIdRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.Empty {
             try await caller.call(Method.deleteUser, request, options: options)
         }
 
-        public func resendInvitation(_ request: UserIdRequest, options: CallOptions = .defaults) async throws(RPCError) -> ResendInvitationResponse {
+        public func resendInvitation(_ request: AuthV1.UserIdRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ResendInvitationResponse {
             try await caller.call(Method.resendInvitation, request, options: options)
         }
 
-        public func importUsers(_ request: ImportUsersRequest, options: CallOptions = .defaults) async throws(RPCError) -> ImportUsersResponse {
+        public func importUsers(_ request: AuthV1.ImportUsersRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ImportUsersResponse {
             try await caller.call(Method.importUsers, request, options: options)
         }
 
-        public func exportUsers(_ request: ExportUsersRequest, options: CallOptions = .defaults) async throws(RPCError) -> ExportUsersResponse {
+        public func exportUsers(_ request: AuthV1.ExportUsersRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ExportUsersResponse {
             try await caller.call(Method.exportUsers, request, options: options)
         }
 
-        public func createRole(_ request: RoleRequest, options: CallOptions = .defaults) async throws(RPCError) -> Role {
+        public func createRole(_ request: AuthV1.RoleRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.Role {
             try await caller.call(Method.createRole, request, options: options)
         }
 
-        public func renameRole(_ request: RenameRequest, options: CallOptions = .defaults) async throws(RPCError) -> Role {
+        public func renameRole(_ request: AuthV1.RenameRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.Role {
             try await caller.call(Method.renameRole, request, options: options)
         }
 
-        public func deleteRole(_ request: RoleRequest, options: CallOptions = .defaults) async throws(RPCError) -> Empty {
+        public func deleteRole(_ request: AuthV1.RoleRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.Empty {
             try await caller.call(Method.deleteRole, request, options: options)
         }
 
-        public func listRoles(_ request: Empty, options: CallOptions = .defaults) async throws(RPCError) -> ListRolesResponse {
+        public func listRoles(_ request: AuthV1.Empty, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ListRolesResponse {
             try await caller.call(Method.listRoles, request, options: options)
         }
 
-        public func createGroup(_ request: CreateGroupRequest, options: CallOptions = .defaults) async throws(RPCError) -> GroupResponse {
+        public func createGroup(_ request: AuthV1.CreateGroupRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.GroupResponse {
             try await caller.call(Method.createGroup, request, options: options)
         }
 
-        public func renameGroup(_ request: RenameRequest, options: CallOptions = .defaults) async throws(RPCError) -> GroupResponse {
+        public func renameGroup(_ request: AuthV1.RenameRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.GroupResponse {
             try await caller.call(Method.renameGroup, request, options: options)
         }
 
-        public func deleteGroup(_ request: GroupRequest, options: CallOptions = .defaults) async throws(RPCError) -> Empty {
+        public func deleteGroup(_ request: AuthV1.GroupRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.Empty {
             try await caller.call(Method.deleteGroup, request, options: options)
         }
 
-        public func listGroups(_ request: Empty, options: CallOptions = .defaults) async throws(RPCError) -> ListGroupsResponse {
+        public func listGroups(_ request: AuthV1.Empty, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ListGroupsResponse {
             try await caller.call(Method.listGroups, request, options: options)
         }
 
-        public func setGroupRoles(_ request: SetGroupRolesRequest, options: CallOptions = .defaults) async throws(RPCError) -> GroupResponse {
+        public func setGroupRoles(_ request: AuthV1.SetGroupRolesRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.GroupResponse {
             try await caller.call(Method.setGroupRoles, request, options: options)
         }
 
-        public func listGroupMembers(_ request: ListGroupMembersRequest, options: CallOptions = .defaults) async throws(RPCError) -> ListUsersResponse {
+        public func listGroupMembers(_ request: AuthV1.ListGroupMembersRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ListUsersResponse {
             try await caller.call(Method.listGroupMembers, request, options: options)
         }
 
-        public func setPageRule(_ request: SetPageRuleRequest, options: CallOptions = .defaults) async throws(RPCError) -> PageRule {
+        public func setPageRule(_ request: AuthV1.SetPageRuleRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.PageRule {
             try await caller.call(Method.setPageRule, request, options: options)
         }
 
-        public func deletePageRule(_ request: PageRuleRequest, options: CallOptions = .defaults) async throws(RPCError) -> Empty {
+        public func deletePageRule(_ request: AuthV1.PageRuleRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.Empty {
             try await caller.call(Method.deletePageRule, request, options: options)
         }
 
-        public func listPageRules(_ request: Empty, options: CallOptions = .defaults) async throws(RPCError) -> ListPageRulesResponse {
+        public func listPageRules(_ request: AuthV1.Empty, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ListPageRulesResponse {
             try await caller.call(Method.listPageRules, request, options: options)
         }
 
-        public func getSettings(_ request: Empty, options: CallOptions = .defaults) async throws(RPCError) -> SettingsResponse {
+        public func getSettings(_ request: AuthV1.Empty, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.SettingsResponse {
             try await caller.call(Method.getSettings, request, options: options)
         }
 
-        public func updateSettings(_ request: UpdateSettingsRequest, options: CallOptions = .defaults) async throws(RPCError) -> SettingsResponse {
+        public func updateSettings(_ request: AuthV1.UpdateSettingsRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.SettingsResponse {
             try await caller.call(Method.updateSettings, request, options: options)
         }
 
-        public func getTemplate(_ request: TemplateRequest, options: CallOptions = .defaults) async throws(RPCError) -> TemplateResponse {
+        public func getTemplate(_ request: AuthV1.TemplateRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.TemplateResponse {
             try await caller.call(Method.getTemplate, request, options: options)
         }
 
-        public func setTemplate(_ request: SetTemplateRequest, options: CallOptions = .defaults) async throws(RPCError) -> TemplateResponse {
+        public func setTemplate(_ request: AuthV1.SetTemplateRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.TemplateResponse {
             try await caller.call(Method.setTemplate, request, options: options)
         }
 
-        public func resetTemplate(_ request: TemplateRequest, options: CallOptions = .defaults) async throws(RPCError) -> TemplateResponse {
+        public func resetTemplate(_ request: AuthV1.TemplateRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.TemplateResponse {
             try await caller.call(Method.resetTemplate, request, options: options)
         }
 
-        public func previewTemplate(_ request: PreviewTemplateRequest, options: CallOptions = .defaults) async throws(RPCError) -> PreviewTemplateResponse {
+        public func previewTemplate(_ request: AuthV1.PreviewTemplateRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.PreviewTemplateResponse {
             try await caller.call(Method.previewTemplate, request, options: options)
         }
 
-        public func createApiKey(_ request: CreateApiKeyRequest, options: CallOptions = .defaults) async throws(RPCError) -> CreateApiKeyResponse {
+        public func createApiKey(_ request: AuthV1.CreateApiKeyRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.CreateApiKeyResponse {
             try await caller.call(Method.createApiKey, request, options: options)
         }
 
-        public func listApiKeys(_ request: Empty, options: CallOptions = .defaults) async throws(RPCError) -> ListApiKeysResponse {
+        public func listApiKeys(_ request: AuthV1.Empty, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ListApiKeysResponse {
             try await caller.call(Method.listApiKeys, request, options: options)
         }
 
-        public func revokeApiKey(_ request: RevokeApiKeyRequest, options: CallOptions = .defaults) async throws(RPCError) -> Empty {
+        public func revokeApiKey(_ request: AuthV1.RevokeApiKeyRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.Empty {
             try await caller.call(Method.revokeApiKey, request, options: options)
         }
 
-        public func listDeadMessages(_ request: ListDeadMessagesRequest, options: CallOptions = .defaults) async throws(RPCError) -> ListDeadMessagesResponse {
+        public func listDeadMessages(_ request: AuthV1.ListDeadMessagesRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ListDeadMessagesResponse {
             try await caller.call(Method.listDeadMessages, request, options: options)
         }
 
-        public func requeueMessages(_ request: RequeueMessagesRequest, options: CallOptions = .defaults) async throws(RPCError) -> RequeueMessagesResponse {
+        public func requeueMessages(_ request: AuthV1.RequeueMessagesRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.RequeueMessagesResponse {
             try await caller.call(Method.requeueMessages, request, options: options)
         }
 
-        public func removeEverything(_ request: RemoveEverythingRequest, options: CallOptions = .defaults) async throws(RPCError) -> RemoveEverythingResponse {
+        public func removeEverything(_ request: AuthV1.RemoveEverythingRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.RemoveEverythingResponse {
             try await caller.call(Method.removeEverything, request, options: options)
         }
     }
@@ -237,109 +239,109 @@ public enum AdminService {
 
 extension AdminService.Handler {
     public func register(on router: inout Router) {
-        router.register(AdminService.Method.createUser) { request, context throws(RPCError) in
+        router.register(AdminService.Method.createUser) { request, context in
             try await self.createUser(request, context: context)
         }
-        router.register(AdminService.Method.getUser) { request, context throws(RPCError) in
+        router.register(AdminService.Method.getUser) { request, context in
             try await self.getUser(request, context: context)
         }
-        router.register(AdminService.Method.listUsers) { request, context throws(RPCError) in
+        router.register(AdminService.Method.listUsers) { request, context in
             try await self.listUsers(request, context: context)
         }
-        router.register(AdminService.Method.updateUser) { request, context throws(RPCError) in
+        router.register(AdminService.Method.updateUser) { request, context in
             try await self.updateUser(request, context: context)
         }
-        router.register(AdminService.Method.blockUser) { request, context throws(RPCError) in
+        router.register(AdminService.Method.blockUser) { request, context in
             try await self.blockUser(request, context: context)
         }
-        router.register(AdminService.Method.unblockUser) { request, context throws(RPCError) in
+        router.register(AdminService.Method.unblockUser) { request, context in
             try await self.unblockUser(request, context: context)
         }
-        router.register(AdminService.Method.deleteUser) { request, context throws(RPCError) in
+        router.register(AdminService.Method.deleteUser) { request, context in
             try await self.deleteUser(request, context: context)
         }
-        router.register(AdminService.Method.resendInvitation) { request, context throws(RPCError) in
+        router.register(AdminService.Method.resendInvitation) { request, context in
             try await self.resendInvitation(request, context: context)
         }
-        router.register(AdminService.Method.importUsers) { request, context throws(RPCError) in
+        router.register(AdminService.Method.importUsers) { request, context in
             try await self.importUsers(request, context: context)
         }
-        router.register(AdminService.Method.exportUsers) { request, context throws(RPCError) in
+        router.register(AdminService.Method.exportUsers) { request, context in
             try await self.exportUsers(request, context: context)
         }
-        router.register(AdminService.Method.createRole) { request, context throws(RPCError) in
+        router.register(AdminService.Method.createRole) { request, context in
             try await self.createRole(request, context: context)
         }
-        router.register(AdminService.Method.renameRole) { request, context throws(RPCError) in
+        router.register(AdminService.Method.renameRole) { request, context in
             try await self.renameRole(request, context: context)
         }
-        router.register(AdminService.Method.deleteRole) { request, context throws(RPCError) in
+        router.register(AdminService.Method.deleteRole) { request, context in
             try await self.deleteRole(request, context: context)
         }
-        router.register(AdminService.Method.listRoles) { request, context throws(RPCError) in
+        router.register(AdminService.Method.listRoles) { request, context in
             try await self.listRoles(request, context: context)
         }
-        router.register(AdminService.Method.createGroup) { request, context throws(RPCError) in
+        router.register(AdminService.Method.createGroup) { request, context in
             try await self.createGroup(request, context: context)
         }
-        router.register(AdminService.Method.renameGroup) { request, context throws(RPCError) in
+        router.register(AdminService.Method.renameGroup) { request, context in
             try await self.renameGroup(request, context: context)
         }
-        router.register(AdminService.Method.deleteGroup) { request, context throws(RPCError) in
+        router.register(AdminService.Method.deleteGroup) { request, context in
             try await self.deleteGroup(request, context: context)
         }
-        router.register(AdminService.Method.listGroups) { request, context throws(RPCError) in
+        router.register(AdminService.Method.listGroups) { request, context in
             try await self.listGroups(request, context: context)
         }
-        router.register(AdminService.Method.setGroupRoles) { request, context throws(RPCError) in
+        router.register(AdminService.Method.setGroupRoles) { request, context in
             try await self.setGroupRoles(request, context: context)
         }
-        router.register(AdminService.Method.listGroupMembers) { request, context throws(RPCError) in
+        router.register(AdminService.Method.listGroupMembers) { request, context in
             try await self.listGroupMembers(request, context: context)
         }
-        router.register(AdminService.Method.setPageRule) { request, context throws(RPCError) in
+        router.register(AdminService.Method.setPageRule) { request, context in
             try await self.setPageRule(request, context: context)
         }
-        router.register(AdminService.Method.deletePageRule) { request, context throws(RPCError) in
+        router.register(AdminService.Method.deletePageRule) { request, context in
             try await self.deletePageRule(request, context: context)
         }
-        router.register(AdminService.Method.listPageRules) { request, context throws(RPCError) in
+        router.register(AdminService.Method.listPageRules) { request, context in
             try await self.listPageRules(request, context: context)
         }
-        router.register(AdminService.Method.getSettings) { request, context throws(RPCError) in
+        router.register(AdminService.Method.getSettings) { request, context in
             try await self.getSettings(request, context: context)
         }
-        router.register(AdminService.Method.updateSettings) { request, context throws(RPCError) in
+        router.register(AdminService.Method.updateSettings) { request, context in
             try await self.updateSettings(request, context: context)
         }
-        router.register(AdminService.Method.getTemplate) { request, context throws(RPCError) in
+        router.register(AdminService.Method.getTemplate) { request, context in
             try await self.getTemplate(request, context: context)
         }
-        router.register(AdminService.Method.setTemplate) { request, context throws(RPCError) in
+        router.register(AdminService.Method.setTemplate) { request, context in
             try await self.setTemplate(request, context: context)
         }
-        router.register(AdminService.Method.resetTemplate) { request, context throws(RPCError) in
+        router.register(AdminService.Method.resetTemplate) { request, context in
             try await self.resetTemplate(request, context: context)
         }
-        router.register(AdminService.Method.previewTemplate) { request, context throws(RPCError) in
+        router.register(AdminService.Method.previewTemplate) { request, context in
             try await self.previewTemplate(request, context: context)
         }
-        router.register(AdminService.Method.createApiKey) { request, context throws(RPCError) in
+        router.register(AdminService.Method.createApiKey) { request, context in
             try await self.createApiKey(request, context: context)
         }
-        router.register(AdminService.Method.listApiKeys) { request, context throws(RPCError) in
+        router.register(AdminService.Method.listApiKeys) { request, context in
             try await self.listApiKeys(request, context: context)
         }
-        router.register(AdminService.Method.revokeApiKey) { request, context throws(RPCError) in
+        router.register(AdminService.Method.revokeApiKey) { request, context in
             try await self.revokeApiKey(request, context: context)
         }
-        router.register(AdminService.Method.listDeadMessages) { request, context throws(RPCError) in
+        router.register(AdminService.Method.listDeadMessages) { request, context in
             try await self.listDeadMessages(request, context: context)
         }
-        router.register(AdminService.Method.requeueMessages) { request, context throws(RPCError) in
+        router.register(AdminService.Method.requeueMessages) { request, context in
             try await self.requeueMessages(request, context: context)
         }
-        router.register(AdminService.Method.removeEverything) { request, context throws(RPCError) in
+        router.register(AdminService.Method.removeEverything) { request, context in
             try await self.removeEverything(request, context: context)
         }
     }

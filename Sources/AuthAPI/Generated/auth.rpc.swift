@@ -9,30 +9,32 @@ public enum AuthService {
     public static let name = "auth.v1.Auth"
 
     public enum Method {
-        public static let signUp = MethodDescriptor<SignUpRequest, SignUpResponse>(service: "auth.v1.Auth", method: "SignUp")
-        public static let login = MethodDescriptor<LoginRequest, LoginResponse>(service: "auth.v1.Auth", method: "Login")
-        public static let logout = MethodDescriptor<LogoutRequest, LogoutResponse>(service: "auth.v1.Auth", method: "Logout")
-        public static let getMe = MethodDescriptor<GetMeRequest, GetMeResponse>(service: "auth.v1.Auth", method: "GetMe")
-        public static let updateProfile = MethodDescriptor<UpdateProfileRequest, UpdateProfileResponse>(service: "auth.v1.Auth", method: "UpdateProfile")
-        public static let changePassword = MethodDescriptor<ChangePasswordRequest, ChangePasswordResponse>(service: "auth.v1.Auth", method: "ChangePassword")
-        public static let forgotPassword = MethodDescriptor<ForgotPasswordRequest, ForgotPasswordResponse>(service: "auth.v1.Auth", method: "ForgotPassword")
-        public static let confirmPassword = MethodDescriptor<ConfirmPasswordRequest, ConfirmPasswordResponse>(service: "auth.v1.Auth", method: "ConfirmPassword")
-        public static let acceptInvite = MethodDescriptor<AcceptInviteRequest, AcceptInviteResponse>(service: "auth.v1.Auth", method: "AcceptInvite")
-        public static let authorizePage = MethodDescriptor<AuthorizePageRequest, AuthorizePageResponse>(service: "auth.v1.Auth", method: "AuthorizePage")
+        public static let signUp = MethodDescriptor<AuthV1.SignUpRequest, AuthV1.SignUpResponse>(service: "auth.v1.Auth", method: "SignUp")
+        public static let login = MethodDescriptor<AuthV1.LoginRequest, AuthV1.LoginResponse>(service: "auth.v1.Auth", method: "Login")
+        public static let logout = MethodDescriptor<AuthV1.LogoutRequest, AuthV1.LogoutResponse>(service: "auth.v1.Auth", method: "Logout")
+        public static let getMe = MethodDescriptor<AuthV1.GetMeRequest, AuthV1.GetMeResponse>(service: "auth.v1.Auth", method: "GetMe")
+        public static let updateProfile = MethodDescriptor<AuthV1.UpdateProfileRequest, AuthV1.UpdateProfileResponse>(service: "auth.v1.Auth", method: "UpdateProfile")
+        public static let changePassword = MethodDescriptor<AuthV1.ChangePasswordRequest, AuthV1.ChangePasswordResponse>(service: "auth.v1.Auth", method: "ChangePassword")
+        public static let forgotPassword = MethodDescriptor<AuthV1.ForgotPasswordRequest, AuthV1.ForgotPasswordResponse>(service: "auth.v1.Auth", method: "ForgotPassword")
+        public static let confirmPassword = MethodDescriptor<AuthV1.ConfirmPasswordRequest, AuthV1.ConfirmPasswordResponse>(service: "auth.v1.Auth", method: "ConfirmPassword")
+        public static let acceptInvite = MethodDescriptor<AuthV1.AcceptInviteRequest, AuthV1.AcceptInviteResponse>(service: "auth.v1.Auth", method: "AcceptInvite")
+        public static let authorizePage = MethodDescriptor<AuthV1.AuthorizePageRequest, AuthV1.AuthorizePageResponse>(service: "auth.v1.Auth", method: "AuthorizePage")
     }
 
     /// Implemented by the server; `register(on:)` routes every method of `auth.v1.Auth` to it.
+    /// What a method throws reaches the caller through `RPCErrorConvertible` (or as
+    /// INTERNAL when it is not convertible).
     public protocol Handler: Sendable {
-        func signUp(_ request: SignUpRequest, context: CallContext) async throws(RPCError) -> SignUpResponse
-        func login(_ request: LoginRequest, context: CallContext) async throws(RPCError) -> LoginResponse
-        func logout(_ request: LogoutRequest, context: CallContext) async throws(RPCError) -> LogoutResponse
-        func getMe(_ request: GetMeRequest, context: CallContext) async throws(RPCError) -> GetMeResponse
-        func updateProfile(_ request: UpdateProfileRequest, context: CallContext) async throws(RPCError) -> UpdateProfileResponse
-        func changePassword(_ request: ChangePasswordRequest, context: CallContext) async throws(RPCError) -> ChangePasswordResponse
-        func forgotPassword(_ request: ForgotPasswordRequest, context: CallContext) async throws(RPCError) -> ForgotPasswordResponse
-        func confirmPassword(_ request: ConfirmPasswordRequest, context: CallContext) async throws(RPCError) -> ConfirmPasswordResponse
-        func acceptInvite(_ request: AcceptInviteRequest, context: CallContext) async throws(RPCError) -> AcceptInviteResponse
-        func authorizePage(_ request: AuthorizePageRequest, context: CallContext) async throws(RPCError) -> AuthorizePageResponse
+        func signUp(_ request: AuthV1.SignUpRequest, context: CallContext) async throws -> AuthV1.SignUpResponse
+        func login(_ request: AuthV1.LoginRequest, context: CallContext) async throws -> AuthV1.LoginResponse
+        func logout(_ request: AuthV1.LogoutRequest, context: CallContext) async throws -> AuthV1.LogoutResponse
+        func getMe(_ request: AuthV1.GetMeRequest, context: CallContext) async throws -> AuthV1.GetMeResponse
+        func updateProfile(_ request: AuthV1.UpdateProfileRequest, context: CallContext) async throws -> AuthV1.UpdateProfileResponse
+        func changePassword(_ request: AuthV1.ChangePasswordRequest, context: CallContext) async throws -> AuthV1.ChangePasswordResponse
+        func forgotPassword(_ request: AuthV1.ForgotPasswordRequest, context: CallContext) async throws -> AuthV1.ForgotPasswordResponse
+        func confirmPassword(_ request: AuthV1.ConfirmPasswordRequest, context: CallContext) async throws -> AuthV1.ConfirmPasswordResponse
+        func acceptInvite(_ request: AuthV1.AcceptInviteRequest, context: CallContext) async throws -> AuthV1.AcceptInviteResponse
+        func authorizePage(_ request: AuthV1.AuthorizePageRequest, context: CallContext) async throws -> AuthV1.AuthorizePageResponse
     }
 
     /// Typed calls over one multiplexed connection.
@@ -43,43 +45,43 @@ public enum AuthService {
             self.caller = caller
         }
 
-        public func signUp(_ request: SignUpRequest, options: CallOptions = .defaults) async throws(RPCError) -> SignUpResponse {
+        public func signUp(_ request: AuthV1.SignUpRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.SignUpResponse {
             try await caller.call(Method.signUp, request, options: options)
         }
 
-        public func login(_ request: LoginRequest, options: CallOptions = .defaults) async throws(RPCError) -> LoginResponse {
+        public func login(_ request: AuthV1.LoginRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.LoginResponse {
             try await caller.call(Method.login, request, options: options)
         }
 
-        public func logout(_ request: LogoutRequest, options: CallOptions = .defaults) async throws(RPCError) -> LogoutResponse {
+        public func logout(_ request: AuthV1.LogoutRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.LogoutResponse {
             try await caller.call(Method.logout, request, options: options)
         }
 
-        public func getMe(_ request: GetMeRequest, options: CallOptions = .defaults) async throws(RPCError) -> GetMeResponse {
+        public func getMe(_ request: AuthV1.GetMeRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.GetMeResponse {
             try await caller.call(Method.getMe, request, options: options)
         }
 
-        public func updateProfile(_ request: UpdateProfileRequest, options: CallOptions = .defaults) async throws(RPCError) -> UpdateProfileResponse {
+        public func updateProfile(_ request: AuthV1.UpdateProfileRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.UpdateProfileResponse {
             try await caller.call(Method.updateProfile, request, options: options)
         }
 
-        public func changePassword(_ request: ChangePasswordRequest, options: CallOptions = .defaults) async throws(RPCError) -> ChangePasswordResponse {
+        public func changePassword(_ request: AuthV1.ChangePasswordRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ChangePasswordResponse {
             try await caller.call(Method.changePassword, request, options: options)
         }
 
-        public func forgotPassword(_ request: ForgotPasswordRequest, options: CallOptions = .defaults) async throws(RPCError) -> ForgotPasswordResponse {
+        public func forgotPassword(_ request: AuthV1.ForgotPasswordRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ForgotPasswordResponse {
             try await caller.call(Method.forgotPassword, request, options: options)
         }
 
-        public func confirmPassword(_ request: ConfirmPasswordRequest, options: CallOptions = .defaults) async throws(RPCError) -> ConfirmPasswordResponse {
+        public func confirmPassword(_ request: AuthV1.ConfirmPasswordRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ConfirmPasswordResponse {
             try await caller.call(Method.confirmPassword, request, options: options)
         }
 
-        public func acceptInvite(_ request: AcceptInviteRequest, options: CallOptions = .defaults) async throws(RPCError) -> AcceptInviteResponse {
+        public func acceptInvite(_ request: AuthV1.AcceptInviteRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.AcceptInviteResponse {
             try await caller.call(Method.acceptInvite, request, options: options)
         }
 
-        public func authorizePage(_ request: AuthorizePageRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthorizePageResponse {
+        public func authorizePage(_ request: AuthV1.AuthorizePageRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.AuthorizePageResponse {
             try await caller.call(Method.authorizePage, request, options: options)
         }
     }
@@ -87,34 +89,34 @@ public enum AuthService {
 
 extension AuthService.Handler {
     public func register(on router: inout Router) {
-        router.register(AuthService.Method.signUp) { request, context throws(RPCError) in
+        router.register(AuthService.Method.signUp) { request, context in
             try await self.signUp(request, context: context)
         }
-        router.register(AuthService.Method.login) { request, context throws(RPCError) in
+        router.register(AuthService.Method.login) { request, context in
             try await self.login(request, context: context)
         }
-        router.register(AuthService.Method.logout) { request, context throws(RPCError) in
+        router.register(AuthService.Method.logout) { request, context in
             try await self.logout(request, context: context)
         }
-        router.register(AuthService.Method.getMe) { request, context throws(RPCError) in
+        router.register(AuthService.Method.getMe) { request, context in
             try await self.getMe(request, context: context)
         }
-        router.register(AuthService.Method.updateProfile) { request, context throws(RPCError) in
+        router.register(AuthService.Method.updateProfile) { request, context in
             try await self.updateProfile(request, context: context)
         }
-        router.register(AuthService.Method.changePassword) { request, context throws(RPCError) in
+        router.register(AuthService.Method.changePassword) { request, context in
             try await self.changePassword(request, context: context)
         }
-        router.register(AuthService.Method.forgotPassword) { request, context throws(RPCError) in
+        router.register(AuthService.Method.forgotPassword) { request, context in
             try await self.forgotPassword(request, context: context)
         }
-        router.register(AuthService.Method.confirmPassword) { request, context throws(RPCError) in
+        router.register(AuthService.Method.confirmPassword) { request, context in
             try await self.confirmPassword(request, context: context)
         }
-        router.register(AuthService.Method.acceptInvite) { request, context throws(RPCError) in
+        router.register(AuthService.Method.acceptInvite) { request, context in
             try await self.acceptInvite(request, context: context)
         }
-        router.register(AuthService.Method.authorizePage) { request, context throws(RPCError) in
+        router.register(AuthService.Method.authorizePage) { request, context in
             try await self.authorizePage(request, context: context)
         }
     }

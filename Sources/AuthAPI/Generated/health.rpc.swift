@@ -9,12 +9,14 @@ public enum HealthService {
     public static let name = "auth.v1.Health"
 
     public enum Method {
-        public static let check = MethodDescriptor<HealthCheckRequest, HealthCheckResponse>(service: "auth.v1.Health", method: "Check")
+        public static let check = MethodDescriptor<AuthV1.HealthCheckRequest, AuthV1.HealthCheckResponse>(service: "auth.v1.Health", method: "Check")
     }
 
     /// Implemented by the server; `register(on:)` routes every method of `auth.v1.Health` to it.
+    /// What a method throws reaches the caller through `RPCErrorConvertible` (or as
+    /// INTERNAL when it is not convertible).
     public protocol Handler: Sendable {
-        func check(_ request: HealthCheckRequest, context: CallContext) async throws(RPCError) -> HealthCheckResponse
+        func check(_ request: AuthV1.HealthCheckRequest, context: CallContext) async throws -> AuthV1.HealthCheckResponse
     }
 
     /// Typed calls over one multiplexed connection.
@@ -25,7 +27,7 @@ public enum HealthService {
             self.caller = caller
         }
 
-        public func check(_ request: HealthCheckRequest, options: CallOptions = .defaults) async throws(RPCError) -> HealthCheckResponse {
+        public func check(_ request: AuthV1.HealthCheckRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.HealthCheckResponse {
             try await caller.call(Method.check, request, options: options)
         }
     }
@@ -33,7 +35,7 @@ public enum HealthService {
 
 extension HealthService.Handler {
     public func register(on router: inout Router) {
-        router.register(HealthService.Method.check) { request, context throws(RPCError) in
+        router.register(HealthService.Method.check) { request, context in
             try await self.check(request, context: context)
         }
     }

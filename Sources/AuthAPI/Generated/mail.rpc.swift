@@ -9,22 +9,24 @@ public enum MailService {
     public static let name = "auth.v1.Mail"
 
     public enum Method {
-        public static let leaseMessages = MethodDescriptor<LeaseMessagesRequest, LeaseMessagesResponse>(service: "auth.v1.Mail", method: "LeaseMessages")
-        public static let ackMessages = MethodDescriptor<AckMessagesRequest, AckMessagesResponse>(service: "auth.v1.Mail", method: "AckMessages")
-        public static let reportFailure = MethodDescriptor<ReportFailureRequest, ReportFailureResponse>(service: "auth.v1.Mail", method: "ReportFailure")
-        public static let renewLease = MethodDescriptor<RenewLeaseRequest, RenewLeaseResponse>(service: "auth.v1.Mail", method: "RenewLease")
-        public static let releaseMessages = MethodDescriptor<ReleaseMessagesRequest, ReleaseMessagesResponse>(service: "auth.v1.Mail", method: "ReleaseMessages")
-        public static let queueStats = MethodDescriptor<QueueStatsRequest, QueueStatsResponse>(service: "auth.v1.Mail", method: "QueueStats")
+        public static let leaseMessages = MethodDescriptor<AuthV1.LeaseMessagesRequest, AuthV1.LeaseMessagesResponse>(service: "auth.v1.Mail", method: "LeaseMessages")
+        public static let ackMessages = MethodDescriptor<AuthV1.AckMessagesRequest, AuthV1.AckMessagesResponse>(service: "auth.v1.Mail", method: "AckMessages")
+        public static let reportFailure = MethodDescriptor<AuthV1.ReportFailureRequest, AuthV1.ReportFailureResponse>(service: "auth.v1.Mail", method: "ReportFailure")
+        public static let renewLease = MethodDescriptor<AuthV1.RenewLeaseRequest, AuthV1.RenewLeaseResponse>(service: "auth.v1.Mail", method: "RenewLease")
+        public static let releaseMessages = MethodDescriptor<AuthV1.ReleaseMessagesRequest, AuthV1.ReleaseMessagesResponse>(service: "auth.v1.Mail", method: "ReleaseMessages")
+        public static let queueStats = MethodDescriptor<AuthV1.QueueStatsRequest, AuthV1.QueueStatsResponse>(service: "auth.v1.Mail", method: "QueueStats")
     }
 
     /// Implemented by the server; `register(on:)` routes every method of `auth.v1.Mail` to it.
+    /// What a method throws reaches the caller through `RPCErrorConvertible` (or as
+    /// INTERNAL when it is not convertible).
     public protocol Handler: Sendable {
-        func leaseMessages(_ request: LeaseMessagesRequest, context: CallContext) async throws(RPCError) -> LeaseMessagesResponse
-        func ackMessages(_ request: AckMessagesRequest, context: CallContext) async throws(RPCError) -> AckMessagesResponse
-        func reportFailure(_ request: ReportFailureRequest, context: CallContext) async throws(RPCError) -> ReportFailureResponse
-        func renewLease(_ request: RenewLeaseRequest, context: CallContext) async throws(RPCError) -> RenewLeaseResponse
-        func releaseMessages(_ request: ReleaseMessagesRequest, context: CallContext) async throws(RPCError) -> ReleaseMessagesResponse
-        func queueStats(_ request: QueueStatsRequest, context: CallContext) async throws(RPCError) -> QueueStatsResponse
+        func leaseMessages(_ request: AuthV1.LeaseMessagesRequest, context: CallContext) async throws -> AuthV1.LeaseMessagesResponse
+        func ackMessages(_ request: AuthV1.AckMessagesRequest, context: CallContext) async throws -> AuthV1.AckMessagesResponse
+        func reportFailure(_ request: AuthV1.ReportFailureRequest, context: CallContext) async throws -> AuthV1.ReportFailureResponse
+        func renewLease(_ request: AuthV1.RenewLeaseRequest, context: CallContext) async throws -> AuthV1.RenewLeaseResponse
+        func releaseMessages(_ request: AuthV1.ReleaseMessagesRequest, context: CallContext) async throws -> AuthV1.ReleaseMessagesResponse
+        func queueStats(_ request: AuthV1.QueueStatsRequest, context: CallContext) async throws -> AuthV1.QueueStatsResponse
     }
 
     /// Typed calls over one multiplexed connection.
@@ -35,27 +37,27 @@ public enum MailService {
             self.caller = caller
         }
 
-        public func leaseMessages(_ request: LeaseMessagesRequest, options: CallOptions = .defaults) async throws(RPCError) -> LeaseMessagesResponse {
+        public func leaseMessages(_ request: AuthV1.LeaseMessagesRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.LeaseMessagesResponse {
             try await caller.call(Method.leaseMessages, request, options: options)
         }
 
-        public func ackMessages(_ request: AckMessagesRequest, options: CallOptions = .defaults) async throws(RPCError) -> AckMessagesResponse {
+        public func ackMessages(_ request: AuthV1.AckMessagesRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.AckMessagesResponse {
             try await caller.call(Method.ackMessages, request, options: options)
         }
 
-        public func reportFailure(_ request: ReportFailureRequest, options: CallOptions = .defaults) async throws(RPCError) -> ReportFailureResponse {
+        public func reportFailure(_ request: AuthV1.ReportFailureRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ReportFailureResponse {
             try await caller.call(Method.reportFailure, request, options: options)
         }
 
-        public func renewLease(_ request: RenewLeaseRequest, options: CallOptions = .defaults) async throws(RPCError) -> RenewLeaseResponse {
+        public func renewLease(_ request: AuthV1.RenewLeaseRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.RenewLeaseResponse {
             try await caller.call(Method.renewLease, request, options: options)
         }
 
-        public func releaseMessages(_ request: ReleaseMessagesRequest, options: CallOptions = .defaults) async throws(RPCError) -> ReleaseMessagesResponse {
+        public func releaseMessages(_ request: AuthV1.ReleaseMessagesRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ReleaseMessagesResponse {
             try await caller.call(Method.releaseMessages, request, options: options)
         }
 
-        public func queueStats(_ request: QueueStatsRequest, options: CallOptions = .defaults) async throws(RPCError) -> QueueStatsResponse {
+        public func queueStats(_ request: AuthV1.QueueStatsRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.QueueStatsResponse {
             try await caller.call(Method.queueStats, request, options: options)
         }
     }
@@ -63,22 +65,22 @@ public enum MailService {
 
 extension MailService.Handler {
     public func register(on router: inout Router) {
-        router.register(MailService.Method.leaseMessages) { request, context throws(RPCError) in
+        router.register(MailService.Method.leaseMessages) { request, context in
             try await self.leaseMessages(request, context: context)
         }
-        router.register(MailService.Method.ackMessages) { request, context throws(RPCError) in
+        router.register(MailService.Method.ackMessages) { request, context in
             try await self.ackMessages(request, context: context)
         }
-        router.register(MailService.Method.reportFailure) { request, context throws(RPCError) in
+        router.register(MailService.Method.reportFailure) { request, context in
             try await self.reportFailure(request, context: context)
         }
-        router.register(MailService.Method.renewLease) { request, context throws(RPCError) in
+        router.register(MailService.Method.renewLease) { request, context in
             try await self.renewLease(request, context: context)
         }
-        router.register(MailService.Method.releaseMessages) { request, context throws(RPCError) in
+        router.register(MailService.Method.releaseMessages) { request, context in
             try await self.releaseMessages(request, context: context)
         }
-        router.register(MailService.Method.queueStats) { request, context throws(RPCError) in
+        router.register(MailService.Method.queueStats) { request, context in
             try await self.queueStats(request, context: context)
         }
     }

@@ -16,23 +16,27 @@ public struct SignedIn: Hashable, Sendable {
 
 /// The end-user flows: sign-up, login, sessions, profile, password change and reset.
 ///
-/// It holds no mutable state of its own — users, sessions, codes and throttles live in
-/// the store, whose transactions serialise what must be serialised — so it is a plain
-/// `Sendable` type that any number of calls use at once. The slow part, password
-/// hashing, runs on the hasher's thread pool, in parallel on every core.
-public final class IdentityService: Sendable {
-    private let storage: any AuthStorage
+/// A stateless flow, so a plain `Sendable` struct that any number of calls use at once:
+/// users, sessions, codes and throttles live in the store, whose transactions serialise
+/// what must be; the per-account order of password checks is the `LoginGate`'s; settings
+/// and templates are the `Directory`'s. The slow part, password hashing, runs on the
+/// hasher's thread pool, in parallel on every core.
+public struct IdentityService: Sendable {
+    private let storage: any Storage
     private let hasher: PasswordHasher
     private let clock: any WallClock
     private let configuration: IdentityConfiguration
     private let throttler: Throttler
+    private let loginGate: LoginGate
+    private let sessions: SessionAuthenticator
     private let outgoingMail: OutgoingMail
-    private let accountLocks = KeyedLock()
     private let logger: Logger
 
     public init(
-        storage: any AuthStorage,
+        storage: any Storage,
         hasher: PasswordHasher,
+        directory: Directory,
+        loginGate: LoginGate,
         clock: any WallClock = SystemWallClock(),
         configuration: IdentityConfiguration = .defaults,
         logger: Logger = Logger(label: "authd.identity")
@@ -41,8 +45,10 @@ public final class IdentityService: Sendable {
         self.hasher = hasher
         self.clock = clock
         self.configuration = configuration
-        self.throttler = Throttler(storage: storage)
-        self.outgoingMail = OutgoingMail(storage: storage, defaultSender: configuration.mailFrom)
+        self.throttler = Throttler(store: storage)
+        self.loginGate = loginGate
+        self.sessions = SessionAuthenticator(sessions: storage, clock: clock, policy: configuration.sessions)
+        self.outgoingMail = OutgoingMail(directory: directory)
         self.logger = logger
     }
 
@@ -59,13 +65,13 @@ public final class IdentityService: Sendable {
         try refuseOverlongPassword(password)
         let email = try Validation.normalizedEmail(rawEmail)
         try Validation.checkPassword(password, policy: configuration.passwords)
-        try checkAttributeCount(attributes.count)
+        try Validation.checkAttributeCount(attributes.count, limits: configuration.attributes)
         try Validation.checkAttributes(attributes, limits: configuration.attributes)
 
-        let hash = try await hashPassword(password)
+        let hash = try await hasher.hashForStorage(password)
         let now = clock.now
         let userID = UserID.generate()
-        let (token, newSession) = makeSession(for: userID, at: now, clientAddress: clientAddress)
+        let (token, newSession) = sessions.makeSession(for: userID, at: now, clientAddress: clientAddress)
         let user = try await storage.insertUser(
             NewUser(id: userID, email: email, attributes: attributes, passwordHash: hash, createdAt: now),
             session: newSession
@@ -87,42 +93,37 @@ public final class IdentityService: Sendable {
         }
         let now = clock.now
         let rules = configuration.throttles
-        let accountKey = "login-email:\(email)"
-        let addressKey = clientAddress.map { "login-address:\($0)" }
-        // One attempt per account at a time: a parallel guess waits for the previous
-        // one's failure to be counted instead of slipping past the throttle check.
-        let (credentials, needsRehash) = try await accountLocks.withLock(accountKey) { () throws(AuthError) -> (UserCredentials, Bool) in
-            try await throttler.check(accountKey, rule: rules.loginPerAccount, now: now, what: "logins for this account")
-            if let addressKey {
-                try await throttler.check(addressKey, rule: rules.loginPerAddress, now: now, what: "logins from this address")
-            }
+        let (credentials, needsRehash) = try await loginGate.check(
+            account: ThrottleKey(.loginAccount, email),
+            accountRule: rules.loginPerAccount,
+            address: clientAddress.map { ThrottleKey(.loginAddress, $0) },
+            addressRule: rules.loginPerAddress,
+            what: "logins",
+            at: now,
+            clearOnSuccess: true
+        ) { [storage, hasher, logger] () throws(AuthError) -> LoginGate.Verdict<(UserCredentials, Bool)> in
             let credentials = try await storage.credentials(email: email)
             let verification: PasswordVerification
             if let credentials, let stored = credentials.passwordHash {
-                verification = try await verifyPassword(password, against: stored)
+                verification = try await hasher.check(password, against: stored, logger: logger)
             } else {
                 await hasher.burnVerifyCost(password)
                 verification = .mismatch
             }
             guard case .match(let needsRehash) = verification, let credentials else {
-                try await throttler.recordFailure(accountKey, rule: rules.loginPerAccount, now: now)
-                if let addressKey {
-                    try await throttler.recordFailure(addressKey, rule: rules.loginPerAddress, now: now)
-                }
-                throw AuthError.invalidCredentials
+                return .rejected(AuthError.invalidCredentials)
             }
             guard !credentials.user.blocked else {
-                throw AuthError(.permissionDenied, "this account is blocked")
+                return .refused(AuthError(.permissionDenied, "this account is blocked"))
             }
-            try await throttler.clear(accountKey)
-            return (credentials, needsRehash)
+            return .accepted((credentials, needsRehash))
         }
 
-        let (token, newSession) = makeSession(for: credentials.user.id, at: now, clientAddress: clientAddress)
+        let (token, newSession) = sessions.makeSession(for: credentials.user.id, at: now, clientAddress: clientAddress)
         let session = try await storage.insertSession(newSession)
         if needsRehash {
             // Parameters were raised since this hash was made: store one at today's cost.
-            let upgraded = try await hashPassword(password)
+            let upgraded = try await hasher.hashForStorage(password)
             try await storage.setPasswordHash(userID: credentials.user.id, hash: upgraded, revoking: .none, at: now)
             logger.info("password hash upgraded", metadata: ["user": "\(credentials.user.id)"])
         }
@@ -132,28 +133,15 @@ public final class IdentityService: Sendable {
     /// Ends the session. An unknown or already ended token is not an error: the
     /// caller's goal, a dead session, holds.
     public func logout(token: String) async throws(AuthError) {
-        guard looksLikeToken(token) else { return }
+        guard sessions.looksLikeToken(token) else { return }
         _ = try await storage.revokeSession(tokenHash: SecretToken.hash(token), at: clock.now)
     }
 
     // MARK: Session use
 
-    /// The session's user, current as of this call: a blocked or deleted user's
-    /// session fails here at once, not at its expiry.
+    /// The session's user, current as of this call.
     public func authenticate(token: String) async throws(AuthError) -> AuthenticatedSession {
-        guard looksLikeToken(token) else {
-            throw AuthError.invalidSession
-        }
-        let now = clock.now
-        guard let found = try await storage.authenticate(tokenHash: SecretToken.hash(token), at: now) else {
-            throw AuthError.invalidSession
-        }
-        let policy = configuration.sessions
-        if now.since(found.session.lastSeenAt) >= policy.touchInterval {
-            let idleExpiry = min(now + policy.idleTimeout, found.session.absoluteExpiresAt)
-            try await storage.touchSession(id: found.session.id, lastSeenAt: now, idleExpiresAt: idleExpiry)
-        }
-        return found
+        try await sessions.authenticate(token: token)
     }
 
     public func updateProfile(token: String, changes: UserChanges) async throws(AuthError) -> User {
@@ -173,7 +161,7 @@ public final class IdentityService: Sendable {
         var resulting = current.user.attributes
         for name in changes.removeAttributes { resulting[name] = nil }
         resulting.merge(changes.setAttributes) { _, new in new }
-        try checkAttributeCount(resulting.count)
+        try Validation.checkAttributeCount(resulting.count, limits: configuration.attributes)
         return try await storage.updateUser(id: current.user.id, changes: changes, at: clock.now)
     }
 
@@ -184,25 +172,27 @@ public final class IdentityService: Sendable {
         let current = try await authenticate(token: token)
         try Validation.checkPassword(newPassword, policy: configuration.passwords, field: "new_password")
         let now = clock.now
-        let accountKey = "login-email:\(current.user.email)"
-        let rule = configuration.throttles.loginPerAccount
-        try await accountLocks.withLock(accountKey) { () throws(AuthError) in
-            try await throttler.check(accountKey, rule: rule, now: now, what: "password checks for this account")
-            guard let credentials = try await storage.credentials(id: current.user.id) else {
-                throw AuthError.invalidSession
+        let userID = current.user.id
+        try await loginGate.check(
+            account: ThrottleKey(.loginAccount, current.user.email),
+            accountRule: configuration.throttles.loginPerAccount,
+            address: nil,
+            addressRule: configuration.throttles.loginPerAddress,
+            what: "password checks",
+            at: now,
+            clearOnSuccess: false
+        ) { [storage, hasher, logger] () throws(AuthError) -> LoginGate.Verdict<Void> in
+            guard let credentials = try await storage.credentials(id: userID) else {
+                return .refused(AuthError.invalidSession)
             }
-            let verification: PasswordVerification
-            if let stored = credentials.passwordHash {
-                verification = try await verifyPassword(oldPassword, against: stored)
-            } else {
-                verification = .mismatch
+            guard let stored = credentials.passwordHash,
+                case .match = try await hasher.check(oldPassword, against: stored, logger: logger)
+            else {
+                return .rejected(AuthError(.permissionDenied, "old_password is wrong", field: "old_password"))
             }
-            guard case .match = verification else {
-                try await throttler.recordFailure(accountKey, rule: rule, now: now)
-                throw AuthError(.permissionDenied, "old_password is wrong", field: "old_password")
-            }
+            return .accepted(())
         }
-        let hash = try await hashPassword(newPassword)
+        let hash = try await hasher.hashForStorage(newPassword)
         try await storage.setPasswordHash(
             userID: current.user.id,
             hash: hash,
@@ -222,14 +212,14 @@ public final class IdentityService: Sendable {
         let rules = configuration.throttles
         if let clientAddress {
             try await throttler.consumeHourlyQuota(
-                "forgot-address:\(clientAddress)",
+                ThrottleKey(.forgotAddress, clientAddress),
                 limit: rules.forgotPasswordPerAddressPerHour,
                 now: now,
                 what: "password reset requests from this address"
             )
         }
         try await throttler.consumeHourlyQuota(
-            "forgot-email:\(email)",
+            ThrottleKey(.forgotEmail, email),
             limit: rules.forgotPasswordPerEmailPerHour,
             now: now,
             what: "password reset requests for this email"
@@ -240,13 +230,15 @@ public final class IdentityService: Sendable {
             let mail = try await outgoingMail.compose(
                 .verificationCode,
                 to: email,
-                values: TemplateValues(
-                    email: email,
-                    attributes: credentials.user.attributes,
-                    code: code,
-                    appBaseURL: try await outgoingMail.appBaseURL(),
-                    expiresInMinutes: policy.validity.wholeMilliseconds / 60_000
-                ),
+                values: { settings in
+                    TemplateValues(
+                        email: email,
+                        attributes: credentials.user.attributes,
+                        code: code,
+                        appBaseURL: settings.linkBase,
+                        expiresInMinutes: policy.validity.wholeMilliseconds / 60_000
+                    )
+                },
                 at: now
             )
             try await storage.issueCode(
@@ -266,10 +258,10 @@ public final class IdentityService: Sendable {
             _ = try await outgoingMail.compose(
                 .verificationCode,
                 to: email,
-                values: TemplateValues(email: email, code: SecureRandom.numericCode(digits: policy.digits)),
+                values: { _ in TemplateValues(email: email, code: SecureRandom.numericCode(digits: policy.digits)) },
                 at: now
             )
-            _ = try await storage.recordFailure(key: "forgot-decoy", window: .seconds(3600), at: now)
+            _ = try await storage.recordFailure(key: ThrottleKey(.forgotDecoy), window: .seconds(3600), at: now)
         }
         return policy.validity
     }
@@ -291,12 +283,12 @@ public final class IdentityService: Sendable {
         try Validation.checkPassword(newPassword, policy: configuration.passwords, field: "new_password")
         let now = clock.now
         let rule = configuration.throttles.confirmPerAddress
-        let addressKey = clientAddress.map { "confirm-address:\($0)" }
+        let addressKey = clientAddress.map { ThrottleKey(.confirmAddress, $0) }
         if let addressKey {
             try await throttler.check(addressKey, rule: rule, now: now, what: "code confirmations from this address")
         }
         // Hash before looking anything up, so that the work is the same for every email.
-        let hash = try await hashPassword(newPassword)
+        let hash = try await hasher.hashForStorage(newPassword)
         let rejected = AuthError(.invalidArgument, "code is wrong, used or expired; request a new one", field: "code")
 
         guard let credentials = try await storage.credentials(email: email), !credentials.user.blocked else {
@@ -314,7 +306,7 @@ public final class IdentityService: Sendable {
             if let addressKey { try await throttler.recordFailure(addressKey, rule: rule, now: now) }
             throw rejected
         }
-        try await throttler.clear("login-email:\(email)")
+        try await throttler.clear(ThrottleKey(.loginAccount, email))
         logger.info("password reset", metadata: ["user": "\(credentials.user.id)"])
     }
 
@@ -324,13 +316,13 @@ public final class IdentityService: Sendable {
     /// voided or expired code gives one answer.
     public func acceptInvite(code: String, password: String, clientAddress: String?) async throws(AuthError) -> SignedIn {
         try refuseOverlongPassword(password)
-        guard code.hasPrefix(AdministrationService.invitationCodePrefix), code.utf8.count <= 128 else {
+        guard InvitationCode.looksValid(code) else {
             throw .invalidArgument("code is not an invitation code", field: "code")
         }
         try Validation.checkPassword(password, policy: configuration.passwords)
         let now = clock.now
         let rule = configuration.throttles.confirmPerAddress
-        let addressKey = clientAddress.map { "invite-address:\($0)" }
+        let addressKey = clientAddress.map { ThrottleKey(.inviteAddress, $0) }
         if let addressKey {
             try await throttler.check(addressKey, rule: rule, now: now, what: "invitation codes from this address")
         }
@@ -343,8 +335,8 @@ public final class IdentityService: Sendable {
             if let addressKey { try await throttler.recordFailure(addressKey, rule: rule, now: now) }
             throw rejected
         }
-        let hash = try await hashPassword(password)
-        let (token, newSession) = makeSession(for: userID, at: now, clientAddress: clientAddress)
+        let hash = try await hasher.hashForStorage(password)
+        let (token, newSession) = sessions.makeSession(for: userID, at: now, clientAddress: clientAddress)
         guard case .accepted = try await storage.redeemInvitation(
             userID: userID,
             codeHash: codeHash,
@@ -363,31 +355,6 @@ public final class IdentityService: Sendable {
 
     // MARK: Helpers
 
-    /// Codes are hashed with the user's id, so equal codes of two users differ in the store.
-    static func codeHash(_ code: String, userID: UserID) -> [UInt8] {
-        Digest.sha256("\(userID.rawValue):\(code)")
-    }
-
-    private func makeSession(for userID: UserID, at now: Timestamp, clientAddress: String?) -> (String, NewSession) {
-        let policy = configuration.sessions
-        let token = SecretToken.make(prefix: policy.tokenPrefix)
-        let absolute = now + policy.absoluteTimeout
-        let session = NewSession(
-            userID: userID,
-            tokenHash: SecretToken.hash(token),
-            createdAt: now,
-            idleExpiresAt: min(now + policy.idleTimeout, absolute),
-            absoluteExpiresAt: absolute,
-            clientAddress: clientAddress
-        )
-        return (token, session)
-    }
-
-    /// A cheap shape check that spares the store a lookup of garbage.
-    private func looksLikeToken(_ token: String) -> Bool {
-        token.hasPrefix(configuration.sessions.tokenPrefix) && token.utf8.count <= 256
-    }
-
     /// The password maximum, checked before any other work: hashing, or even counting the
     /// characters of, a password of megabytes is what a flood of such calls would cost.
     /// Counts at most one character past the maximum.
@@ -398,27 +365,8 @@ public final class IdentityService: Sendable {
         }
     }
 
-    private func checkAttributeCount(_ count: Int) throws(AuthError) {
-        let limit = configuration.attributes.maximumCount
-        guard count <= limit else {
-            throw .invalidArgument("a user has at most \(limit) attributes, this would make \(count)", field: "attributes")
-        }
-    }
-
-    private func hashPassword(_ password: String) async throws(AuthError) -> String {
-        do {
-            return try await hasher.hash(password)
-        } catch {
-            throw AuthError(.internal, "password hashing failed: \(error)")
-        }
-    }
-
-    private func verifyPassword(_ password: String, against stored: String) async throws(AuthError) -> PasswordVerification {
-        do {
-            return try await hasher.verify(password, against: stored)
-        } catch {
-            logger.error("stored password hash is unreadable: \(error)")
-            throw AuthError(.internal, "the stored password hash cannot be read")
-        }
+    /// Codes are hashed with the user's id, so equal codes of two users differ in the store.
+    static func codeHash(_ code: String, userID: UserID) -> [UInt8] {
+        Digest.sha256("\(userID.rawValue):\(code)")
     }
 }

@@ -1,10 +1,11 @@
-/// Counts failures per key in the store and says when a key must wait.
+/// Counts failures per key in the store and says when a key must wait. Stateless: the
+/// counts live in the store, so they survive restarts and hold across instances.
 struct Throttler: Sendable {
-    let storage: any AuthStorage
+    let store: any ThrottleStore
 
     /// Throws RESOURCE_EXHAUSTED with a retry hint while `key` is backing off.
-    func check(_ key: String, rule: BackoffRule, now: Timestamp, what: String) async throws(AuthError) {
-        guard let record = try await storage.throttle(key: key),
+    func check(_ key: ThrottleKey, rule: BackoffRule, now: Timestamp, what: String) async throws(AuthError) {
+        guard let record = try await store.throttle(key: key),
             record.windowStartedAt > now - rule.window,
             let delay = rule.delay(after: record.failures)
         else { return }
@@ -18,14 +19,14 @@ struct Throttler: Sendable {
         }
     }
 
-    func recordFailure(_ key: String, rule: BackoffRule, now: Timestamp) async throws(AuthError) {
-        _ = try await storage.recordFailure(key: key, window: rule.window, at: now)
+    func recordFailure(_ key: ThrottleKey, rule: BackoffRule, now: Timestamp) async throws(AuthError) {
+        _ = try await store.recordFailure(key: key, window: rule.window, at: now)
     }
 
     /// Counts one request against an hourly quota; throws when it is over.
-    func consumeHourlyQuota(_ key: String, limit: Int, now: Timestamp, what: String) async throws(AuthError) {
+    func consumeHourlyQuota(_ key: ThrottleKey, limit: Int, now: Timestamp, what: String) async throws(AuthError) {
         let hour = Duration.seconds(3600)
-        let record = try await storage.recordFailure(key: key, window: hour, at: now)
+        let record = try await store.recordFailure(key: key, window: hour, at: now)
         if record.failures > limit {
             let retry = (record.windowStartedAt + hour).since(now)
             throw AuthError(
@@ -36,8 +37,8 @@ struct Throttler: Sendable {
         }
     }
 
-    func clear(_ key: String) async throws(AuthError) {
-        try await storage.clearFailures(key: key)
+    func clear(_ key: ThrottleKey) async throws(AuthError) {
+        try await store.clearFailures(key: key)
     }
 
     private static func seconds(_ duration: Duration) -> Int64 {

@@ -76,6 +76,13 @@ public enum Validation {
         }
     }
 
+    /// A user has at most `limits.maximumCount` attributes.
+    public static func checkAttributeCount(_ count: Int, limits: AttributeLimits) throws(AuthError) {
+        guard count <= limits.maximumCount else {
+            throw .invalidArgument("a user has at most \(limits.maximumCount) attributes, this would make \(count)", field: "attributes")
+        }
+    }
+
     public static func checkAttributeName(_ name: String, limits: AttributeLimits, field: String = "attributes") throws(AuthError) {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-".utf8)
         guard !name.isEmpty, name.utf8.count <= limits.maximumNameLength, name.utf8.allSatisfy(allowed.contains) else {

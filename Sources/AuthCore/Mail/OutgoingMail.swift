@@ -1,32 +1,25 @@
 import AuthCrypto
 
 /// Turns a template kind and its values into an outbox row: the operator's template or
-/// the built-in one, the sender and link base from the settings.
+/// the built-in one, the sender and link base from the settings, all from one directory
+/// snapshot.
 struct OutgoingMail: Sendable {
-    let storage: any AuthStorage
-    let defaultSender: String
+    let directory: Directory
 
-    func template(_ kind: TemplateKind) async throws(AuthError) -> EmailTemplate {
-        guard let stored = try await storage.emailTemplate(kind: kind.rawValue) else {
-            return EmailTemplates.builtIn(kind)
-        }
-        return EmailTemplate(kind: kind, subject: stored.subject, textBody: stored.textBody, htmlBody: stored.htmlBody)
-    }
-
-    /// The settings' `app_base_url`, without a trailing slash.
-    func appBaseURL() async throws(AuthError) -> String {
-        var base = try await storage.settings()[Settings.Key.appBaseURL.rawValue] ?? ""
-        while base.hasSuffix("/") { base.removeLast() }
-        return base
-    }
-
-    func compose(_ kind: TemplateKind, to recipient: String, values: TemplateValues, at now: Timestamp) async throws(AuthError) -> NewOutboxMessage {
-        let rendered = try EmailTemplates.render(try await template(kind), values: values)
-        let sender = try await storage.settings()[Settings.Key.mailFrom.rawValue] ?? defaultSender
+    /// `values` gets the settings of the snapshot the email is rendered with (for the
+    /// app's base URL and name).
+    func compose(
+        _ kind: TemplateKind,
+        to recipient: String,
+        values: (Settings) -> TemplateValues,
+        at now: Timestamp
+    ) async throws(AuthError) -> NewOutboxMessage {
+        let snapshot = try await directory.snapshot()
+        let rendered = try EmailTemplates.render(snapshot.template(kind), values: values(snapshot.settings))
         return NewOutboxMessage(
             messageID: Self.newMessageID(),
-            kind: kind.rawValue,
-            sender: sender,
+            kind: kind,
+            sender: snapshot.settings.mailFrom,
             recipient: recipient,
             subject: rendered.subject,
             textBody: rendered.textBody,

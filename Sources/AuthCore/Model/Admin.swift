@@ -135,6 +135,15 @@ public struct PageRule: Hashable, Sendable {
     }
 }
 
+/// The outcome of revoking an API key.
+public enum KeyRevocation: Hashable, Sendable {
+    case revoked
+    /// No unrevoked key has this id.
+    case notFound
+    /// It is the last unrevoked admin key: revoking it would lock every operator out.
+    case lastAdminKey
+}
+
 public struct RemovalCounts: Hashable, Sendable {
     public var users: Int
     public var roles: Int

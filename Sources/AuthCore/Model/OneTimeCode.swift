@@ -4,6 +4,18 @@ public enum CodePurpose: String, Hashable, Sendable, CaseIterable {
     case invitation
 }
 
+/// Invitation codes: long tokens, looked up by hash (an invitation is accepted with the
+/// code alone, no email).
+public enum InvitationCode {
+    /// Starts every invitation code: 256 random bits in base64url after it.
+    public static let prefix = "authd_iv_"
+
+    /// A cheap shape check that spares the store a lookup of garbage.
+    static func looksValid(_ code: String) -> Bool {
+        code.hasPrefix(prefix) && code.utf8.count <= 128
+    }
+}
+
 /// A one-time code about to be stored (hashed).
 public struct NewOneTimeCode: Hashable, Sendable {
     public var userID: UserID
@@ -34,14 +46,13 @@ public enum CodeCheck: Hashable, Sendable {
 
 /// An operator's version of an email template, as stored.
 public struct StoredEmailTemplate: Hashable, Sendable {
-    /// "invitation", "verification_code".
-    public var kind: String
+    public var kind: TemplateKind
     public var subject: String
     public var textBody: String
     public var htmlBody: String
     public var updatedAt: Timestamp
 
-    public init(kind: String, subject: String, textBody: String, htmlBody: String, updatedAt: Timestamp) {
+    public init(kind: TemplateKind, subject: String, textBody: String, htmlBody: String, updatedAt: Timestamp) {
         self.kind = kind
         self.subject = subject
         self.textBody = textBody

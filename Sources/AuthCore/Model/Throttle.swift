@@ -1,4 +1,39 @@
-/// Failures counted against one key ("login-account:<user id>", "login-address:<ip>", ...).
+/// What a throttle counts against: a kind of attempt and who makes it. Every key is built
+/// here, so that one account or one address always gets the same key.
+public struct ThrottleKey: Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: String, Hashable, Sendable, CaseIterable {
+        /// Failed logins and password checks per normalised email, known or not.
+        case loginAccount = "login-email"
+        /// Failed logins per end-user address.
+        case loginAddress = "login-address"
+        /// Reset codes requested per email.
+        case forgotEmail = "forgot-email"
+        /// Reset codes requested per end-user address.
+        case forgotAddress = "forgot-address"
+        /// Failed reset-code confirmations per end-user address.
+        case confirmAddress = "confirm-address"
+        /// Failed invitation acceptances per end-user address.
+        case inviteAddress = "invite-address"
+        /// The write an unknown email's ForgotPassword makes, so that both paths write.
+        case forgotDecoy = "forgot-decoy"
+    }
+
+    public var kind: Kind
+    /// The email or address; empty for `.forgotDecoy`.
+    public var subject: String
+
+    public init(_ kind: Kind, _ subject: String = "") {
+        self.kind = kind
+        self.subject = subject
+    }
+
+    /// The stored form: "login-email:ada@example.com", "forgot-decoy".
+    public var description: String {
+        subject.isEmpty ? kind.rawValue : "\(kind.rawValue):\(subject)"
+    }
+}
+
+/// Failures counted against one key.
 public struct ThrottleRecord: Hashable, Sendable {
     public var failures: Int
     public var windowStartedAt: Timestamp

@@ -4,27 +4,799 @@
 internal import CAuthProto
 internal import CProtobufC
 
-public struct CreateUserRequest: WireMessage {
-    public var email: String = ""
-    public var attributes: [String: String] = [:]
-    public var password: StringValue? = nil
-    public var generatePassword: Bool = false
-    public var roles: [String] = []
-    public var sendInvitation: Bool = false
+extension AuthV1 {
+    public struct CreateUserRequest: WireMessage {
+        public var email: String = ""
+        public var attributes: [String: String] = [:]
+        public var password: AuthV1.StringValue? = nil
+        public var generatePassword: Bool = false
+        public var roles: [String] = []
+        public var sendInvitation: Bool = false
 
-    public init() {}
+        public init() {}
 
-    public init(email: String = "", attributes: [String: String] = [:], password: StringValue? = nil, generatePassword: Bool = false, roles: [String] = [], sendInvitation: Bool = false) {
-        self.email = email
-        self.attributes = attributes
-        self.password = password
-        self.generatePassword = generatePassword
-        self.roles = roles
-        self.sendInvitation = sendInvitation
+        public init(email: String = "", attributes: [String: String] = [:], password: AuthV1.StringValue? = nil, generatePassword: Bool = false, roles: [String] = [], sendInvitation: Bool = false) {
+            self.email = email
+            self.attributes = attributes
+            self.password = password
+            self.generatePassword = generatePassword
+            self.roles = roles
+            self.sendInvitation = sendInvitation
+        }
+    }
+
+    public struct CreateUserResponse: WireMessage {
+        public var user: AuthV1.User? = nil
+        public var generatedPassword: String = ""
+
+        public init() {}
+
+        public init(user: AuthV1.User? = nil, generatedPassword: String = "") {
+            self.user = user
+            self.generatedPassword = generatedPassword
+        }
+    }
+
+    public struct GetUserRequest: WireMessage {
+        public var id: String = ""
+        public var email: String = ""
+
+        public init() {}
+
+        public init(id: String = "", email: String = "") {
+            self.id = id
+            self.email = email
+        }
+    }
+
+    public struct GetUserResponse: WireMessage {
+        public var user: AuthV1.User? = nil
+
+        public init() {}
+
+        public init(user: AuthV1.User? = nil) {
+            self.user = user
+        }
+    }
+
+    public struct ListUsersRequest: WireMessage {
+        public var emailPrefix: String = ""
+        public var role: String = ""
+        public var group: String = ""
+        public var blocked: AuthV1.BoolValue? = nil
+        public var pageSize: UInt32 = 0
+        public var pageToken: String = ""
+
+        public init() {}
+
+        public init(emailPrefix: String = "", role: String = "", group: String = "", blocked: AuthV1.BoolValue? = nil, pageSize: UInt32 = 0, pageToken: String = "") {
+            self.emailPrefix = emailPrefix
+            self.role = role
+            self.group = group
+            self.blocked = blocked
+            self.pageSize = pageSize
+            self.pageToken = pageToken
+        }
+    }
+
+    public struct ListUsersResponse: WireMessage {
+        public var users: [AuthV1.User] = []
+        public var nextPageToken: String = ""
+
+        public init() {}
+
+        public init(users: [AuthV1.User] = [], nextPageToken: String = "") {
+            self.users = users
+            self.nextPageToken = nextPageToken
+        }
+    }
+
+    public struct UpdateUserRequest: WireMessage {
+        public var id: String = ""
+        public var email: AuthV1.StringValue? = nil
+        public var setAttributes: [String: String] = [:]
+        public var removeAttributes: [String] = []
+        public var password: AuthV1.StringValue? = nil
+        public var roles: AuthV1.StringList? = nil
+
+        public init() {}
+
+        public init(id: String = "", email: AuthV1.StringValue? = nil, setAttributes: [String: String] = [:], removeAttributes: [String] = [], password: AuthV1.StringValue? = nil, roles: AuthV1.StringList? = nil) {
+            self.id = id
+            self.email = email
+            self.setAttributes = setAttributes
+            self.removeAttributes = removeAttributes
+            self.password = password
+            self.roles = roles
+        }
+    }
+
+    public struct UpdateUserResponse: WireMessage {
+        public var user: AuthV1.User? = nil
+
+        public init() {}
+
+        public init(user: AuthV1.User? = nil) {
+            self.user = user
+        }
+    }
+
+    public struct UserIdRequest: WireMessage {
+        public var id: String = ""
+
+        public init() {}
+
+        public init(id: String = "") {
+            self.id = id
+        }
+    }
+
+    public struct UserResponse: WireMessage {
+        public var user: AuthV1.User? = nil
+
+        public init() {}
+
+        public init(user: AuthV1.User? = nil) {
+            self.user = user
+        }
+    }
+
+    public struct ResendInvitationResponse: WireMessage {
+        public var expiresAtMs: Int64 = 0
+
+        public init() {}
+
+        public init(expiresAtMs: Int64 = 0) {
+            self.expiresAtMs = expiresAtMs
+        }
+    }
+
+    public struct ImportOptions: WireMessage {
+        public var sendInvitations: Bool = false
+        public var generatePasswords: Bool = false
+        public var onExisting: AuthV1.ExistingUserPolicy = AuthV1.ExistingUserPolicy(rawValue: 0)
+        public var dryRun: Bool = false
+        public var rolesSeparator: String = ""
+
+        public init() {}
+
+        public init(sendInvitations: Bool = false, generatePasswords: Bool = false, onExisting: AuthV1.ExistingUserPolicy = AuthV1.ExistingUserPolicy(rawValue: 0), dryRun: Bool = false, rolesSeparator: String = "") {
+            self.sendInvitations = sendInvitations
+            self.generatePasswords = generatePasswords
+            self.onExisting = onExisting
+            self.dryRun = dryRun
+            self.rolesSeparator = rolesSeparator
+        }
+    }
+
+    public struct ImportUsersRequest: WireMessage {
+        public var header: String = ""
+        public var rows: [UInt8] = []
+        public var firstLine: UInt64 = 0
+        public var options: AuthV1.ImportOptions? = nil
+
+        public init() {}
+
+        public init(header: String = "", rows: [UInt8] = [], firstLine: UInt64 = 0, options: AuthV1.ImportOptions? = nil) {
+            self.header = header
+            self.rows = rows
+            self.firstLine = firstLine
+            self.options = options
+        }
+    }
+
+    public struct ImportRowResult: WireMessage {
+        public var line: UInt64 = 0
+        public var email: String = ""
+        public var outcome: AuthV1.ImportRowResult.Outcome = AuthV1.ImportRowResult.Outcome(rawValue: 0)
+        public var reason: String = ""
+        public var generatedPassword: String = ""
+
+        public init() {}
+
+        public init(line: UInt64 = 0, email: String = "", outcome: AuthV1.ImportRowResult.Outcome = AuthV1.ImportRowResult.Outcome(rawValue: 0), reason: String = "", generatedPassword: String = "") {
+            self.line = line
+            self.email = email
+            self.outcome = outcome
+            self.reason = reason
+            self.generatedPassword = generatedPassword
+        }
+
+        /// An open enum: values this build does not know are kept, not dropped.
+        public struct Outcome: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+            public var rawValue: Int32
+            public init(rawValue: Int32) { self.rawValue = rawValue }
+
+            public static let unspecified = Self(rawValue: 0)
+            public static let created = Self(rawValue: 1)
+            public static let updated = Self(rawValue: 2)
+            public static let skipped = Self(rawValue: 3)
+            public static let error = Self(rawValue: 4)
+
+            /// The proto name of the value, or its number when this build does not know it.
+            public var description: String {
+                switch rawValue {
+                case 0: "OUTCOME_UNSPECIFIED"
+                case 1: "CREATED"
+                case 2: "UPDATED"
+                case 3: "SKIPPED"
+                case 4: "ERROR"
+                default: "\(rawValue)"
+                }
+            }
+        }
+    }
+
+    public struct ImportUsersResponse: WireMessage {
+        public var rows: [AuthV1.ImportRowResult] = []
+        public var created: UInt32 = 0
+        public var updated: UInt32 = 0
+        public var skipped: UInt32 = 0
+        public var errors: UInt32 = 0
+
+        public init() {}
+
+        public init(rows: [AuthV1.ImportRowResult] = [], created: UInt32 = 0, updated: UInt32 = 0, skipped: UInt32 = 0, errors: UInt32 = 0) {
+            self.rows = rows
+            self.created = created
+            self.updated = updated
+            self.skipped = skipped
+            self.errors = errors
+        }
+    }
+
+    public struct ExportUsersRequest: WireMessage {
+        public var pageSize: UInt32 = 0
+        public var pageToken: String = ""
+
+        public init() {}
+
+        public init(pageSize: UInt32 = 0, pageToken: String = "") {
+            self.pageSize = pageSize
+            self.pageToken = pageToken
+        }
+    }
+
+    public struct ExportUsersResponse: WireMessage {
+        public var csv: [UInt8] = []
+        public var nextPageToken: String = ""
+
+        public init() {}
+
+        public init(csv: [UInt8] = [], nextPageToken: String = "") {
+            self.csv = csv
+            self.nextPageToken = nextPageToken
+        }
+    }
+
+    public struct Role: WireMessage {
+        public var name: String = ""
+        public var userCount: UInt64 = 0
+
+        public init() {}
+
+        public init(name: String = "", userCount: UInt64 = 0) {
+            self.name = name
+            self.userCount = userCount
+        }
+    }
+
+    public struct RoleRequest: WireMessage {
+        public var name: String = ""
+
+        public init() {}
+
+        public init(name: String = "") {
+            self.name = name
+        }
+    }
+
+    public struct RenameRequest: WireMessage {
+        public var name: String = ""
+        public var newName: String = ""
+
+        public init() {}
+
+        public init(name: String = "", newName: String = "") {
+            self.name = name
+            self.newName = newName
+        }
+    }
+
+    public struct ListRolesResponse: WireMessage {
+        public var roles: [AuthV1.Role] = []
+
+        public init() {}
+
+        public init(roles: [AuthV1.Role] = []) {
+            self.roles = roles
+        }
+    }
+
+    public struct Group: WireMessage {
+        public var name: String = ""
+        public var roles: [String] = []
+
+        public init() {}
+
+        public init(name: String = "", roles: [String] = []) {
+            self.name = name
+            self.roles = roles
+        }
+    }
+
+    public struct CreateGroupRequest: WireMessage {
+        public var name: String = ""
+        public var roles: [String] = []
+
+        public init() {}
+
+        public init(name: String = "", roles: [String] = []) {
+            self.name = name
+            self.roles = roles
+        }
+    }
+
+    public struct GroupRequest: WireMessage {
+        public var name: String = ""
+
+        public init() {}
+
+        public init(name: String = "") {
+            self.name = name
+        }
+    }
+
+    public struct GroupResponse: WireMessage {
+        public var group: AuthV1.Group? = nil
+
+        public init() {}
+
+        public init(group: AuthV1.Group? = nil) {
+            self.group = group
+        }
+    }
+
+    public struct SetGroupRolesRequest: WireMessage {
+        public var name: String = ""
+        public var roles: [String] = []
+
+        public init() {}
+
+        public init(name: String = "", roles: [String] = []) {
+            self.name = name
+            self.roles = roles
+        }
+    }
+
+    public struct ListGroupsResponse: WireMessage {
+        public var groups: [AuthV1.Group] = []
+
+        public init() {}
+
+        public init(groups: [AuthV1.Group] = []) {
+            self.groups = groups
+        }
+    }
+
+    public struct ListGroupMembersRequest: WireMessage {
+        public var name: String = ""
+        public var pageSize: UInt32 = 0
+        public var pageToken: String = ""
+
+        public init() {}
+
+        public init(name: String = "", pageSize: UInt32 = 0, pageToken: String = "") {
+            self.name = name
+            self.pageSize = pageSize
+            self.pageToken = pageToken
+        }
+    }
+
+    public struct PageRule: WireMessage {
+        public var pattern: String = ""
+        public var access: AuthV1.PageAccess = AuthV1.PageAccess(rawValue: 0)
+        public var groups: [String] = []
+
+        public init() {}
+
+        public init(pattern: String = "", access: AuthV1.PageAccess = AuthV1.PageAccess(rawValue: 0), groups: [String] = []) {
+            self.pattern = pattern
+            self.access = access
+            self.groups = groups
+        }
+    }
+
+    public struct SetPageRuleRequest: WireMessage {
+        public var rule: AuthV1.PageRule? = nil
+
+        public init() {}
+
+        public init(rule: AuthV1.PageRule? = nil) {
+            self.rule = rule
+        }
+    }
+
+    public struct PageRuleRequest: WireMessage {
+        public var pattern: String = ""
+
+        public init() {}
+
+        public init(pattern: String = "") {
+            self.pattern = pattern
+        }
+    }
+
+    public struct ListPageRulesResponse: WireMessage {
+        public var rules: [AuthV1.PageRule] = []
+
+        public init() {}
+
+        public init(rules: [AuthV1.PageRule] = []) {
+            self.rules = rules
+        }
+    }
+
+    public struct Settings: WireMessage {
+        public var signInRedirect: String = ""
+        public var forbiddenRedirect: String = ""
+        public var appBaseURL: String = ""
+        public var mailFrom: String = ""
+
+        public init() {}
+
+        public init(signInRedirect: String = "", forbiddenRedirect: String = "", appBaseURL: String = "", mailFrom: String = "") {
+            self.signInRedirect = signInRedirect
+            self.forbiddenRedirect = forbiddenRedirect
+            self.appBaseURL = appBaseURL
+            self.mailFrom = mailFrom
+        }
+    }
+
+    public struct SettingsResponse: WireMessage {
+        public var settings: AuthV1.Settings? = nil
+
+        public init() {}
+
+        public init(settings: AuthV1.Settings? = nil) {
+            self.settings = settings
+        }
+    }
+
+    public struct UpdateSettingsRequest: WireMessage {
+        public var signInRedirect: AuthV1.StringValue? = nil
+        public var forbiddenRedirect: AuthV1.StringValue? = nil
+        public var appBaseURL: AuthV1.StringValue? = nil
+        public var mailFrom: AuthV1.StringValue? = nil
+
+        public init() {}
+
+        public init(signInRedirect: AuthV1.StringValue? = nil, forbiddenRedirect: AuthV1.StringValue? = nil, appBaseURL: AuthV1.StringValue? = nil, mailFrom: AuthV1.StringValue? = nil) {
+            self.signInRedirect = signInRedirect
+            self.forbiddenRedirect = forbiddenRedirect
+            self.appBaseURL = appBaseURL
+            self.mailFrom = mailFrom
+        }
+    }
+
+    public struct EmailTemplate: WireMessage {
+        public var kind: AuthV1.TemplateKind = AuthV1.TemplateKind(rawValue: 0)
+        public var subject: String = ""
+        public var textBody: String = ""
+        public var htmlBody: String = ""
+        public var isDefault: Bool = false
+
+        public init() {}
+
+        public init(kind: AuthV1.TemplateKind = AuthV1.TemplateKind(rawValue: 0), subject: String = "", textBody: String = "", htmlBody: String = "", isDefault: Bool = false) {
+            self.kind = kind
+            self.subject = subject
+            self.textBody = textBody
+            self.htmlBody = htmlBody
+            self.isDefault = isDefault
+        }
+    }
+
+    public struct TemplateRequest: WireMessage {
+        public var kind: AuthV1.TemplateKind = AuthV1.TemplateKind(rawValue: 0)
+
+        public init() {}
+
+        public init(kind: AuthV1.TemplateKind = AuthV1.TemplateKind(rawValue: 0)) {
+            self.kind = kind
+        }
+    }
+
+    public struct TemplateResponse: WireMessage {
+        public var template: AuthV1.EmailTemplate? = nil
+
+        public init() {}
+
+        public init(template: AuthV1.EmailTemplate? = nil) {
+            self.template = template
+        }
+    }
+
+    public struct SetTemplateRequest: WireMessage {
+        public var template: AuthV1.EmailTemplate? = nil
+
+        public init() {}
+
+        public init(template: AuthV1.EmailTemplate? = nil) {
+            self.template = template
+        }
+    }
+
+    public struct PreviewTemplateRequest: WireMessage {
+        public var kind: AuthV1.TemplateKind = AuthV1.TemplateKind(rawValue: 0)
+        public var template: AuthV1.EmailTemplate? = nil
+        public var values: [String: String] = [:]
+
+        public init() {}
+
+        public init(kind: AuthV1.TemplateKind = AuthV1.TemplateKind(rawValue: 0), template: AuthV1.EmailTemplate? = nil, values: [String: String] = [:]) {
+            self.kind = kind
+            self.template = template
+            self.values = values
+        }
+    }
+
+    public struct PreviewTemplateResponse: WireMessage {
+        public var subject: String = ""
+        public var textBody: String = ""
+        public var htmlBody: String = ""
+
+        public init() {}
+
+        public init(subject: String = "", textBody: String = "", htmlBody: String = "") {
+            self.subject = subject
+            self.textBody = textBody
+            self.htmlBody = htmlBody
+        }
+    }
+
+    public struct ApiKey: WireMessage {
+        public var id: String = ""
+        public var name: String = ""
+        public var scope: AuthV1.KeyScope = AuthV1.KeyScope(rawValue: 0)
+        public var createdAtMs: Int64 = 0
+        public var lastUsedAtMs: Int64 = 0
+        public var revoked: Bool = false
+
+        public init() {}
+
+        public init(id: String = "", name: String = "", scope: AuthV1.KeyScope = AuthV1.KeyScope(rawValue: 0), createdAtMs: Int64 = 0, lastUsedAtMs: Int64 = 0, revoked: Bool = false) {
+            self.id = id
+            self.name = name
+            self.scope = scope
+            self.createdAtMs = createdAtMs
+            self.lastUsedAtMs = lastUsedAtMs
+            self.revoked = revoked
+        }
+    }
+
+    public struct CreateApiKeyRequest: WireMessage {
+        public var name: String = ""
+        public var scope: AuthV1.KeyScope = AuthV1.KeyScope(rawValue: 0)
+
+        public init() {}
+
+        public init(name: String = "", scope: AuthV1.KeyScope = AuthV1.KeyScope(rawValue: 0)) {
+            self.name = name
+            self.scope = scope
+        }
+    }
+
+    public struct CreateApiKeyResponse: WireMessage {
+        public var key: AuthV1.ApiKey? = nil
+        public var secret: String = ""
+
+        public init() {}
+
+        public init(key: AuthV1.ApiKey? = nil, secret: String = "") {
+            self.key = key
+            self.secret = secret
+        }
+    }
+
+    public struct ListApiKeysResponse: WireMessage {
+        public var keys: [AuthV1.ApiKey] = []
+
+        public init() {}
+
+        public init(keys: [AuthV1.ApiKey] = []) {
+            self.keys = keys
+        }
+    }
+
+    public struct RevokeApiKeyRequest: WireMessage {
+        public var id: String = ""
+
+        public init() {}
+
+        public init(id: String = "") {
+            self.id = id
+        }
+    }
+
+    public struct DeadMessage: WireMessage {
+        public var id: UInt64 = 0
+        public var recipient: String = ""
+        public var subject: String = ""
+        public var attempts: UInt32 = 0
+        public var lastError: String = ""
+        public var createdAtMs: Int64 = 0
+
+        public init() {}
+
+        public init(id: UInt64 = 0, recipient: String = "", subject: String = "", attempts: UInt32 = 0, lastError: String = "", createdAtMs: Int64 = 0) {
+            self.id = id
+            self.recipient = recipient
+            self.subject = subject
+            self.attempts = attempts
+            self.lastError = lastError
+            self.createdAtMs = createdAtMs
+        }
+    }
+
+    public struct ListDeadMessagesRequest: WireMessage {
+        public var pageSize: UInt32 = 0
+        public var pageToken: String = ""
+
+        public init() {}
+
+        public init(pageSize: UInt32 = 0, pageToken: String = "") {
+            self.pageSize = pageSize
+            self.pageToken = pageToken
+        }
+    }
+
+    public struct ListDeadMessagesResponse: WireMessage {
+        public var messages: [AuthV1.DeadMessage] = []
+        public var nextPageToken: String = ""
+
+        public init() {}
+
+        public init(messages: [AuthV1.DeadMessage] = [], nextPageToken: String = "") {
+            self.messages = messages
+            self.nextPageToken = nextPageToken
+        }
+    }
+
+    public struct RequeueMessagesRequest: WireMessage {
+        public var ids: [UInt64] = []
+
+        public init() {}
+
+        public init(ids: [UInt64] = []) {
+            self.ids = ids
+        }
+    }
+
+    public struct RequeueMessagesResponse: WireMessage {
+        public var requeued: UInt32 = 0
+
+        public init() {}
+
+        public init(requeued: UInt32 = 0) {
+            self.requeued = requeued
+        }
+    }
+
+    public struct RemoveEverythingRequest: WireMessage {
+        public var confirmation: String = ""
+
+        public init() {}
+
+        public init(confirmation: String = "") {
+            self.confirmation = confirmation
+        }
+    }
+
+    public struct RemoveEverythingResponse: WireMessage {
+        public var usersRemoved: UInt64 = 0
+        public var rolesRemoved: UInt64 = 0
+        public var groupsRemoved: UInt64 = 0
+        public var pageRulesRemoved: UInt64 = 0
+
+        public init() {}
+
+        public init(usersRemoved: UInt64 = 0, rolesRemoved: UInt64 = 0, groupsRemoved: UInt64 = 0, pageRulesRemoved: UInt64 = 0) {
+            self.usersRemoved = usersRemoved
+            self.rolesRemoved = rolesRemoved
+            self.groupsRemoved = groupsRemoved
+            self.pageRulesRemoved = pageRulesRemoved
+        }
+    }
+
+    /// An open enum: values this build does not know are kept, not dropped.
+    public struct ExistingUserPolicy: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        public static let unspecified = Self(rawValue: 0)
+        public static let existingUserSkip = Self(rawValue: 1)
+        public static let existingUserUpdate = Self(rawValue: 2)
+        public static let existingUserFail = Self(rawValue: 3)
+
+        /// The proto name of the value, or its number when this build does not know it.
+        public var description: String {
+            switch rawValue {
+            case 0: "EXISTING_USER_POLICY_UNSPECIFIED"
+            case 1: "EXISTING_USER_SKIP"
+            case 2: "EXISTING_USER_UPDATE"
+            case 3: "EXISTING_USER_FAIL"
+            default: "\(rawValue)"
+            }
+        }
+    }
+
+    /// An open enum: values this build does not know are kept, not dropped.
+    public struct PageAccess: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        public static let unspecified = Self(rawValue: 0)
+        public static let `public` = Self(rawValue: 1)
+        public static let signedIn = Self(rawValue: 2)
+        public static let groups = Self(rawValue: 3)
+
+        /// The proto name of the value, or its number when this build does not know it.
+        public var description: String {
+            switch rawValue {
+            case 0: "PAGE_ACCESS_UNSPECIFIED"
+            case 1: "PAGE_ACCESS_PUBLIC"
+            case 2: "PAGE_ACCESS_SIGNED_IN"
+            case 3: "PAGE_ACCESS_GROUPS"
+            default: "\(rawValue)"
+            }
+        }
+    }
+
+    /// An open enum: values this build does not know are kept, not dropped.
+    public struct TemplateKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        public static let unspecified = Self(rawValue: 0)
+        public static let invitation = Self(rawValue: 1)
+        public static let verificationCode = Self(rawValue: 2)
+
+        /// The proto name of the value, or its number when this build does not know it.
+        public var description: String {
+            switch rawValue {
+            case 0: "TEMPLATE_KIND_UNSPECIFIED"
+            case 1: "TEMPLATE_KIND_INVITATION"
+            case 2: "TEMPLATE_KIND_VERIFICATION_CODE"
+            default: "\(rawValue)"
+            }
+        }
+    }
+
+    /// An open enum: values this build does not know are kept, not dropped.
+    public struct KeyScope: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        public static let unspecified = Self(rawValue: 0)
+        public static let admin = Self(rawValue: 1)
+        public static let mailer = Self(rawValue: 2)
+        public static let service = Self(rawValue: 3)
+
+        /// The proto name of the value, or its number when this build does not know it.
+        public var description: String {
+            switch rawValue {
+            case 0: "KEY_SCOPE_UNSPECIFIED"
+            case 1: "KEY_SCOPE_ADMIN"
+            case 2: "KEY_SCOPE_MAILER"
+            case 3: "KEY_SCOPE_SERVICE"
+            default: "\(rawValue)"
+            }
+        }
     }
 }
 
-extension CreateUserRequest {
+extension AuthV1.CreateUserRequest {
     public static let protoName = "auth.v1.CreateUserRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -50,7 +822,7 @@ extension CreateUserRequest {
             self.attributes[key] = try WireRuntime.string(entry.pointee.value, field: path + "attributes[\(key)]")
         }
         if let nested = c.pointee.password {
-            self.password = try StringValue(cMessage: nested, path: path + "password.")
+            self.password = try AuthV1.StringValue(cMessage: nested, path: path + "password.")
         }
         self.generatePassword = c.pointee.generate_password != 0
         if c.pointee.n_roles > 0 {
@@ -104,19 +876,7 @@ extension CreateUserRequest {
     }
 }
 
-public struct CreateUserResponse: WireMessage {
-    public var user: User? = nil
-    public var generatedPassword: String = ""
-
-    public init() {}
-
-    public init(user: User? = nil, generatedPassword: String = "") {
-        self.user = user
-        self.generatedPassword = generatedPassword
-    }
-}
-
-extension CreateUserResponse {
+extension AuthV1.CreateUserResponse {
     public static let protoName = "auth.v1.CreateUserResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -135,7 +895,7 @@ extension CreateUserResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.user {
-            self.user = try User(cMessage: nested, path: path + "user.")
+            self.user = try AuthV1.User(cMessage: nested, path: path + "user.")
         }
         self.generatedPassword = try WireRuntime.string(c.pointee.generated_password, field: path + "generated_password")
     }
@@ -160,19 +920,7 @@ extension CreateUserResponse {
     }
 }
 
-public struct GetUserRequest: WireMessage {
-    public var id: String = ""
-    public var email: String = ""
-
-    public init() {}
-
-    public init(id: String = "", email: String = "") {
-        self.id = id
-        self.email = email
-    }
-}
-
-extension GetUserRequest {
+extension AuthV1.GetUserRequest {
     public static let protoName = "auth.v1.GetUserRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -212,17 +960,7 @@ extension GetUserRequest {
     }
 }
 
-public struct GetUserResponse: WireMessage {
-    public var user: User? = nil
-
-    public init() {}
-
-    public init(user: User? = nil) {
-        self.user = user
-    }
-}
-
-extension GetUserResponse {
+extension AuthV1.GetUserResponse {
     public static let protoName = "auth.v1.GetUserResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -241,7 +979,7 @@ extension GetUserResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.user {
-            self.user = try User(cMessage: nested, path: path + "user.")
+            self.user = try AuthV1.User(cMessage: nested, path: path + "user.")
         }
     }
 
@@ -264,27 +1002,7 @@ extension GetUserResponse {
     }
 }
 
-public struct ListUsersRequest: WireMessage {
-    public var emailPrefix: String = ""
-    public var role: String = ""
-    public var group: String = ""
-    public var blocked: BoolValue? = nil
-    public var pageSize: UInt32 = 0
-    public var pageToken: String = ""
-
-    public init() {}
-
-    public init(emailPrefix: String = "", role: String = "", group: String = "", blocked: BoolValue? = nil, pageSize: UInt32 = 0, pageToken: String = "") {
-        self.emailPrefix = emailPrefix
-        self.role = role
-        self.group = group
-        self.blocked = blocked
-        self.pageSize = pageSize
-        self.pageToken = pageToken
-    }
-}
-
-extension ListUsersRequest {
+extension AuthV1.ListUsersRequest {
     public static let protoName = "auth.v1.ListUsersRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -306,7 +1024,7 @@ extension ListUsersRequest {
         self.role = try WireRuntime.string(c.pointee.role, field: path + "role")
         self.group = try WireRuntime.string(c.pointee.group, field: path + "group")
         if let nested = c.pointee.blocked {
-            self.blocked = try BoolValue(cMessage: nested, path: path + "blocked.")
+            self.blocked = try AuthV1.BoolValue(cMessage: nested, path: path + "blocked.")
         }
         self.pageSize = c.pointee.page_size
         self.pageToken = try WireRuntime.string(c.pointee.page_token, field: path + "page_token")
@@ -336,19 +1054,7 @@ extension ListUsersRequest {
     }
 }
 
-public struct ListUsersResponse: WireMessage {
-    public var users: [User] = []
-    public var nextPageToken: String = ""
-
-    public init() {}
-
-    public init(users: [User] = [], nextPageToken: String = "") {
-        self.users = users
-        self.nextPageToken = nextPageToken
-    }
-}
-
-extension ListUsersResponse {
+extension AuthV1.ListUsersResponse {
     public static let protoName = "auth.v1.ListUsersResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -369,7 +1075,7 @@ extension ListUsersResponse {
         if c.pointee.n_users > 0 {
             self.users.reserveCapacity(c.pointee.n_users)
             for index in 0..<c.pointee.n_users {
-                self.users.append(try User(cMessage: c.pointee.users[index]!, path: path + "users[\(index)]."))
+                self.users.append(try AuthV1.User(cMessage: c.pointee.users[index]!, path: path + "users[\(index)]."))
             }
         }
         self.nextPageToken = try WireRuntime.string(c.pointee.next_page_token, field: path + "next_page_token")
@@ -400,27 +1106,7 @@ extension ListUsersResponse {
     }
 }
 
-public struct UpdateUserRequest: WireMessage {
-    public var id: String = ""
-    public var email: StringValue? = nil
-    public var setAttributes: [String: String] = [:]
-    public var removeAttributes: [String] = []
-    public var password: StringValue? = nil
-    public var roles: StringList? = nil
-
-    public init() {}
-
-    public init(id: String = "", email: StringValue? = nil, setAttributes: [String: String] = [:], removeAttributes: [String] = [], password: StringValue? = nil, roles: StringList? = nil) {
-        self.id = id
-        self.email = email
-        self.setAttributes = setAttributes
-        self.removeAttributes = removeAttributes
-        self.password = password
-        self.roles = roles
-    }
-}
-
-extension UpdateUserRequest {
+extension AuthV1.UpdateUserRequest {
     public static let protoName = "auth.v1.UpdateUserRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -440,7 +1126,7 @@ extension UpdateUserRequest {
         self.init()
         self.id = try WireRuntime.string(c.pointee.id, field: path + "id")
         if let nested = c.pointee.email {
-            self.email = try StringValue(cMessage: nested, path: path + "email.")
+            self.email = try AuthV1.StringValue(cMessage: nested, path: path + "email.")
         }
         for index in 0..<c.pointee.n_set_attributes {
             let entry = c.pointee.set_attributes[index]!
@@ -455,10 +1141,10 @@ extension UpdateUserRequest {
             }
         }
         if let nested = c.pointee.password {
-            self.password = try StringValue(cMessage: nested, path: path + "password.")
+            self.password = try AuthV1.StringValue(cMessage: nested, path: path + "password.")
         }
         if let nested = c.pointee.roles {
-            self.roles = try StringList(cMessage: nested, path: path + "roles.")
+            self.roles = try AuthV1.StringList(cMessage: nested, path: path + "roles.")
         }
     }
 
@@ -508,17 +1194,7 @@ extension UpdateUserRequest {
     }
 }
 
-public struct UpdateUserResponse: WireMessage {
-    public var user: User? = nil
-
-    public init() {}
-
-    public init(user: User? = nil) {
-        self.user = user
-    }
-}
-
-extension UpdateUserResponse {
+extension AuthV1.UpdateUserResponse {
     public static let protoName = "auth.v1.UpdateUserResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -537,7 +1213,7 @@ extension UpdateUserResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.user {
-            self.user = try User(cMessage: nested, path: path + "user.")
+            self.user = try AuthV1.User(cMessage: nested, path: path + "user.")
         }
     }
 
@@ -560,17 +1236,7 @@ extension UpdateUserResponse {
     }
 }
 
-public struct UserIdRequest: WireMessage {
-    public var id: String = ""
-
-    public init() {}
-
-    public init(id: String = "") {
-        self.id = id
-    }
-}
-
-extension UserIdRequest {
+extension AuthV1.UserIdRequest {
     public static let protoName = "auth.v1.UserIdRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -608,17 +1274,7 @@ extension UserIdRequest {
     }
 }
 
-public struct UserResponse: WireMessage {
-    public var user: User? = nil
-
-    public init() {}
-
-    public init(user: User? = nil) {
-        self.user = user
-    }
-}
-
-extension UserResponse {
+extension AuthV1.UserResponse {
     public static let protoName = "auth.v1.UserResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -637,7 +1293,7 @@ extension UserResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.user {
-            self.user = try User(cMessage: nested, path: path + "user.")
+            self.user = try AuthV1.User(cMessage: nested, path: path + "user.")
         }
     }
 
@@ -660,17 +1316,7 @@ extension UserResponse {
     }
 }
 
-public struct ResendInvitationResponse: WireMessage {
-    public var expiresAtMs: Int64 = 0
-
-    public init() {}
-
-    public init(expiresAtMs: Int64 = 0) {
-        self.expiresAtMs = expiresAtMs
-    }
-}
-
-extension ResendInvitationResponse {
+extension AuthV1.ResendInvitationResponse {
     public static let protoName = "auth.v1.ResendInvitationResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -708,25 +1354,7 @@ extension ResendInvitationResponse {
     }
 }
 
-public struct ImportOptions: WireMessage {
-    public var sendInvitations: Bool = false
-    public var generatePasswords: Bool = false
-    public var onExisting: ExistingUserPolicy = ExistingUserPolicy(rawValue: 0)
-    public var dryRun: Bool = false
-    public var rolesSeparator: String = ""
-
-    public init() {}
-
-    public init(sendInvitations: Bool = false, generatePasswords: Bool = false, onExisting: ExistingUserPolicy = ExistingUserPolicy(rawValue: 0), dryRun: Bool = false, rolesSeparator: String = "") {
-        self.sendInvitations = sendInvitations
-        self.generatePasswords = generatePasswords
-        self.onExisting = onExisting
-        self.dryRun = dryRun
-        self.rolesSeparator = rolesSeparator
-    }
-}
-
-extension ImportOptions {
+extension AuthV1.ImportOptions {
     public static let protoName = "auth.v1.ImportOptions"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -746,7 +1374,7 @@ extension ImportOptions {
         self.init()
         self.sendInvitations = c.pointee.send_invitations != 0
         self.generatePasswords = c.pointee.generate_passwords != 0
-        self.onExisting = ExistingUserPolicy(rawValue: Int32(truncatingIfNeeded: c.pointee.on_existing.rawValue))
+        self.onExisting = AuthV1.ExistingUserPolicy(rawValue: Int32(truncatingIfNeeded: c.pointee.on_existing.rawValue))
         self.dryRun = c.pointee.dry_run != 0
         self.rolesSeparator = try WireRuntime.string(c.pointee.roles_separator, field: path + "roles_separator")
     }
@@ -772,23 +1400,7 @@ extension ImportOptions {
     }
 }
 
-public struct ImportUsersRequest: WireMessage {
-    public var header: String = ""
-    public var rows: [UInt8] = []
-    public var firstLine: UInt64 = 0
-    public var options: ImportOptions? = nil
-
-    public init() {}
-
-    public init(header: String = "", rows: [UInt8] = [], firstLine: UInt64 = 0, options: ImportOptions? = nil) {
-        self.header = header
-        self.rows = rows
-        self.firstLine = firstLine
-        self.options = options
-    }
-}
-
-extension ImportUsersRequest {
+extension AuthV1.ImportUsersRequest {
     public static let protoName = "auth.v1.ImportUsersRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -810,7 +1422,7 @@ extension ImportUsersRequest {
         self.rows = WireRuntime.bytes(c.pointee.rows)
         self.firstLine = c.pointee.first_line
         if let nested = c.pointee.options {
-            self.options = try ImportOptions(cMessage: nested, path: path + "options.")
+            self.options = try AuthV1.ImportOptions(cMessage: nested, path: path + "options.")
         }
     }
 
@@ -836,49 +1448,7 @@ extension ImportUsersRequest {
     }
 }
 
-public struct ImportRowResult: WireMessage {
-    public var line: UInt64 = 0
-    public var email: String = ""
-    public var outcome: ImportRowResult.Outcome = ImportRowResult.Outcome(rawValue: 0)
-    public var reason: String = ""
-    public var generatedPassword: String = ""
-
-    public init() {}
-
-    public init(line: UInt64 = 0, email: String = "", outcome: ImportRowResult.Outcome = ImportRowResult.Outcome(rawValue: 0), reason: String = "", generatedPassword: String = "") {
-        self.line = line
-        self.email = email
-        self.outcome = outcome
-        self.reason = reason
-        self.generatedPassword = generatedPassword
-    }
-
-    /// An open enum: values this build does not know are kept, not dropped.
-    public struct Outcome: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public var rawValue: Int32
-        public init(rawValue: Int32) { self.rawValue = rawValue }
-
-        public static let unspecified = Self(rawValue: 0)
-        public static let created = Self(rawValue: 1)
-        public static let updated = Self(rawValue: 2)
-        public static let skipped = Self(rawValue: 3)
-        public static let error = Self(rawValue: 4)
-
-        /// The proto name of the value, or its number when this build does not know it.
-        public var description: String {
-            switch rawValue {
-            case 0: "OUTCOME_UNSPECIFIED"
-            case 1: "CREATED"
-            case 2: "UPDATED"
-            case 3: "SKIPPED"
-            case 4: "ERROR"
-            default: "\(rawValue)"
-            }
-        }
-    }
-}
-
-extension ImportRowResult {
+extension AuthV1.ImportRowResult {
     public static let protoName = "auth.v1.ImportRowResult"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -898,7 +1468,7 @@ extension ImportRowResult {
         self.init()
         self.line = c.pointee.line
         self.email = try WireRuntime.string(c.pointee.email, field: path + "email")
-        self.outcome = ImportRowResult.Outcome(rawValue: Int32(truncatingIfNeeded: c.pointee.outcome.rawValue))
+        self.outcome = AuthV1.ImportRowResult.Outcome(rawValue: Int32(truncatingIfNeeded: c.pointee.outcome.rawValue))
         self.reason = try WireRuntime.string(c.pointee.reason, field: path + "reason")
         self.generatedPassword = try WireRuntime.string(c.pointee.generated_password, field: path + "generated_password")
     }
@@ -924,25 +1494,7 @@ extension ImportRowResult {
     }
 }
 
-public struct ImportUsersResponse: WireMessage {
-    public var rows: [ImportRowResult] = []
-    public var created: UInt32 = 0
-    public var updated: UInt32 = 0
-    public var skipped: UInt32 = 0
-    public var errors: UInt32 = 0
-
-    public init() {}
-
-    public init(rows: [ImportRowResult] = [], created: UInt32 = 0, updated: UInt32 = 0, skipped: UInt32 = 0, errors: UInt32 = 0) {
-        self.rows = rows
-        self.created = created
-        self.updated = updated
-        self.skipped = skipped
-        self.errors = errors
-    }
-}
-
-extension ImportUsersResponse {
+extension AuthV1.ImportUsersResponse {
     public static let protoName = "auth.v1.ImportUsersResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -963,7 +1515,7 @@ extension ImportUsersResponse {
         if c.pointee.n_rows > 0 {
             self.rows.reserveCapacity(c.pointee.n_rows)
             for index in 0..<c.pointee.n_rows {
-                self.rows.append(try ImportRowResult(cMessage: c.pointee.rows[index]!, path: path + "rows[\(index)]."))
+                self.rows.append(try AuthV1.ImportRowResult(cMessage: c.pointee.rows[index]!, path: path + "rows[\(index)]."))
             }
         }
         self.created = c.pointee.created
@@ -1000,19 +1552,7 @@ extension ImportUsersResponse {
     }
 }
 
-public struct ExportUsersRequest: WireMessage {
-    public var pageSize: UInt32 = 0
-    public var pageToken: String = ""
-
-    public init() {}
-
-    public init(pageSize: UInt32 = 0, pageToken: String = "") {
-        self.pageSize = pageSize
-        self.pageToken = pageToken
-    }
-}
-
-extension ExportUsersRequest {
+extension AuthV1.ExportUsersRequest {
     public static let protoName = "auth.v1.ExportUsersRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1052,19 +1592,7 @@ extension ExportUsersRequest {
     }
 }
 
-public struct ExportUsersResponse: WireMessage {
-    public var csv: [UInt8] = []
-    public var nextPageToken: String = ""
-
-    public init() {}
-
-    public init(csv: [UInt8] = [], nextPageToken: String = "") {
-        self.csv = csv
-        self.nextPageToken = nextPageToken
-    }
-}
-
-extension ExportUsersResponse {
+extension AuthV1.ExportUsersResponse {
     public static let protoName = "auth.v1.ExportUsersResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1104,19 +1632,7 @@ extension ExportUsersResponse {
     }
 }
 
-public struct Role: WireMessage {
-    public var name: String = ""
-    public var userCount: UInt64 = 0
-
-    public init() {}
-
-    public init(name: String = "", userCount: UInt64 = 0) {
-        self.name = name
-        self.userCount = userCount
-    }
-}
-
-extension Role {
+extension AuthV1.Role {
     public static let protoName = "auth.v1.Role"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1156,17 +1672,7 @@ extension Role {
     }
 }
 
-public struct RoleRequest: WireMessage {
-    public var name: String = ""
-
-    public init() {}
-
-    public init(name: String = "") {
-        self.name = name
-    }
-}
-
-extension RoleRequest {
+extension AuthV1.RoleRequest {
     public static let protoName = "auth.v1.RoleRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1204,19 +1710,7 @@ extension RoleRequest {
     }
 }
 
-public struct RenameRequest: WireMessage {
-    public var name: String = ""
-    public var newName: String = ""
-
-    public init() {}
-
-    public init(name: String = "", newName: String = "") {
-        self.name = name
-        self.newName = newName
-    }
-}
-
-extension RenameRequest {
+extension AuthV1.RenameRequest {
     public static let protoName = "auth.v1.RenameRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1256,17 +1750,7 @@ extension RenameRequest {
     }
 }
 
-public struct ListRolesResponse: WireMessage {
-    public var roles: [Role] = []
-
-    public init() {}
-
-    public init(roles: [Role] = []) {
-        self.roles = roles
-    }
-}
-
-extension ListRolesResponse {
+extension AuthV1.ListRolesResponse {
     public static let protoName = "auth.v1.ListRolesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1287,7 +1771,7 @@ extension ListRolesResponse {
         if c.pointee.n_roles > 0 {
             self.roles.reserveCapacity(c.pointee.n_roles)
             for index in 0..<c.pointee.n_roles {
-                self.roles.append(try Role(cMessage: c.pointee.roles[index]!, path: path + "roles[\(index)]."))
+                self.roles.append(try AuthV1.Role(cMessage: c.pointee.roles[index]!, path: path + "roles[\(index)]."))
             }
         }
     }
@@ -1316,19 +1800,7 @@ extension ListRolesResponse {
     }
 }
 
-public struct Group: WireMessage {
-    public var name: String = ""
-    public var roles: [String] = []
-
-    public init() {}
-
-    public init(name: String = "", roles: [String] = []) {
-        self.name = name
-        self.roles = roles
-    }
-}
-
-extension Group {
+extension AuthV1.Group {
     public static let protoName = "auth.v1.Group"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1380,19 +1852,7 @@ extension Group {
     }
 }
 
-public struct CreateGroupRequest: WireMessage {
-    public var name: String = ""
-    public var roles: [String] = []
-
-    public init() {}
-
-    public init(name: String = "", roles: [String] = []) {
-        self.name = name
-        self.roles = roles
-    }
-}
-
-extension CreateGroupRequest {
+extension AuthV1.CreateGroupRequest {
     public static let protoName = "auth.v1.CreateGroupRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1444,17 +1904,7 @@ extension CreateGroupRequest {
     }
 }
 
-public struct GroupRequest: WireMessage {
-    public var name: String = ""
-
-    public init() {}
-
-    public init(name: String = "") {
-        self.name = name
-    }
-}
-
-extension GroupRequest {
+extension AuthV1.GroupRequest {
     public static let protoName = "auth.v1.GroupRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1492,17 +1942,7 @@ extension GroupRequest {
     }
 }
 
-public struct GroupResponse: WireMessage {
-    public var group: Group? = nil
-
-    public init() {}
-
-    public init(group: Group? = nil) {
-        self.group = group
-    }
-}
-
-extension GroupResponse {
+extension AuthV1.GroupResponse {
     public static let protoName = "auth.v1.GroupResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1521,7 +1961,7 @@ extension GroupResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.group {
-            self.group = try Group(cMessage: nested, path: path + "group.")
+            self.group = try AuthV1.Group(cMessage: nested, path: path + "group.")
         }
     }
 
@@ -1544,19 +1984,7 @@ extension GroupResponse {
     }
 }
 
-public struct SetGroupRolesRequest: WireMessage {
-    public var name: String = ""
-    public var roles: [String] = []
-
-    public init() {}
-
-    public init(name: String = "", roles: [String] = []) {
-        self.name = name
-        self.roles = roles
-    }
-}
-
-extension SetGroupRolesRequest {
+extension AuthV1.SetGroupRolesRequest {
     public static let protoName = "auth.v1.SetGroupRolesRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1608,17 +2036,7 @@ extension SetGroupRolesRequest {
     }
 }
 
-public struct ListGroupsResponse: WireMessage {
-    public var groups: [Group] = []
-
-    public init() {}
-
-    public init(groups: [Group] = []) {
-        self.groups = groups
-    }
-}
-
-extension ListGroupsResponse {
+extension AuthV1.ListGroupsResponse {
     public static let protoName = "auth.v1.ListGroupsResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1639,7 +2057,7 @@ extension ListGroupsResponse {
         if c.pointee.n_groups > 0 {
             self.groups.reserveCapacity(c.pointee.n_groups)
             for index in 0..<c.pointee.n_groups {
-                self.groups.append(try Group(cMessage: c.pointee.groups[index]!, path: path + "groups[\(index)]."))
+                self.groups.append(try AuthV1.Group(cMessage: c.pointee.groups[index]!, path: path + "groups[\(index)]."))
             }
         }
     }
@@ -1668,21 +2086,7 @@ extension ListGroupsResponse {
     }
 }
 
-public struct ListGroupMembersRequest: WireMessage {
-    public var name: String = ""
-    public var pageSize: UInt32 = 0
-    public var pageToken: String = ""
-
-    public init() {}
-
-    public init(name: String = "", pageSize: UInt32 = 0, pageToken: String = "") {
-        self.name = name
-        self.pageSize = pageSize
-        self.pageToken = pageToken
-    }
-}
-
-extension ListGroupMembersRequest {
+extension AuthV1.ListGroupMembersRequest {
     public static let protoName = "auth.v1.ListGroupMembersRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1724,21 +2128,7 @@ extension ListGroupMembersRequest {
     }
 }
 
-public struct PageRule: WireMessage {
-    public var pattern: String = ""
-    public var access: PageAccess = PageAccess(rawValue: 0)
-    public var groups: [String] = []
-
-    public init() {}
-
-    public init(pattern: String = "", access: PageAccess = PageAccess(rawValue: 0), groups: [String] = []) {
-        self.pattern = pattern
-        self.access = access
-        self.groups = groups
-    }
-}
-
-extension PageRule {
+extension AuthV1.PageRule {
     public static let protoName = "auth.v1.PageRule"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1757,7 +2147,7 @@ extension PageRule {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         self.pattern = try WireRuntime.string(c.pointee.pattern, field: path + "pattern")
-        self.access = PageAccess(rawValue: Int32(truncatingIfNeeded: c.pointee.access.rawValue))
+        self.access = AuthV1.PageAccess(rawValue: Int32(truncatingIfNeeded: c.pointee.access.rawValue))
         if c.pointee.n_groups > 0 {
             self.groups.reserveCapacity(c.pointee.n_groups)
             for index in 0..<c.pointee.n_groups {
@@ -1792,17 +2182,7 @@ extension PageRule {
     }
 }
 
-public struct SetPageRuleRequest: WireMessage {
-    public var rule: PageRule? = nil
-
-    public init() {}
-
-    public init(rule: PageRule? = nil) {
-        self.rule = rule
-    }
-}
-
-extension SetPageRuleRequest {
+extension AuthV1.SetPageRuleRequest {
     public static let protoName = "auth.v1.SetPageRuleRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1821,7 +2201,7 @@ extension SetPageRuleRequest {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.rule {
-            self.rule = try PageRule(cMessage: nested, path: path + "rule.")
+            self.rule = try AuthV1.PageRule(cMessage: nested, path: path + "rule.")
         }
     }
 
@@ -1844,17 +2224,7 @@ extension SetPageRuleRequest {
     }
 }
 
-public struct PageRuleRequest: WireMessage {
-    public var pattern: String = ""
-
-    public init() {}
-
-    public init(pattern: String = "") {
-        self.pattern = pattern
-    }
-}
-
-extension PageRuleRequest {
+extension AuthV1.PageRuleRequest {
     public static let protoName = "auth.v1.PageRuleRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1892,17 +2262,7 @@ extension PageRuleRequest {
     }
 }
 
-public struct ListPageRulesResponse: WireMessage {
-    public var rules: [PageRule] = []
-
-    public init() {}
-
-    public init(rules: [PageRule] = []) {
-        self.rules = rules
-    }
-}
-
-extension ListPageRulesResponse {
+extension AuthV1.ListPageRulesResponse {
     public static let protoName = "auth.v1.ListPageRulesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1923,7 +2283,7 @@ extension ListPageRulesResponse {
         if c.pointee.n_rules > 0 {
             self.rules.reserveCapacity(c.pointee.n_rules)
             for index in 0..<c.pointee.n_rules {
-                self.rules.append(try PageRule(cMessage: c.pointee.rules[index]!, path: path + "rules[\(index)]."))
+                self.rules.append(try AuthV1.PageRule(cMessage: c.pointee.rules[index]!, path: path + "rules[\(index)]."))
             }
         }
     }
@@ -1952,23 +2312,7 @@ extension ListPageRulesResponse {
     }
 }
 
-public struct Settings: WireMessage {
-    public var signInRedirect: String = ""
-    public var forbiddenRedirect: String = ""
-    public var appBaseURL: String = ""
-    public var mailFrom: String = ""
-
-    public init() {}
-
-    public init(signInRedirect: String = "", forbiddenRedirect: String = "", appBaseURL: String = "", mailFrom: String = "") {
-        self.signInRedirect = signInRedirect
-        self.forbiddenRedirect = forbiddenRedirect
-        self.appBaseURL = appBaseURL
-        self.mailFrom = mailFrom
-    }
-}
-
-extension Settings {
+extension AuthV1.Settings {
     public static let protoName = "auth.v1.Settings"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2012,17 +2356,7 @@ extension Settings {
     }
 }
 
-public struct SettingsResponse: WireMessage {
-    public var settings: Settings? = nil
-
-    public init() {}
-
-    public init(settings: Settings? = nil) {
-        self.settings = settings
-    }
-}
-
-extension SettingsResponse {
+extension AuthV1.SettingsResponse {
     public static let protoName = "auth.v1.SettingsResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2041,7 +2375,7 @@ extension SettingsResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.settings {
-            self.settings = try Settings(cMessage: nested, path: path + "settings.")
+            self.settings = try AuthV1.Settings(cMessage: nested, path: path + "settings.")
         }
     }
 
@@ -2064,23 +2398,7 @@ extension SettingsResponse {
     }
 }
 
-public struct UpdateSettingsRequest: WireMessage {
-    public var signInRedirect: StringValue? = nil
-    public var forbiddenRedirect: StringValue? = nil
-    public var appBaseURL: StringValue? = nil
-    public var mailFrom: StringValue? = nil
-
-    public init() {}
-
-    public init(signInRedirect: StringValue? = nil, forbiddenRedirect: StringValue? = nil, appBaseURL: StringValue? = nil, mailFrom: StringValue? = nil) {
-        self.signInRedirect = signInRedirect
-        self.forbiddenRedirect = forbiddenRedirect
-        self.appBaseURL = appBaseURL
-        self.mailFrom = mailFrom
-    }
-}
-
-extension UpdateSettingsRequest {
+extension AuthV1.UpdateSettingsRequest {
     public static let protoName = "auth.v1.UpdateSettingsRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2099,16 +2417,16 @@ extension UpdateSettingsRequest {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.sign_in_redirect {
-            self.signInRedirect = try StringValue(cMessage: nested, path: path + "sign_in_redirect.")
+            self.signInRedirect = try AuthV1.StringValue(cMessage: nested, path: path + "sign_in_redirect.")
         }
         if let nested = c.pointee.forbidden_redirect {
-            self.forbiddenRedirect = try StringValue(cMessage: nested, path: path + "forbidden_redirect.")
+            self.forbiddenRedirect = try AuthV1.StringValue(cMessage: nested, path: path + "forbidden_redirect.")
         }
         if let nested = c.pointee.app_base_url {
-            self.appBaseURL = try StringValue(cMessage: nested, path: path + "app_base_url.")
+            self.appBaseURL = try AuthV1.StringValue(cMessage: nested, path: path + "app_base_url.")
         }
         if let nested = c.pointee.mail_from {
-            self.mailFrom = try StringValue(cMessage: nested, path: path + "mail_from.")
+            self.mailFrom = try AuthV1.StringValue(cMessage: nested, path: path + "mail_from.")
         }
     }
 
@@ -2140,25 +2458,7 @@ extension UpdateSettingsRequest {
     }
 }
 
-public struct EmailTemplate: WireMessage {
-    public var kind: TemplateKind = TemplateKind(rawValue: 0)
-    public var subject: String = ""
-    public var textBody: String = ""
-    public var htmlBody: String = ""
-    public var isDefault: Bool = false
-
-    public init() {}
-
-    public init(kind: TemplateKind = TemplateKind(rawValue: 0), subject: String = "", textBody: String = "", htmlBody: String = "", isDefault: Bool = false) {
-        self.kind = kind
-        self.subject = subject
-        self.textBody = textBody
-        self.htmlBody = htmlBody
-        self.isDefault = isDefault
-    }
-}
-
-extension EmailTemplate {
+extension AuthV1.EmailTemplate {
     public static let protoName = "auth.v1.EmailTemplate"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2176,7 +2476,7 @@ extension EmailTemplate {
     init(cMessage c: UnsafePointer<Auth__V1__EmailTemplate>, path: String) throws(WireDecodingError) {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
-        self.kind = TemplateKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.kind = AuthV1.TemplateKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
         self.subject = try WireRuntime.string(c.pointee.subject, field: path + "subject")
         self.textBody = try WireRuntime.string(c.pointee.text_body, field: path + "text_body")
         self.htmlBody = try WireRuntime.string(c.pointee.html_body, field: path + "html_body")
@@ -2204,17 +2504,7 @@ extension EmailTemplate {
     }
 }
 
-public struct TemplateRequest: WireMessage {
-    public var kind: TemplateKind = TemplateKind(rawValue: 0)
-
-    public init() {}
-
-    public init(kind: TemplateKind = TemplateKind(rawValue: 0)) {
-        self.kind = kind
-    }
-}
-
-extension TemplateRequest {
+extension AuthV1.TemplateRequest {
     public static let protoName = "auth.v1.TemplateRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2232,7 +2522,7 @@ extension TemplateRequest {
     init(cMessage c: UnsafePointer<Auth__V1__TemplateRequest>, path: String) throws(WireDecodingError) {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
-        self.kind = TemplateKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.kind = AuthV1.TemplateKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
     }
 
     public func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
@@ -2252,17 +2542,7 @@ extension TemplateRequest {
     }
 }
 
-public struct TemplateResponse: WireMessage {
-    public var template: EmailTemplate? = nil
-
-    public init() {}
-
-    public init(template: EmailTemplate? = nil) {
-        self.template = template
-    }
-}
-
-extension TemplateResponse {
+extension AuthV1.TemplateResponse {
     public static let protoName = "auth.v1.TemplateResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2281,7 +2561,7 @@ extension TemplateResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.template_ {
-            self.template = try EmailTemplate(cMessage: nested, path: path + "template.")
+            self.template = try AuthV1.EmailTemplate(cMessage: nested, path: path + "template.")
         }
     }
 
@@ -2304,17 +2584,7 @@ extension TemplateResponse {
     }
 }
 
-public struct SetTemplateRequest: WireMessage {
-    public var template: EmailTemplate? = nil
-
-    public init() {}
-
-    public init(template: EmailTemplate? = nil) {
-        self.template = template
-    }
-}
-
-extension SetTemplateRequest {
+extension AuthV1.SetTemplateRequest {
     public static let protoName = "auth.v1.SetTemplateRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2333,7 +2603,7 @@ extension SetTemplateRequest {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.template_ {
-            self.template = try EmailTemplate(cMessage: nested, path: path + "template.")
+            self.template = try AuthV1.EmailTemplate(cMessage: nested, path: path + "template.")
         }
     }
 
@@ -2356,21 +2626,7 @@ extension SetTemplateRequest {
     }
 }
 
-public struct PreviewTemplateRequest: WireMessage {
-    public var kind: TemplateKind = TemplateKind(rawValue: 0)
-    public var template: EmailTemplate? = nil
-    public var values: [String: String] = [:]
-
-    public init() {}
-
-    public init(kind: TemplateKind = TemplateKind(rawValue: 0), template: EmailTemplate? = nil, values: [String: String] = [:]) {
-        self.kind = kind
-        self.template = template
-        self.values = values
-    }
-}
-
-extension PreviewTemplateRequest {
+extension AuthV1.PreviewTemplateRequest {
     public static let protoName = "auth.v1.PreviewTemplateRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2388,9 +2644,9 @@ extension PreviewTemplateRequest {
     init(cMessage c: UnsafePointer<Auth__V1__PreviewTemplateRequest>, path: String) throws(WireDecodingError) {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
-        self.kind = TemplateKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.kind = AuthV1.TemplateKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
         if let nested = c.pointee.template_ {
-            self.template = try EmailTemplate(cMessage: nested, path: path + "template.")
+            self.template = try AuthV1.EmailTemplate(cMessage: nested, path: path + "template.")
         }
         for index in 0..<c.pointee.n_values {
             let entry = c.pointee.values[index]!
@@ -2432,21 +2688,7 @@ extension PreviewTemplateRequest {
     }
 }
 
-public struct PreviewTemplateResponse: WireMessage {
-    public var subject: String = ""
-    public var textBody: String = ""
-    public var htmlBody: String = ""
-
-    public init() {}
-
-    public init(subject: String = "", textBody: String = "", htmlBody: String = "") {
-        self.subject = subject
-        self.textBody = textBody
-        self.htmlBody = htmlBody
-    }
-}
-
-extension PreviewTemplateResponse {
+extension AuthV1.PreviewTemplateResponse {
     public static let protoName = "auth.v1.PreviewTemplateResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2488,27 +2730,7 @@ extension PreviewTemplateResponse {
     }
 }
 
-public struct ApiKey: WireMessage {
-    public var id: String = ""
-    public var name: String = ""
-    public var scope: KeyScope = KeyScope(rawValue: 0)
-    public var createdAtMs: Int64 = 0
-    public var lastUsedAtMs: Int64 = 0
-    public var revoked: Bool = false
-
-    public init() {}
-
-    public init(id: String = "", name: String = "", scope: KeyScope = KeyScope(rawValue: 0), createdAtMs: Int64 = 0, lastUsedAtMs: Int64 = 0, revoked: Bool = false) {
-        self.id = id
-        self.name = name
-        self.scope = scope
-        self.createdAtMs = createdAtMs
-        self.lastUsedAtMs = lastUsedAtMs
-        self.revoked = revoked
-    }
-}
-
-extension ApiKey {
+extension AuthV1.ApiKey {
     public static let protoName = "auth.v1.ApiKey"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2528,7 +2750,7 @@ extension ApiKey {
         self.init()
         self.id = try WireRuntime.string(c.pointee.id, field: path + "id")
         self.name = try WireRuntime.string(c.pointee.name, field: path + "name")
-        self.scope = KeyScope(rawValue: Int32(truncatingIfNeeded: c.pointee.scope.rawValue))
+        self.scope = AuthV1.KeyScope(rawValue: Int32(truncatingIfNeeded: c.pointee.scope.rawValue))
         self.createdAtMs = c.pointee.created_at_ms
         self.lastUsedAtMs = c.pointee.last_used_at_ms
         self.revoked = c.pointee.revoked != 0
@@ -2556,19 +2778,7 @@ extension ApiKey {
     }
 }
 
-public struct CreateApiKeyRequest: WireMessage {
-    public var name: String = ""
-    public var scope: KeyScope = KeyScope(rawValue: 0)
-
-    public init() {}
-
-    public init(name: String = "", scope: KeyScope = KeyScope(rawValue: 0)) {
-        self.name = name
-        self.scope = scope
-    }
-}
-
-extension CreateApiKeyRequest {
+extension AuthV1.CreateApiKeyRequest {
     public static let protoName = "auth.v1.CreateApiKeyRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2587,7 +2797,7 @@ extension CreateApiKeyRequest {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         self.name = try WireRuntime.string(c.pointee.name, field: path + "name")
-        self.scope = KeyScope(rawValue: Int32(truncatingIfNeeded: c.pointee.scope.rawValue))
+        self.scope = AuthV1.KeyScope(rawValue: Int32(truncatingIfNeeded: c.pointee.scope.rawValue))
     }
 
     public func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
@@ -2608,19 +2818,7 @@ extension CreateApiKeyRequest {
     }
 }
 
-public struct CreateApiKeyResponse: WireMessage {
-    public var key: ApiKey? = nil
-    public var secret: String = ""
-
-    public init() {}
-
-    public init(key: ApiKey? = nil, secret: String = "") {
-        self.key = key
-        self.secret = secret
-    }
-}
-
-extension CreateApiKeyResponse {
+extension AuthV1.CreateApiKeyResponse {
     public static let protoName = "auth.v1.CreateApiKeyResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2639,7 +2837,7 @@ extension CreateApiKeyResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.key {
-            self.key = try ApiKey(cMessage: nested, path: path + "key.")
+            self.key = try AuthV1.ApiKey(cMessage: nested, path: path + "key.")
         }
         self.secret = try WireRuntime.string(c.pointee.secret, field: path + "secret")
     }
@@ -2664,17 +2862,7 @@ extension CreateApiKeyResponse {
     }
 }
 
-public struct ListApiKeysResponse: WireMessage {
-    public var keys: [ApiKey] = []
-
-    public init() {}
-
-    public init(keys: [ApiKey] = []) {
-        self.keys = keys
-    }
-}
-
-extension ListApiKeysResponse {
+extension AuthV1.ListApiKeysResponse {
     public static let protoName = "auth.v1.ListApiKeysResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2695,7 +2883,7 @@ extension ListApiKeysResponse {
         if c.pointee.n_keys > 0 {
             self.keys.reserveCapacity(c.pointee.n_keys)
             for index in 0..<c.pointee.n_keys {
-                self.keys.append(try ApiKey(cMessage: c.pointee.keys[index]!, path: path + "keys[\(index)]."))
+                self.keys.append(try AuthV1.ApiKey(cMessage: c.pointee.keys[index]!, path: path + "keys[\(index)]."))
             }
         }
     }
@@ -2724,17 +2912,7 @@ extension ListApiKeysResponse {
     }
 }
 
-public struct RevokeApiKeyRequest: WireMessage {
-    public var id: String = ""
-
-    public init() {}
-
-    public init(id: String = "") {
-        self.id = id
-    }
-}
-
-extension RevokeApiKeyRequest {
+extension AuthV1.RevokeApiKeyRequest {
     public static let protoName = "auth.v1.RevokeApiKeyRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2772,27 +2950,7 @@ extension RevokeApiKeyRequest {
     }
 }
 
-public struct DeadMessage: WireMessage {
-    public var id: UInt64 = 0
-    public var recipient: String = ""
-    public var subject: String = ""
-    public var attempts: UInt32 = 0
-    public var lastError: String = ""
-    public var createdAtMs: Int64 = 0
-
-    public init() {}
-
-    public init(id: UInt64 = 0, recipient: String = "", subject: String = "", attempts: UInt32 = 0, lastError: String = "", createdAtMs: Int64 = 0) {
-        self.id = id
-        self.recipient = recipient
-        self.subject = subject
-        self.attempts = attempts
-        self.lastError = lastError
-        self.createdAtMs = createdAtMs
-    }
-}
-
-extension DeadMessage {
+extension AuthV1.DeadMessage {
     public static let protoName = "auth.v1.DeadMessage"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2840,19 +2998,7 @@ extension DeadMessage {
     }
 }
 
-public struct ListDeadMessagesRequest: WireMessage {
-    public var pageSize: UInt32 = 0
-    public var pageToken: String = ""
-
-    public init() {}
-
-    public init(pageSize: UInt32 = 0, pageToken: String = "") {
-        self.pageSize = pageSize
-        self.pageToken = pageToken
-    }
-}
-
-extension ListDeadMessagesRequest {
+extension AuthV1.ListDeadMessagesRequest {
     public static let protoName = "auth.v1.ListDeadMessagesRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2892,19 +3038,7 @@ extension ListDeadMessagesRequest {
     }
 }
 
-public struct ListDeadMessagesResponse: WireMessage {
-    public var messages: [DeadMessage] = []
-    public var nextPageToken: String = ""
-
-    public init() {}
-
-    public init(messages: [DeadMessage] = [], nextPageToken: String = "") {
-        self.messages = messages
-        self.nextPageToken = nextPageToken
-    }
-}
-
-extension ListDeadMessagesResponse {
+extension AuthV1.ListDeadMessagesResponse {
     public static let protoName = "auth.v1.ListDeadMessagesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -2925,7 +3059,7 @@ extension ListDeadMessagesResponse {
         if c.pointee.n_messages > 0 {
             self.messages.reserveCapacity(c.pointee.n_messages)
             for index in 0..<c.pointee.n_messages {
-                self.messages.append(try DeadMessage(cMessage: c.pointee.messages[index]!, path: path + "messages[\(index)]."))
+                self.messages.append(try AuthV1.DeadMessage(cMessage: c.pointee.messages[index]!, path: path + "messages[\(index)]."))
             }
         }
         self.nextPageToken = try WireRuntime.string(c.pointee.next_page_token, field: path + "next_page_token")
@@ -2956,17 +3090,7 @@ extension ListDeadMessagesResponse {
     }
 }
 
-public struct RequeueMessagesRequest: WireMessage {
-    public var ids: [UInt64] = []
-
-    public init() {}
-
-    public init(ids: [UInt64] = []) {
-        self.ids = ids
-    }
-}
-
-extension RequeueMessagesRequest {
+extension AuthV1.RequeueMessagesRequest {
     public static let protoName = "auth.v1.RequeueMessagesRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -3016,17 +3140,7 @@ extension RequeueMessagesRequest {
     }
 }
 
-public struct RequeueMessagesResponse: WireMessage {
-    public var requeued: UInt32 = 0
-
-    public init() {}
-
-    public init(requeued: UInt32 = 0) {
-        self.requeued = requeued
-    }
-}
-
-extension RequeueMessagesResponse {
+extension AuthV1.RequeueMessagesResponse {
     public static let protoName = "auth.v1.RequeueMessagesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -3064,17 +3178,7 @@ extension RequeueMessagesResponse {
     }
 }
 
-public struct RemoveEverythingRequest: WireMessage {
-    public var confirmation: String = ""
-
-    public init() {}
-
-    public init(confirmation: String = "") {
-        self.confirmation = confirmation
-    }
-}
-
-extension RemoveEverythingRequest {
+extension AuthV1.RemoveEverythingRequest {
     public static let protoName = "auth.v1.RemoveEverythingRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -3112,23 +3216,7 @@ extension RemoveEverythingRequest {
     }
 }
 
-public struct RemoveEverythingResponse: WireMessage {
-    public var usersRemoved: UInt64 = 0
-    public var rolesRemoved: UInt64 = 0
-    public var groupsRemoved: UInt64 = 0
-    public var pageRulesRemoved: UInt64 = 0
-
-    public init() {}
-
-    public init(usersRemoved: UInt64 = 0, rolesRemoved: UInt64 = 0, groupsRemoved: UInt64 = 0, pageRulesRemoved: UInt64 = 0) {
-        self.usersRemoved = usersRemoved
-        self.rolesRemoved = rolesRemoved
-        self.groupsRemoved = groupsRemoved
-        self.pageRulesRemoved = pageRulesRemoved
-    }
-}
-
-extension RemoveEverythingResponse {
+extension AuthV1.RemoveEverythingResponse {
     public static let protoName = "auth.v1.RemoveEverythingResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -3169,91 +3257,5 @@ extension RemoveEverythingResponse {
         c.pointee.groups_removed = groupsRemoved
         c.pointee.page_rules_removed = pageRulesRemoved
         return c
-    }
-}
-
-/// An open enum: values this build does not know are kept, not dropped.
-public struct ExistingUserPolicy: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public var rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
-
-    public static let unspecified = Self(rawValue: 0)
-    public static let existingUserSkip = Self(rawValue: 1)
-    public static let existingUserUpdate = Self(rawValue: 2)
-    public static let existingUserFail = Self(rawValue: 3)
-
-    /// The proto name of the value, or its number when this build does not know it.
-    public var description: String {
-        switch rawValue {
-        case 0: "EXISTING_USER_POLICY_UNSPECIFIED"
-        case 1: "EXISTING_USER_SKIP"
-        case 2: "EXISTING_USER_UPDATE"
-        case 3: "EXISTING_USER_FAIL"
-        default: "\(rawValue)"
-        }
-    }
-}
-
-/// An open enum: values this build does not know are kept, not dropped.
-public struct PageAccess: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public var rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
-
-    public static let unspecified = Self(rawValue: 0)
-    public static let `public` = Self(rawValue: 1)
-    public static let signedIn = Self(rawValue: 2)
-    public static let groups = Self(rawValue: 3)
-
-    /// The proto name of the value, or its number when this build does not know it.
-    public var description: String {
-        switch rawValue {
-        case 0: "PAGE_ACCESS_UNSPECIFIED"
-        case 1: "PAGE_ACCESS_PUBLIC"
-        case 2: "PAGE_ACCESS_SIGNED_IN"
-        case 3: "PAGE_ACCESS_GROUPS"
-        default: "\(rawValue)"
-        }
-    }
-}
-
-/// An open enum: values this build does not know are kept, not dropped.
-public struct TemplateKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public var rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
-
-    public static let unspecified = Self(rawValue: 0)
-    public static let invitation = Self(rawValue: 1)
-    public static let verificationCode = Self(rawValue: 2)
-
-    /// The proto name of the value, or its number when this build does not know it.
-    public var description: String {
-        switch rawValue {
-        case 0: "TEMPLATE_KIND_UNSPECIFIED"
-        case 1: "TEMPLATE_KIND_INVITATION"
-        case 2: "TEMPLATE_KIND_VERIFICATION_CODE"
-        default: "\(rawValue)"
-        }
-    }
-}
-
-/// An open enum: values this build does not know are kept, not dropped.
-public struct KeyScope: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public var rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
-
-    public static let unspecified = Self(rawValue: 0)
-    public static let admin = Self(rawValue: 1)
-    public static let mailer = Self(rawValue: 2)
-    public static let service = Self(rawValue: 3)
-
-    /// The proto name of the value, or its number when this build does not know it.
-    public var description: String {
-        switch rawValue {
-        case 0: "KEY_SCOPE_UNSPECIFIED"
-        case 1: "KEY_SCOPE_ADMIN"
-        case 2: "KEY_SCOPE_MAILER"
-        case 3: "KEY_SCOPE_SERVICE"
-        default: "\(rawValue)"
-        }
     }
 }

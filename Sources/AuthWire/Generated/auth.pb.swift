@@ -4,21 +4,256 @@
 internal import CAuthProto
 internal import CProtobufC
 
-public struct SignUpRequest: WireMessage {
-    public var email: String = ""
-    public var password: String = ""
-    public var attributes: [String: String] = [:]
+extension AuthV1 {
+    public struct SignUpRequest: WireMessage {
+        public var email: String = ""
+        public var password: String = ""
+        public var attributes: [String: String] = [:]
 
-    public init() {}
+        public init() {}
 
-    public init(email: String = "", password: String = "", attributes: [String: String] = [:]) {
-        self.email = email
-        self.password = password
-        self.attributes = attributes
+        public init(email: String = "", password: String = "", attributes: [String: String] = [:]) {
+            self.email = email
+            self.password = password
+            self.attributes = attributes
+        }
+    }
+
+    public struct SignUpResponse: WireMessage {
+        public var user: AuthV1.User? = nil
+        public var session: AuthV1.Session? = nil
+
+        public init() {}
+
+        public init(user: AuthV1.User? = nil, session: AuthV1.Session? = nil) {
+            self.user = user
+            self.session = session
+        }
+    }
+
+    public struct LoginRequest: WireMessage {
+        public var email: String = ""
+        public var password: String = ""
+
+        public init() {}
+
+        public init(email: String = "", password: String = "") {
+            self.email = email
+            self.password = password
+        }
+    }
+
+    public struct LoginResponse: WireMessage {
+        public var user: AuthV1.User? = nil
+        public var session: AuthV1.Session? = nil
+
+        public init() {}
+
+        public init(user: AuthV1.User? = nil, session: AuthV1.Session? = nil) {
+            self.user = user
+            self.session = session
+        }
+    }
+
+    public struct LogoutRequest: WireMessage {
+        public var token: String = ""
+
+        public init() {}
+
+        public init(token: String = "") {
+            self.token = token
+        }
+    }
+
+    public struct LogoutResponse: WireMessage {
+
+        public init() {}
+    }
+
+    public struct GetMeRequest: WireMessage {
+        public var token: String = ""
+
+        public init() {}
+
+        public init(token: String = "") {
+            self.token = token
+        }
+    }
+
+    public struct GetMeResponse: WireMessage {
+        public var user: AuthV1.User? = nil
+
+        public init() {}
+
+        public init(user: AuthV1.User? = nil) {
+            self.user = user
+        }
+    }
+
+    public struct UpdateProfileRequest: WireMessage {
+        public var token: String = ""
+        public var setAttributes: [String: String] = [:]
+        public var removeAttributes: [String] = []
+        public var email: AuthV1.StringValue? = nil
+
+        public init() {}
+
+        public init(token: String = "", setAttributes: [String: String] = [:], removeAttributes: [String] = [], email: AuthV1.StringValue? = nil) {
+            self.token = token
+            self.setAttributes = setAttributes
+            self.removeAttributes = removeAttributes
+            self.email = email
+        }
+    }
+
+    public struct UpdateProfileResponse: WireMessage {
+        public var user: AuthV1.User? = nil
+
+        public init() {}
+
+        public init(user: AuthV1.User? = nil) {
+            self.user = user
+        }
+    }
+
+    public struct ChangePasswordRequest: WireMessage {
+        public var token: String = ""
+        public var oldPassword: String = ""
+        public var newPassword: String = ""
+
+        public init() {}
+
+        public init(token: String = "", oldPassword: String = "", newPassword: String = "") {
+            self.token = token
+            self.oldPassword = oldPassword
+            self.newPassword = newPassword
+        }
+    }
+
+    public struct ChangePasswordResponse: WireMessage {
+
+        public init() {}
+    }
+
+    public struct ForgotPasswordRequest: WireMessage {
+        public var email: String = ""
+
+        public init() {}
+
+        public init(email: String = "") {
+            self.email = email
+        }
+    }
+
+    public struct ForgotPasswordResponse: WireMessage {
+        public var codeValidForSeconds: UInt32 = 0
+
+        public init() {}
+
+        public init(codeValidForSeconds: UInt32 = 0) {
+            self.codeValidForSeconds = codeValidForSeconds
+        }
+    }
+
+    public struct ConfirmPasswordRequest: WireMessage {
+        public var email: String = ""
+        public var code: String = ""
+        public var newPassword: String = ""
+
+        public init() {}
+
+        public init(email: String = "", code: String = "", newPassword: String = "") {
+            self.email = email
+            self.code = code
+            self.newPassword = newPassword
+        }
+    }
+
+    public struct ConfirmPasswordResponse: WireMessage {
+
+        public init() {}
+    }
+
+    public struct AcceptInviteRequest: WireMessage {
+        public var code: String = ""
+        public var password: String = ""
+
+        public init() {}
+
+        public init(code: String = "", password: String = "") {
+            self.code = code
+            self.password = password
+        }
+    }
+
+    public struct AcceptInviteResponse: WireMessage {
+        public var user: AuthV1.User? = nil
+        public var session: AuthV1.Session? = nil
+
+        public init() {}
+
+        public init(user: AuthV1.User? = nil, session: AuthV1.Session? = nil) {
+            self.user = user
+            self.session = session
+        }
+    }
+
+    public struct AuthorizePageRequest: WireMessage {
+        public var token: String = ""
+        public var path: String = ""
+
+        public init() {}
+
+        public init(token: String = "", path: String = "") {
+            self.token = token
+            self.path = path
+        }
+    }
+
+    public struct AuthorizePageResponse: WireMessage {
+        public var allowed: Bool = false
+        public var reason: AuthV1.AuthorizePageResponse.Reason = AuthV1.AuthorizePageResponse.Reason(rawValue: 0)
+        public var redirect: String = ""
+        public var matchedRule: String = ""
+
+        public init() {}
+
+        public init(allowed: Bool = false, reason: AuthV1.AuthorizePageResponse.Reason = AuthV1.AuthorizePageResponse.Reason(rawValue: 0), redirect: String = "", matchedRule: String = "") {
+            self.allowed = allowed
+            self.reason = reason
+            self.redirect = redirect
+            self.matchedRule = matchedRule
+        }
+
+        /// An open enum: values this build does not know are kept, not dropped.
+        public struct Reason: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+            public var rawValue: Int32
+            public init(rawValue: Int32) { self.rawValue = rawValue }
+
+            public static let unspecified = Self(rawValue: 0)
+            public static let `public` = Self(rawValue: 1)
+            public static let signedIn = Self(rawValue: 2)
+            public static let groupMember = Self(rawValue: 3)
+            public static let notSignedIn = Self(rawValue: 4)
+            public static let notInGroup = Self(rawValue: 5)
+
+            /// The proto name of the value, or its number when this build does not know it.
+            public var description: String {
+                switch rawValue {
+                case 0: "REASON_UNSPECIFIED"
+                case 1: "PUBLIC"
+                case 2: "SIGNED_IN"
+                case 3: "GROUP_MEMBER"
+                case 4: "NOT_SIGNED_IN"
+                case 5: "NOT_IN_GROUP"
+                default: "\(rawValue)"
+                }
+            }
+        }
     }
 }
 
-extension SignUpRequest {
+extension AuthV1.SignUpRequest {
     public static let protoName = "auth.v1.SignUpRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -76,19 +311,7 @@ extension SignUpRequest {
     }
 }
 
-public struct SignUpResponse: WireMessage {
-    public var user: User? = nil
-    public var session: Session? = nil
-
-    public init() {}
-
-    public init(user: User? = nil, session: Session? = nil) {
-        self.user = user
-        self.session = session
-    }
-}
-
-extension SignUpResponse {
+extension AuthV1.SignUpResponse {
     public static let protoName = "auth.v1.SignUpResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -107,10 +330,10 @@ extension SignUpResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.user {
-            self.user = try User(cMessage: nested, path: path + "user.")
+            self.user = try AuthV1.User(cMessage: nested, path: path + "user.")
         }
         if let nested = c.pointee.session {
-            self.session = try Session(cMessage: nested, path: path + "session.")
+            self.session = try AuthV1.Session(cMessage: nested, path: path + "session.")
         }
     }
 
@@ -136,19 +359,7 @@ extension SignUpResponse {
     }
 }
 
-public struct LoginRequest: WireMessage {
-    public var email: String = ""
-    public var password: String = ""
-
-    public init() {}
-
-    public init(email: String = "", password: String = "") {
-        self.email = email
-        self.password = password
-    }
-}
-
-extension LoginRequest {
+extension AuthV1.LoginRequest {
     public static let protoName = "auth.v1.LoginRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -188,19 +399,7 @@ extension LoginRequest {
     }
 }
 
-public struct LoginResponse: WireMessage {
-    public var user: User? = nil
-    public var session: Session? = nil
-
-    public init() {}
-
-    public init(user: User? = nil, session: Session? = nil) {
-        self.user = user
-        self.session = session
-    }
-}
-
-extension LoginResponse {
+extension AuthV1.LoginResponse {
     public static let protoName = "auth.v1.LoginResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -219,10 +418,10 @@ extension LoginResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.user {
-            self.user = try User(cMessage: nested, path: path + "user.")
+            self.user = try AuthV1.User(cMessage: nested, path: path + "user.")
         }
         if let nested = c.pointee.session {
-            self.session = try Session(cMessage: nested, path: path + "session.")
+            self.session = try AuthV1.Session(cMessage: nested, path: path + "session.")
         }
     }
 
@@ -248,17 +447,7 @@ extension LoginResponse {
     }
 }
 
-public struct LogoutRequest: WireMessage {
-    public var token: String = ""
-
-    public init() {}
-
-    public init(token: String = "") {
-        self.token = token
-    }
-}
-
-extension LogoutRequest {
+extension AuthV1.LogoutRequest {
     public static let protoName = "auth.v1.LogoutRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -296,12 +485,7 @@ extension LogoutRequest {
     }
 }
 
-public struct LogoutResponse: WireMessage {
-
-    public init() {}
-}
-
-extension LogoutResponse {
+extension AuthV1.LogoutResponse {
     public static let protoName = "auth.v1.LogoutResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -337,17 +521,7 @@ extension LogoutResponse {
     }
 }
 
-public struct GetMeRequest: WireMessage {
-    public var token: String = ""
-
-    public init() {}
-
-    public init(token: String = "") {
-        self.token = token
-    }
-}
-
-extension GetMeRequest {
+extension AuthV1.GetMeRequest {
     public static let protoName = "auth.v1.GetMeRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -385,17 +559,7 @@ extension GetMeRequest {
     }
 }
 
-public struct GetMeResponse: WireMessage {
-    public var user: User? = nil
-
-    public init() {}
-
-    public init(user: User? = nil) {
-        self.user = user
-    }
-}
-
-extension GetMeResponse {
+extension AuthV1.GetMeResponse {
     public static let protoName = "auth.v1.GetMeResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -414,7 +578,7 @@ extension GetMeResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.user {
-            self.user = try User(cMessage: nested, path: path + "user.")
+            self.user = try AuthV1.User(cMessage: nested, path: path + "user.")
         }
     }
 
@@ -437,23 +601,7 @@ extension GetMeResponse {
     }
 }
 
-public struct UpdateProfileRequest: WireMessage {
-    public var token: String = ""
-    public var setAttributes: [String: String] = [:]
-    public var removeAttributes: [String] = []
-    public var email: StringValue? = nil
-
-    public init() {}
-
-    public init(token: String = "", setAttributes: [String: String] = [:], removeAttributes: [String] = [], email: StringValue? = nil) {
-        self.token = token
-        self.setAttributes = setAttributes
-        self.removeAttributes = removeAttributes
-        self.email = email
-    }
-}
-
-extension UpdateProfileRequest {
+extension AuthV1.UpdateProfileRequest {
     public static let protoName = "auth.v1.UpdateProfileRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -485,7 +633,7 @@ extension UpdateProfileRequest {
             }
         }
         if let nested = c.pointee.email {
-            self.email = try StringValue(cMessage: nested, path: path + "email.")
+            self.email = try AuthV1.StringValue(cMessage: nested, path: path + "email.")
         }
     }
 
@@ -529,17 +677,7 @@ extension UpdateProfileRequest {
     }
 }
 
-public struct UpdateProfileResponse: WireMessage {
-    public var user: User? = nil
-
-    public init() {}
-
-    public init(user: User? = nil) {
-        self.user = user
-    }
-}
-
-extension UpdateProfileResponse {
+extension AuthV1.UpdateProfileResponse {
     public static let protoName = "auth.v1.UpdateProfileResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -558,7 +696,7 @@ extension UpdateProfileResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.user {
-            self.user = try User(cMessage: nested, path: path + "user.")
+            self.user = try AuthV1.User(cMessage: nested, path: path + "user.")
         }
     }
 
@@ -581,21 +719,7 @@ extension UpdateProfileResponse {
     }
 }
 
-public struct ChangePasswordRequest: WireMessage {
-    public var token: String = ""
-    public var oldPassword: String = ""
-    public var newPassword: String = ""
-
-    public init() {}
-
-    public init(token: String = "", oldPassword: String = "", newPassword: String = "") {
-        self.token = token
-        self.oldPassword = oldPassword
-        self.newPassword = newPassword
-    }
-}
-
-extension ChangePasswordRequest {
+extension AuthV1.ChangePasswordRequest {
     public static let protoName = "auth.v1.ChangePasswordRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -637,12 +761,7 @@ extension ChangePasswordRequest {
     }
 }
 
-public struct ChangePasswordResponse: WireMessage {
-
-    public init() {}
-}
-
-extension ChangePasswordResponse {
+extension AuthV1.ChangePasswordResponse {
     public static let protoName = "auth.v1.ChangePasswordResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -678,17 +797,7 @@ extension ChangePasswordResponse {
     }
 }
 
-public struct ForgotPasswordRequest: WireMessage {
-    public var email: String = ""
-
-    public init() {}
-
-    public init(email: String = "") {
-        self.email = email
-    }
-}
-
-extension ForgotPasswordRequest {
+extension AuthV1.ForgotPasswordRequest {
     public static let protoName = "auth.v1.ForgotPasswordRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -726,17 +835,7 @@ extension ForgotPasswordRequest {
     }
 }
 
-public struct ForgotPasswordResponse: WireMessage {
-    public var codeValidForSeconds: UInt32 = 0
-
-    public init() {}
-
-    public init(codeValidForSeconds: UInt32 = 0) {
-        self.codeValidForSeconds = codeValidForSeconds
-    }
-}
-
-extension ForgotPasswordResponse {
+extension AuthV1.ForgotPasswordResponse {
     public static let protoName = "auth.v1.ForgotPasswordResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -774,21 +873,7 @@ extension ForgotPasswordResponse {
     }
 }
 
-public struct ConfirmPasswordRequest: WireMessage {
-    public var email: String = ""
-    public var code: String = ""
-    public var newPassword: String = ""
-
-    public init() {}
-
-    public init(email: String = "", code: String = "", newPassword: String = "") {
-        self.email = email
-        self.code = code
-        self.newPassword = newPassword
-    }
-}
-
-extension ConfirmPasswordRequest {
+extension AuthV1.ConfirmPasswordRequest {
     public static let protoName = "auth.v1.ConfirmPasswordRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -830,12 +915,7 @@ extension ConfirmPasswordRequest {
     }
 }
 
-public struct ConfirmPasswordResponse: WireMessage {
-
-    public init() {}
-}
-
-extension ConfirmPasswordResponse {
+extension AuthV1.ConfirmPasswordResponse {
     public static let protoName = "auth.v1.ConfirmPasswordResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -871,19 +951,7 @@ extension ConfirmPasswordResponse {
     }
 }
 
-public struct AcceptInviteRequest: WireMessage {
-    public var code: String = ""
-    public var password: String = ""
-
-    public init() {}
-
-    public init(code: String = "", password: String = "") {
-        self.code = code
-        self.password = password
-    }
-}
-
-extension AcceptInviteRequest {
+extension AuthV1.AcceptInviteRequest {
     public static let protoName = "auth.v1.AcceptInviteRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -923,19 +991,7 @@ extension AcceptInviteRequest {
     }
 }
 
-public struct AcceptInviteResponse: WireMessage {
-    public var user: User? = nil
-    public var session: Session? = nil
-
-    public init() {}
-
-    public init(user: User? = nil, session: Session? = nil) {
-        self.user = user
-        self.session = session
-    }
-}
-
-extension AcceptInviteResponse {
+extension AuthV1.AcceptInviteResponse {
     public static let protoName = "auth.v1.AcceptInviteResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -954,10 +1010,10 @@ extension AcceptInviteResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.user {
-            self.user = try User(cMessage: nested, path: path + "user.")
+            self.user = try AuthV1.User(cMessage: nested, path: path + "user.")
         }
         if let nested = c.pointee.session {
-            self.session = try Session(cMessage: nested, path: path + "session.")
+            self.session = try AuthV1.Session(cMessage: nested, path: path + "session.")
         }
     }
 
@@ -983,19 +1039,7 @@ extension AcceptInviteResponse {
     }
 }
 
-public struct AuthorizePageRequest: WireMessage {
-    public var token: String = ""
-    public var path: String = ""
-
-    public init() {}
-
-    public init(token: String = "", path: String = "") {
-        self.token = token
-        self.path = path
-    }
-}
-
-extension AuthorizePageRequest {
+extension AuthV1.AuthorizePageRequest {
     public static let protoName = "auth.v1.AuthorizePageRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1035,49 +1079,7 @@ extension AuthorizePageRequest {
     }
 }
 
-public struct AuthorizePageResponse: WireMessage {
-    public var allowed: Bool = false
-    public var reason: AuthorizePageResponse.Reason = AuthorizePageResponse.Reason(rawValue: 0)
-    public var redirect: String = ""
-    public var matchedRule: String = ""
-
-    public init() {}
-
-    public init(allowed: Bool = false, reason: AuthorizePageResponse.Reason = AuthorizePageResponse.Reason(rawValue: 0), redirect: String = "", matchedRule: String = "") {
-        self.allowed = allowed
-        self.reason = reason
-        self.redirect = redirect
-        self.matchedRule = matchedRule
-    }
-
-    /// An open enum: values this build does not know are kept, not dropped.
-    public struct Reason: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public var rawValue: Int32
-        public init(rawValue: Int32) { self.rawValue = rawValue }
-
-        public static let unspecified = Self(rawValue: 0)
-        public static let `public` = Self(rawValue: 1)
-        public static let signedIn = Self(rawValue: 2)
-        public static let groupMember = Self(rawValue: 3)
-        public static let notSignedIn = Self(rawValue: 4)
-        public static let notInGroup = Self(rawValue: 5)
-
-        /// The proto name of the value, or its number when this build does not know it.
-        public var description: String {
-            switch rawValue {
-            case 0: "REASON_UNSPECIFIED"
-            case 1: "PUBLIC"
-            case 2: "SIGNED_IN"
-            case 3: "GROUP_MEMBER"
-            case 4: "NOT_SIGNED_IN"
-            case 5: "NOT_IN_GROUP"
-            default: "\(rawValue)"
-            }
-        }
-    }
-}
-
-extension AuthorizePageResponse {
+extension AuthV1.AuthorizePageResponse {
     public static let protoName = "auth.v1.AuthorizePageResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -1096,7 +1098,7 @@ extension AuthorizePageResponse {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         self.allowed = c.pointee.allowed != 0
-        self.reason = AuthorizePageResponse.Reason(rawValue: Int32(truncatingIfNeeded: c.pointee.reason.rawValue))
+        self.reason = AuthV1.AuthorizePageResponse.Reason(rawValue: Int32(truncatingIfNeeded: c.pointee.reason.rawValue))
         self.redirect = try WireRuntime.string(c.pointee.redirect, field: path + "redirect")
         self.matchedRule = try WireRuntime.string(c.pointee.matched_rule, field: path + "matched_rule")
     }

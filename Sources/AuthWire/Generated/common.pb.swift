@@ -4,33 +4,84 @@
 internal import CAuthProto
 internal import CProtobufC
 
-public struct User: WireMessage {
-    public var id: String = ""
-    public var email: String = ""
-    public var attributes: [String: String] = [:]
-    public var roles: [String] = []
-    public var groups: [String] = []
-    public var blocked: Bool = false
-    public var hasPassword: Bool = false
-    public var createdAtMs: Int64 = 0
-    public var updatedAtMs: Int64 = 0
+extension AuthV1 {
+    public struct User: WireMessage {
+        public var id: String = ""
+        public var email: String = ""
+        public var attributes: [String: String] = [:]
+        public var roles: [String] = []
+        public var groups: [String] = []
+        public var blocked: Bool = false
+        public var hasPassword: Bool = false
+        public var createdAtMs: Int64 = 0
+        public var updatedAtMs: Int64 = 0
 
-    public init() {}
+        public init() {}
 
-    public init(id: String = "", email: String = "", attributes: [String: String] = [:], roles: [String] = [], groups: [String] = [], blocked: Bool = false, hasPassword: Bool = false, createdAtMs: Int64 = 0, updatedAtMs: Int64 = 0) {
-        self.id = id
-        self.email = email
-        self.attributes = attributes
-        self.roles = roles
-        self.groups = groups
-        self.blocked = blocked
-        self.hasPassword = hasPassword
-        self.createdAtMs = createdAtMs
-        self.updatedAtMs = updatedAtMs
+        public init(id: String = "", email: String = "", attributes: [String: String] = [:], roles: [String] = [], groups: [String] = [], blocked: Bool = false, hasPassword: Bool = false, createdAtMs: Int64 = 0, updatedAtMs: Int64 = 0) {
+            self.id = id
+            self.email = email
+            self.attributes = attributes
+            self.roles = roles
+            self.groups = groups
+            self.blocked = blocked
+            self.hasPassword = hasPassword
+            self.createdAtMs = createdAtMs
+            self.updatedAtMs = updatedAtMs
+        }
+    }
+
+    public struct Session: WireMessage {
+        public var token: String = ""
+        public var idleExpiresAtMs: Int64 = 0
+        public var absoluteExpiresAtMs: Int64 = 0
+
+        public init() {}
+
+        public init(token: String = "", idleExpiresAtMs: Int64 = 0, absoluteExpiresAtMs: Int64 = 0) {
+            self.token = token
+            self.idleExpiresAtMs = idleExpiresAtMs
+            self.absoluteExpiresAtMs = absoluteExpiresAtMs
+        }
+    }
+
+    public struct StringList: WireMessage {
+        public var values: [String] = []
+
+        public init() {}
+
+        public init(values: [String] = []) {
+            self.values = values
+        }
+    }
+
+    public struct Empty: WireMessage {
+
+        public init() {}
+    }
+
+    public struct StringValue: WireMessage {
+        public var value: String = ""
+
+        public init() {}
+
+        public init(value: String = "") {
+            self.value = value
+        }
+    }
+
+    public struct BoolValue: WireMessage {
+        public var value: Bool = false
+
+        public init() {}
+
+        public init(value: Bool = false) {
+            self.value = value
+        }
     }
 }
 
-extension User {
+extension AuthV1.User {
     public static let protoName = "auth.v1.User"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -124,21 +175,7 @@ extension User {
     }
 }
 
-public struct Session: WireMessage {
-    public var token: String = ""
-    public var idleExpiresAtMs: Int64 = 0
-    public var absoluteExpiresAtMs: Int64 = 0
-
-    public init() {}
-
-    public init(token: String = "", idleExpiresAtMs: Int64 = 0, absoluteExpiresAtMs: Int64 = 0) {
-        self.token = token
-        self.idleExpiresAtMs = idleExpiresAtMs
-        self.absoluteExpiresAtMs = absoluteExpiresAtMs
-    }
-}
-
-extension Session {
+extension AuthV1.Session {
     public static let protoName = "auth.v1.Session"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -180,17 +217,7 @@ extension Session {
     }
 }
 
-public struct StringList: WireMessage {
-    public var values: [String] = []
-
-    public init() {}
-
-    public init(values: [String] = []) {
-        self.values = values
-    }
-}
-
-extension StringList {
+extension AuthV1.StringList {
     public static let protoName = "auth.v1.StringList"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -240,12 +267,7 @@ extension StringList {
     }
 }
 
-public struct Empty: WireMessage {
-
-    public init() {}
-}
-
-extension Empty {
+extension AuthV1.Empty {
     public static let protoName = "auth.v1.Empty"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -281,17 +303,7 @@ extension Empty {
     }
 }
 
-public struct StringValue: WireMessage {
-    public var value: String = ""
-
-    public init() {}
-
-    public init(value: String = "") {
-        self.value = value
-    }
-}
-
-extension StringValue {
+extension AuthV1.StringValue {
     public static let protoName = "auth.v1.StringValue"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -329,17 +341,7 @@ extension StringValue {
     }
 }
 
-public struct BoolValue: WireMessage {
-    public var value: Bool = false
-
-    public init() {}
-
-    public init(value: Bool = false) {
-        self.value = value
-    }
-}
-
-extension BoolValue {
+extension AuthV1.BoolValue {
     public static let protoName = "auth.v1.BoolValue"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {

@@ -4,19 +4,131 @@
 internal import CAuthProto
 internal import CProtobufC
 
-public struct FieldViolation: WireMessage {
-    public var field: String = ""
-    public var description: String = ""
+extension AuthV1 {
+    public struct FieldViolation: WireMessage {
+        public var field: String = ""
+        public var description: String = ""
 
-    public init() {}
+        public init() {}
 
-    public init(field: String = "", description: String = "") {
-        self.field = field
-        self.description = description
+        public init(field: String = "", description: String = "") {
+            self.field = field
+            self.description = description
+        }
+    }
+
+    public struct Status: WireMessage {
+        public var code: AuthV1.Code = AuthV1.Code(rawValue: 0)
+        public var message: String = ""
+        public var fieldViolations: [AuthV1.FieldViolation] = []
+        public var retryAfterMs: UInt32 = 0
+
+        public init() {}
+
+        public init(code: AuthV1.Code = AuthV1.Code(rawValue: 0), message: String = "", fieldViolations: [AuthV1.FieldViolation] = [], retryAfterMs: UInt32 = 0) {
+            self.code = code
+            self.message = message
+            self.fieldViolations = fieldViolations
+            self.retryAfterMs = retryAfterMs
+        }
+    }
+
+    public struct Frame: WireMessage {
+        public var kind: AuthV1.FrameKind = AuthV1.FrameKind(rawValue: 0)
+        public var callID: UInt64 = 0
+        public var method: String = ""
+        public var payload: [UInt8] = []
+        public var status: AuthV1.Status? = nil
+        public var metadata: [String: String] = [:]
+        public var timeoutMs: UInt32 = 0
+
+        public init() {}
+
+        public init(kind: AuthV1.FrameKind = AuthV1.FrameKind(rawValue: 0), callID: UInt64 = 0, method: String = "", payload: [UInt8] = [], status: AuthV1.Status? = nil, metadata: [String: String] = [:], timeoutMs: UInt32 = 0) {
+            self.kind = kind
+            self.callID = callID
+            self.method = method
+            self.payload = payload
+            self.status = status
+            self.metadata = metadata
+            self.timeoutMs = timeoutMs
+        }
+    }
+
+    /// An open enum: values this build does not know are kept, not dropped.
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        public static let ok = Self(rawValue: 0)
+        public static let cancelled = Self(rawValue: 1)
+        public static let unknown = Self(rawValue: 2)
+        public static let invalidArgument = Self(rawValue: 3)
+        public static let deadlineExceeded = Self(rawValue: 4)
+        public static let notFound = Self(rawValue: 5)
+        public static let alreadyExists = Self(rawValue: 6)
+        public static let permissionDenied = Self(rawValue: 7)
+        public static let resourceExhausted = Self(rawValue: 8)
+        public static let failedPrecondition = Self(rawValue: 9)
+        public static let aborted = Self(rawValue: 10)
+        public static let outOfRange = Self(rawValue: 11)
+        public static let unimplemented = Self(rawValue: 12)
+        public static let `internal` = Self(rawValue: 13)
+        public static let unavailable = Self(rawValue: 14)
+        public static let dataLoss = Self(rawValue: 15)
+        public static let unauthenticated = Self(rawValue: 16)
+
+        /// The proto name of the value, or its number when this build does not know it.
+        public var description: String {
+            switch rawValue {
+            case 0: "OK"
+            case 1: "CANCELLED"
+            case 2: "UNKNOWN"
+            case 3: "INVALID_ARGUMENT"
+            case 4: "DEADLINE_EXCEEDED"
+            case 5: "NOT_FOUND"
+            case 6: "ALREADY_EXISTS"
+            case 7: "PERMISSION_DENIED"
+            case 8: "RESOURCE_EXHAUSTED"
+            case 9: "FAILED_PRECONDITION"
+            case 10: "ABORTED"
+            case 11: "OUT_OF_RANGE"
+            case 12: "UNIMPLEMENTED"
+            case 13: "INTERNAL"
+            case 14: "UNAVAILABLE"
+            case 15: "DATA_LOSS"
+            case 16: "UNAUTHENTICATED"
+            default: "\(rawValue)"
+            }
+        }
+    }
+
+    /// An open enum: values this build does not know are kept, not dropped.
+    public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public var rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        public static let unspecified = Self(rawValue: 0)
+        public static let request = Self(rawValue: 1)
+        public static let response = Self(rawValue: 2)
+        public static let cancel = Self(rawValue: 3)
+        public static let goaway = Self(rawValue: 4)
+
+        /// The proto name of the value, or its number when this build does not know it.
+        public var description: String {
+            switch rawValue {
+            case 0: "FRAME_KIND_UNSPECIFIED"
+            case 1: "FRAME_KIND_REQUEST"
+            case 2: "FRAME_KIND_RESPONSE"
+            case 3: "FRAME_KIND_CANCEL"
+            case 4: "FRAME_KIND_GOAWAY"
+            default: "\(rawValue)"
+            }
+        }
     }
 }
 
-extension FieldViolation {
+extension AuthV1.FieldViolation {
     public static let protoName = "auth.v1.FieldViolation"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -56,23 +168,7 @@ extension FieldViolation {
     }
 }
 
-public struct Status: WireMessage {
-    public var code: Code = Code(rawValue: 0)
-    public var message: String = ""
-    public var fieldViolations: [FieldViolation] = []
-    public var retryAfterMs: UInt32 = 0
-
-    public init() {}
-
-    public init(code: Code = Code(rawValue: 0), message: String = "", fieldViolations: [FieldViolation] = [], retryAfterMs: UInt32 = 0) {
-        self.code = code
-        self.message = message
-        self.fieldViolations = fieldViolations
-        self.retryAfterMs = retryAfterMs
-    }
-}
-
-extension Status {
+extension AuthV1.Status {
     public static let protoName = "auth.v1.Status"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -90,12 +186,12 @@ extension Status {
     init(cMessage c: UnsafePointer<Auth__V1__Status>, path: String) throws(WireDecodingError) {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
-        self.code = Code(rawValue: Int32(truncatingIfNeeded: c.pointee.code.rawValue))
+        self.code = AuthV1.Code(rawValue: Int32(truncatingIfNeeded: c.pointee.code.rawValue))
         self.message = try WireRuntime.string(c.pointee.message, field: path + "message")
         if c.pointee.n_field_violations > 0 {
             self.fieldViolations.reserveCapacity(c.pointee.n_field_violations)
             for index in 0..<c.pointee.n_field_violations {
-                self.fieldViolations.append(try FieldViolation(cMessage: c.pointee.field_violations[index]!, path: path + "field_violations[\(index)]."))
+                self.fieldViolations.append(try AuthV1.FieldViolation(cMessage: c.pointee.field_violations[index]!, path: path + "field_violations[\(index)]."))
             }
         }
         self.retryAfterMs = c.pointee.retry_after_ms
@@ -128,29 +224,7 @@ extension Status {
     }
 }
 
-public struct Frame: WireMessage {
-    public var kind: FrameKind = FrameKind(rawValue: 0)
-    public var callID: UInt64 = 0
-    public var method: String = ""
-    public var payload: [UInt8] = []
-    public var status: Status? = nil
-    public var metadata: [String: String] = [:]
-    public var timeoutMs: UInt32 = 0
-
-    public init() {}
-
-    public init(kind: FrameKind = FrameKind(rawValue: 0), callID: UInt64 = 0, method: String = "", payload: [UInt8] = [], status: Status? = nil, metadata: [String: String] = [:], timeoutMs: UInt32 = 0) {
-        self.kind = kind
-        self.callID = callID
-        self.method = method
-        self.payload = payload
-        self.status = status
-        self.metadata = metadata
-        self.timeoutMs = timeoutMs
-    }
-}
-
-extension Frame {
+extension AuthV1.Frame {
     public static let protoName = "auth.v1.Frame"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -168,12 +242,12 @@ extension Frame {
     init(cMessage c: UnsafePointer<Auth__V1__Frame>, path: String) throws(WireDecodingError) {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
-        self.kind = FrameKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.kind = AuthV1.FrameKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
         self.callID = c.pointee.call_id
         self.method = try WireRuntime.string(c.pointee.method, field: path + "method")
         self.payload = WireRuntime.bytes(c.pointee.payload)
         if let nested = c.pointee.status {
-            self.status = try Status(cMessage: nested, path: path + "status.")
+            self.status = try AuthV1.Status(cMessage: nested, path: path + "status.")
         }
         for index in 0..<c.pointee.n_metadata {
             let entry = c.pointee.metadata[index]!
@@ -217,77 +291,5 @@ extension Frame {
         }
         c.pointee.timeout_ms = timeoutMs
         return c
-    }
-}
-
-/// An open enum: values this build does not know are kept, not dropped.
-public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public var rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
-
-    public static let ok = Self(rawValue: 0)
-    public static let cancelled = Self(rawValue: 1)
-    public static let unknown = Self(rawValue: 2)
-    public static let invalidArgument = Self(rawValue: 3)
-    public static let deadlineExceeded = Self(rawValue: 4)
-    public static let notFound = Self(rawValue: 5)
-    public static let alreadyExists = Self(rawValue: 6)
-    public static let permissionDenied = Self(rawValue: 7)
-    public static let resourceExhausted = Self(rawValue: 8)
-    public static let failedPrecondition = Self(rawValue: 9)
-    public static let aborted = Self(rawValue: 10)
-    public static let outOfRange = Self(rawValue: 11)
-    public static let unimplemented = Self(rawValue: 12)
-    public static let `internal` = Self(rawValue: 13)
-    public static let unavailable = Self(rawValue: 14)
-    public static let dataLoss = Self(rawValue: 15)
-    public static let unauthenticated = Self(rawValue: 16)
-
-    /// The proto name of the value, or its number when this build does not know it.
-    public var description: String {
-        switch rawValue {
-        case 0: "OK"
-        case 1: "CANCELLED"
-        case 2: "UNKNOWN"
-        case 3: "INVALID_ARGUMENT"
-        case 4: "DEADLINE_EXCEEDED"
-        case 5: "NOT_FOUND"
-        case 6: "ALREADY_EXISTS"
-        case 7: "PERMISSION_DENIED"
-        case 8: "RESOURCE_EXHAUSTED"
-        case 9: "FAILED_PRECONDITION"
-        case 10: "ABORTED"
-        case 11: "OUT_OF_RANGE"
-        case 12: "UNIMPLEMENTED"
-        case 13: "INTERNAL"
-        case 14: "UNAVAILABLE"
-        case 15: "DATA_LOSS"
-        case 16: "UNAUTHENTICATED"
-        default: "\(rawValue)"
-        }
-    }
-}
-
-/// An open enum: values this build does not know are kept, not dropped.
-public struct FrameKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public var rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
-
-    public static let unspecified = Self(rawValue: 0)
-    public static let request = Self(rawValue: 1)
-    public static let response = Self(rawValue: 2)
-    public static let cancel = Self(rawValue: 3)
-    public static let goaway = Self(rawValue: 4)
-
-    /// The proto name of the value, or its number when this build does not know it.
-    public var description: String {
-        switch rawValue {
-        case 0: "FRAME_KIND_UNSPECIFIED"
-        case 1: "FRAME_KIND_REQUEST"
-        case 2: "FRAME_KIND_RESPONSE"
-        case 3: "FRAME_KIND_CANCEL"
-        case 4: "FRAME_KIND_GOAWAY"
-        default: "\(rawValue)"
-        }
     }
 }

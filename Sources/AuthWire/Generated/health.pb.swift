@@ -4,17 +4,51 @@
 internal import CAuthProto
 internal import CProtobufC
 
-public struct HealthCheckRequest: WireMessage {
-    public var service: String = ""
+extension AuthV1 {
+    public struct HealthCheckRequest: WireMessage {
+        public var service: String = ""
 
-    public init() {}
+        public init() {}
 
-    public init(service: String = "") {
-        self.service = service
+        public init(service: String = "") {
+            self.service = service
+        }
+    }
+
+    public struct HealthCheckResponse: WireMessage {
+        public var status: AuthV1.HealthCheckResponse.ServingStatus = AuthV1.HealthCheckResponse.ServingStatus(rawValue: 0)
+
+        public init() {}
+
+        public init(status: AuthV1.HealthCheckResponse.ServingStatus = AuthV1.HealthCheckResponse.ServingStatus(rawValue: 0)) {
+            self.status = status
+        }
+
+        /// An open enum: values this build does not know are kept, not dropped.
+        public struct ServingStatus: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+            public var rawValue: Int32
+            public init(rawValue: Int32) { self.rawValue = rawValue }
+
+            public static let unknown = Self(rawValue: 0)
+            public static let serving = Self(rawValue: 1)
+            public static let notServing = Self(rawValue: 2)
+            public static let serviceUnknown = Self(rawValue: 3)
+
+            /// The proto name of the value, or its number when this build does not know it.
+            public var description: String {
+                switch rawValue {
+                case 0: "UNKNOWN"
+                case 1: "SERVING"
+                case 2: "NOT_SERVING"
+                case 3: "SERVICE_UNKNOWN"
+                default: "\(rawValue)"
+                }
+            }
+        }
     }
 }
 
-extension HealthCheckRequest {
+extension AuthV1.HealthCheckRequest {
     public static let protoName = "auth.v1.HealthCheckRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -52,39 +86,7 @@ extension HealthCheckRequest {
     }
 }
 
-public struct HealthCheckResponse: WireMessage {
-    public var status: HealthCheckResponse.ServingStatus = HealthCheckResponse.ServingStatus(rawValue: 0)
-
-    public init() {}
-
-    public init(status: HealthCheckResponse.ServingStatus = HealthCheckResponse.ServingStatus(rawValue: 0)) {
-        self.status = status
-    }
-
-    /// An open enum: values this build does not know are kept, not dropped.
-    public struct ServingStatus: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public var rawValue: Int32
-        public init(rawValue: Int32) { self.rawValue = rawValue }
-
-        public static let unknown = Self(rawValue: 0)
-        public static let serving = Self(rawValue: 1)
-        public static let notServing = Self(rawValue: 2)
-        public static let serviceUnknown = Self(rawValue: 3)
-
-        /// The proto name of the value, or its number when this build does not know it.
-        public var description: String {
-            switch rawValue {
-            case 0: "UNKNOWN"
-            case 1: "SERVING"
-            case 2: "NOT_SERVING"
-            case 3: "SERVICE_UNKNOWN"
-            default: "\(rawValue)"
-            }
-        }
-    }
-}
-
-extension HealthCheckResponse {
+extension AuthV1.HealthCheckResponse {
     public static let protoName = "auth.v1.HealthCheckResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -102,7 +104,7 @@ extension HealthCheckResponse {
     init(cMessage c: UnsafePointer<Auth__V1__HealthCheckResponse>, path: String) throws(WireDecodingError) {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
-        self.status = HealthCheckResponse.ServingStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
+        self.status = AuthV1.HealthCheckResponse.ServingStatus(rawValue: Int32(truncatingIfNeeded: c.pointee.status.rawValue))
     }
 
     public func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {

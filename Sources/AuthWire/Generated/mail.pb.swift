@@ -4,37 +4,190 @@
 internal import CAuthProto
 internal import CProtobufC
 
-public struct OutboxMessage: WireMessage {
-    public var id: UInt64 = 0
-    public var leaseToken: String = ""
-    public var leaseExpiresAtMs: Int64 = 0
-    public var messageID: String = ""
-    public var from: String = ""
-    public var to: String = ""
-    public var subject: String = ""
-    public var textBody: String = ""
-    public var htmlBody: String = ""
-    public var headers: [String: String] = [:]
-    public var attempt: UInt32 = 0
+extension AuthV1 {
+    public struct OutboxMessage: WireMessage {
+        public var id: UInt64 = 0
+        public var leaseToken: String = ""
+        public var leaseExpiresAtMs: Int64 = 0
+        public var messageID: String = ""
+        public var from: String = ""
+        public var to: String = ""
+        public var subject: String = ""
+        public var textBody: String = ""
+        public var htmlBody: String = ""
+        public var headers: [String: String] = [:]
+        public var attempt: UInt32 = 0
 
-    public init() {}
+        public init() {}
 
-    public init(id: UInt64 = 0, leaseToken: String = "", leaseExpiresAtMs: Int64 = 0, messageID: String = "", from: String = "", to: String = "", subject: String = "", textBody: String = "", htmlBody: String = "", headers: [String: String] = [:], attempt: UInt32 = 0) {
-        self.id = id
-        self.leaseToken = leaseToken
-        self.leaseExpiresAtMs = leaseExpiresAtMs
-        self.messageID = messageID
-        self.from = from
-        self.to = to
-        self.subject = subject
-        self.textBody = textBody
-        self.htmlBody = htmlBody
-        self.headers = headers
-        self.attempt = attempt
+        public init(id: UInt64 = 0, leaseToken: String = "", leaseExpiresAtMs: Int64 = 0, messageID: String = "", from: String = "", to: String = "", subject: String = "", textBody: String = "", htmlBody: String = "", headers: [String: String] = [:], attempt: UInt32 = 0) {
+            self.id = id
+            self.leaseToken = leaseToken
+            self.leaseExpiresAtMs = leaseExpiresAtMs
+            self.messageID = messageID
+            self.from = from
+            self.to = to
+            self.subject = subject
+            self.textBody = textBody
+            self.htmlBody = htmlBody
+            self.headers = headers
+            self.attempt = attempt
+        }
+    }
+
+    public struct LeaseMessagesRequest: WireMessage {
+        public var workerID: String = ""
+        public var batchSize: UInt32 = 0
+        public var leaseSeconds: UInt32 = 0
+
+        public init() {}
+
+        public init(workerID: String = "", batchSize: UInt32 = 0, leaseSeconds: UInt32 = 0) {
+            self.workerID = workerID
+            self.batchSize = batchSize
+            self.leaseSeconds = leaseSeconds
+        }
+    }
+
+    public struct LeaseMessagesResponse: WireMessage {
+        public var messages: [AuthV1.OutboxMessage] = []
+
+        public init() {}
+
+        public init(messages: [AuthV1.OutboxMessage] = []) {
+            self.messages = messages
+        }
+    }
+
+    public struct LeasedMessage: WireMessage {
+        public var id: UInt64 = 0
+        public var leaseToken: String = ""
+
+        public init() {}
+
+        public init(id: UInt64 = 0, leaseToken: String = "") {
+            self.id = id
+            self.leaseToken = leaseToken
+        }
+    }
+
+    public struct AckMessagesRequest: WireMessage {
+        public var messages: [AuthV1.LeasedMessage] = []
+
+        public init() {}
+
+        public init(messages: [AuthV1.LeasedMessage] = []) {
+            self.messages = messages
+        }
+    }
+
+    public struct AckMessagesResponse: WireMessage {
+        public var stale: [UInt64] = []
+
+        public init() {}
+
+        public init(stale: [UInt64] = []) {
+            self.stale = stale
+        }
+    }
+
+    public struct ReportFailureRequest: WireMessage {
+        public var message: AuthV1.LeasedMessage? = nil
+        public var permanent: Bool = false
+        public var reason: String = ""
+
+        public init() {}
+
+        public init(message: AuthV1.LeasedMessage? = nil, permanent: Bool = false, reason: String = "") {
+            self.message = message
+            self.permanent = permanent
+            self.reason = reason
+        }
+    }
+
+    public struct ReportFailureResponse: WireMessage {
+        public var retryAtMs: Int64 = 0
+        public var dead: Bool = false
+
+        public init() {}
+
+        public init(retryAtMs: Int64 = 0, dead: Bool = false) {
+            self.retryAtMs = retryAtMs
+            self.dead = dead
+        }
+    }
+
+    public struct RenewLeaseRequest: WireMessage {
+        public var messages: [AuthV1.LeasedMessage] = []
+        public var leaseSeconds: UInt32 = 0
+
+        public init() {}
+
+        public init(messages: [AuthV1.LeasedMessage] = [], leaseSeconds: UInt32 = 0) {
+            self.messages = messages
+            self.leaseSeconds = leaseSeconds
+        }
+    }
+
+    public struct RenewLeaseResponse: WireMessage {
+        public var stale: [UInt64] = []
+        public var leaseExpiresAtMs: Int64 = 0
+
+        public init() {}
+
+        public init(stale: [UInt64] = [], leaseExpiresAtMs: Int64 = 0) {
+            self.stale = stale
+            self.leaseExpiresAtMs = leaseExpiresAtMs
+        }
+    }
+
+    public struct ReleaseMessagesRequest: WireMessage {
+        public var messages: [AuthV1.LeasedMessage] = []
+
+        public init() {}
+
+        public init(messages: [AuthV1.LeasedMessage] = []) {
+            self.messages = messages
+        }
+    }
+
+    public struct ReleaseMessagesResponse: WireMessage {
+        public var stale: [UInt64] = []
+
+        public init() {}
+
+        public init(stale: [UInt64] = []) {
+            self.stale = stale
+        }
+    }
+
+    public struct QueueStatsRequest: WireMessage {
+
+        public init() {}
+    }
+
+    public struct QueueStatsResponse: WireMessage {
+        public var queued: UInt64 = 0
+        public var leased: UInt64 = 0
+        public var sent: UInt64 = 0
+        public var retrying: UInt64 = 0
+        public var dead: UInt64 = 0
+        public var oldestQueuedAgeMs: Int64 = 0
+
+        public init() {}
+
+        public init(queued: UInt64 = 0, leased: UInt64 = 0, sent: UInt64 = 0, retrying: UInt64 = 0, dead: UInt64 = 0, oldestQueuedAgeMs: Int64 = 0) {
+            self.queued = queued
+            self.leased = leased
+            self.sent = sent
+            self.retrying = retrying
+            self.dead = dead
+            self.oldestQueuedAgeMs = oldestQueuedAgeMs
+        }
     }
 }
 
-extension OutboxMessage {
+extension AuthV1.OutboxMessage {
     public static let protoName = "auth.v1.OutboxMessage"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -108,21 +261,7 @@ extension OutboxMessage {
     }
 }
 
-public struct LeaseMessagesRequest: WireMessage {
-    public var workerID: String = ""
-    public var batchSize: UInt32 = 0
-    public var leaseSeconds: UInt32 = 0
-
-    public init() {}
-
-    public init(workerID: String = "", batchSize: UInt32 = 0, leaseSeconds: UInt32 = 0) {
-        self.workerID = workerID
-        self.batchSize = batchSize
-        self.leaseSeconds = leaseSeconds
-    }
-}
-
-extension LeaseMessagesRequest {
+extension AuthV1.LeaseMessagesRequest {
     public static let protoName = "auth.v1.LeaseMessagesRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -164,17 +303,7 @@ extension LeaseMessagesRequest {
     }
 }
 
-public struct LeaseMessagesResponse: WireMessage {
-    public var messages: [OutboxMessage] = []
-
-    public init() {}
-
-    public init(messages: [OutboxMessage] = []) {
-        self.messages = messages
-    }
-}
-
-extension LeaseMessagesResponse {
+extension AuthV1.LeaseMessagesResponse {
     public static let protoName = "auth.v1.LeaseMessagesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -195,7 +324,7 @@ extension LeaseMessagesResponse {
         if c.pointee.n_messages > 0 {
             self.messages.reserveCapacity(c.pointee.n_messages)
             for index in 0..<c.pointee.n_messages {
-                self.messages.append(try OutboxMessage(cMessage: c.pointee.messages[index]!, path: path + "messages[\(index)]."))
+                self.messages.append(try AuthV1.OutboxMessage(cMessage: c.pointee.messages[index]!, path: path + "messages[\(index)]."))
             }
         }
     }
@@ -224,19 +353,7 @@ extension LeaseMessagesResponse {
     }
 }
 
-public struct LeasedMessage: WireMessage {
-    public var id: UInt64 = 0
-    public var leaseToken: String = ""
-
-    public init() {}
-
-    public init(id: UInt64 = 0, leaseToken: String = "") {
-        self.id = id
-        self.leaseToken = leaseToken
-    }
-}
-
-extension LeasedMessage {
+extension AuthV1.LeasedMessage {
     public static let protoName = "auth.v1.LeasedMessage"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -276,17 +393,7 @@ extension LeasedMessage {
     }
 }
 
-public struct AckMessagesRequest: WireMessage {
-    public var messages: [LeasedMessage] = []
-
-    public init() {}
-
-    public init(messages: [LeasedMessage] = []) {
-        self.messages = messages
-    }
-}
-
-extension AckMessagesRequest {
+extension AuthV1.AckMessagesRequest {
     public static let protoName = "auth.v1.AckMessagesRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -307,7 +414,7 @@ extension AckMessagesRequest {
         if c.pointee.n_messages > 0 {
             self.messages.reserveCapacity(c.pointee.n_messages)
             for index in 0..<c.pointee.n_messages {
-                self.messages.append(try LeasedMessage(cMessage: c.pointee.messages[index]!, path: path + "messages[\(index)]."))
+                self.messages.append(try AuthV1.LeasedMessage(cMessage: c.pointee.messages[index]!, path: path + "messages[\(index)]."))
             }
         }
     }
@@ -336,17 +443,7 @@ extension AckMessagesRequest {
     }
 }
 
-public struct AckMessagesResponse: WireMessage {
-    public var stale: [UInt64] = []
-
-    public init() {}
-
-    public init(stale: [UInt64] = []) {
-        self.stale = stale
-    }
-}
-
-extension AckMessagesResponse {
+extension AuthV1.AckMessagesResponse {
     public static let protoName = "auth.v1.AckMessagesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -396,21 +493,7 @@ extension AckMessagesResponse {
     }
 }
 
-public struct ReportFailureRequest: WireMessage {
-    public var message: LeasedMessage? = nil
-    public var permanent: Bool = false
-    public var reason: String = ""
-
-    public init() {}
-
-    public init(message: LeasedMessage? = nil, permanent: Bool = false, reason: String = "") {
-        self.message = message
-        self.permanent = permanent
-        self.reason = reason
-    }
-}
-
-extension ReportFailureRequest {
+extension AuthV1.ReportFailureRequest {
     public static let protoName = "auth.v1.ReportFailureRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -429,7 +512,7 @@ extension ReportFailureRequest {
         try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
         self.init()
         if let nested = c.pointee.message {
-            self.message = try LeasedMessage(cMessage: nested, path: path + "message.")
+            self.message = try AuthV1.LeasedMessage(cMessage: nested, path: path + "message.")
         }
         self.permanent = c.pointee.permanent != 0
         self.reason = try WireRuntime.string(c.pointee.reason, field: path + "reason")
@@ -456,19 +539,7 @@ extension ReportFailureRequest {
     }
 }
 
-public struct ReportFailureResponse: WireMessage {
-    public var retryAtMs: Int64 = 0
-    public var dead: Bool = false
-
-    public init() {}
-
-    public init(retryAtMs: Int64 = 0, dead: Bool = false) {
-        self.retryAtMs = retryAtMs
-        self.dead = dead
-    }
-}
-
-extension ReportFailureResponse {
+extension AuthV1.ReportFailureResponse {
     public static let protoName = "auth.v1.ReportFailureResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -508,19 +579,7 @@ extension ReportFailureResponse {
     }
 }
 
-public struct RenewLeaseRequest: WireMessage {
-    public var messages: [LeasedMessage] = []
-    public var leaseSeconds: UInt32 = 0
-
-    public init() {}
-
-    public init(messages: [LeasedMessage] = [], leaseSeconds: UInt32 = 0) {
-        self.messages = messages
-        self.leaseSeconds = leaseSeconds
-    }
-}
-
-extension RenewLeaseRequest {
+extension AuthV1.RenewLeaseRequest {
     public static let protoName = "auth.v1.RenewLeaseRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -541,7 +600,7 @@ extension RenewLeaseRequest {
         if c.pointee.n_messages > 0 {
             self.messages.reserveCapacity(c.pointee.n_messages)
             for index in 0..<c.pointee.n_messages {
-                self.messages.append(try LeasedMessage(cMessage: c.pointee.messages[index]!, path: path + "messages[\(index)]."))
+                self.messages.append(try AuthV1.LeasedMessage(cMessage: c.pointee.messages[index]!, path: path + "messages[\(index)]."))
             }
         }
         self.leaseSeconds = c.pointee.lease_seconds
@@ -572,19 +631,7 @@ extension RenewLeaseRequest {
     }
 }
 
-public struct RenewLeaseResponse: WireMessage {
-    public var stale: [UInt64] = []
-    public var leaseExpiresAtMs: Int64 = 0
-
-    public init() {}
-
-    public init(stale: [UInt64] = [], leaseExpiresAtMs: Int64 = 0) {
-        self.stale = stale
-        self.leaseExpiresAtMs = leaseExpiresAtMs
-    }
-}
-
-extension RenewLeaseResponse {
+extension AuthV1.RenewLeaseResponse {
     public static let protoName = "auth.v1.RenewLeaseResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -636,17 +683,7 @@ extension RenewLeaseResponse {
     }
 }
 
-public struct ReleaseMessagesRequest: WireMessage {
-    public var messages: [LeasedMessage] = []
-
-    public init() {}
-
-    public init(messages: [LeasedMessage] = []) {
-        self.messages = messages
-    }
-}
-
-extension ReleaseMessagesRequest {
+extension AuthV1.ReleaseMessagesRequest {
     public static let protoName = "auth.v1.ReleaseMessagesRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -667,7 +704,7 @@ extension ReleaseMessagesRequest {
         if c.pointee.n_messages > 0 {
             self.messages.reserveCapacity(c.pointee.n_messages)
             for index in 0..<c.pointee.n_messages {
-                self.messages.append(try LeasedMessage(cMessage: c.pointee.messages[index]!, path: path + "messages[\(index)]."))
+                self.messages.append(try AuthV1.LeasedMessage(cMessage: c.pointee.messages[index]!, path: path + "messages[\(index)]."))
             }
         }
     }
@@ -696,17 +733,7 @@ extension ReleaseMessagesRequest {
     }
 }
 
-public struct ReleaseMessagesResponse: WireMessage {
-    public var stale: [UInt64] = []
-
-    public init() {}
-
-    public init(stale: [UInt64] = []) {
-        self.stale = stale
-    }
-}
-
-extension ReleaseMessagesResponse {
+extension AuthV1.ReleaseMessagesResponse {
     public static let protoName = "auth.v1.ReleaseMessagesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -756,12 +783,7 @@ extension ReleaseMessagesResponse {
     }
 }
 
-public struct QueueStatsRequest: WireMessage {
-
-    public init() {}
-}
-
-extension QueueStatsRequest {
+extension AuthV1.QueueStatsRequest {
     public static let protoName = "auth.v1.QueueStatsRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
@@ -797,27 +819,7 @@ extension QueueStatsRequest {
     }
 }
 
-public struct QueueStatsResponse: WireMessage {
-    public var queued: UInt64 = 0
-    public var leased: UInt64 = 0
-    public var sent: UInt64 = 0
-    public var retrying: UInt64 = 0
-    public var dead: UInt64 = 0
-    public var oldestQueuedAgeMs: Int64 = 0
-
-    public init() {}
-
-    public init(queued: UInt64 = 0, leased: UInt64 = 0, sent: UInt64 = 0, retrying: UInt64 = 0, dead: UInt64 = 0, oldestQueuedAgeMs: Int64 = 0) {
-        self.queued = queued
-        self.leased = leased
-        self.sent = sent
-        self.retrying = retrying
-        self.dead = dead
-        self.oldestQueuedAgeMs = oldestQueuedAgeMs
-    }
-}
-
-extension QueueStatsResponse {
+extension AuthV1.QueueStatsResponse {
     public static let protoName = "auth.v1.QueueStatsResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {

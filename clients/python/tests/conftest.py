@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence
+from typing import Callable, Iterator, List, Mapping, Optional, Sequence
 
 import pytest
 
@@ -43,11 +43,18 @@ def authd_binary_path() -> Path:
 class AuthdServer:
     """One authd process on an ephemeral port of 127.0.0.1."""
 
-    def __init__(self, binary: Path, workdir: Path, extra_args: Sequence[str] = ()):
+    def __init__(self, binary: Path, workdir: Path, extra_args: Sequence[str] = (),
+                 database: Optional[Path] = None, command: Optional[Sequence[str]] = None,
+                 env: Optional[Mapping[str, str]] = None):
+        """`database` defaults to <workdir>/authd.sqlite; `command` replaces the whole
+        command line (it must then name that database and port 0 itself); `env` replaces
+        the environment."""
         self.binary = binary
         self.workdir = workdir
         self.extra_args = list(extra_args)
-        self.database = workdir / "authd.sqlite"
+        self.database = database if database is not None else workdir / "authd.sqlite"
+        self.command = list(command) if command is not None else None
+        self.env = dict(env) if env is not None else None
         self.host = "127.0.0.1"
         self.port = 0
         self.proc: Optional[subprocess.Popen] = None
@@ -57,6 +64,8 @@ class AuthdServer:
 
     @property
     def args(self) -> List[str]:
+        if self.command is not None:
+            return self.command
         return [str(self.binary), "--host", "127.0.0.1", "--port", "0",
                 "--database", str(self.database), *self.extra_args]
 
@@ -65,6 +74,7 @@ class AuthdServer:
         self.proc = subprocess.Popen(
             self.args,
             cwd=self.workdir,
+            env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

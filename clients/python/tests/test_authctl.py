@@ -162,7 +162,7 @@ def test_help_names_every_command(authctl_binary: Path):
     ctl = Authctl(authctl_binary, "127.0.0.1:1")
     top = ctl.run("--help")
     assert top.code == 0, top
-    for command in ("users", "roles", "groups", "pages", "settings", "keys", "remove-everything"):
+    for command in ("users", "roles", "groups", "pages", "settings", "keys", "mail", "remove-everything"):
         assert command in top.stdout
     expected = {
         "users": ["add", "get", "list", "update", "set-roles", "block", "unblock", "delete", "resend-invitation"],
@@ -171,6 +171,7 @@ def test_help_names_every_command(authctl_binary: Path):
         "pages": ["set", "delete", "list"],
         "settings": ["get", "set"],
         "keys": ["create", "list", "revoke"],
+        "mail": ["dead", "requeue"],
     }
     for group, subcommands in expected.items():
         result = ctl.run(group, "--help")

@@ -1,0 +1,19 @@
+import AuthAPI
+import AuthCore
+import AuthRPC
+import AuthWire
+
+/// `auth.v1.Health`, as grpc.health.v1 defines Check: the server as a whole ("") and
+/// each service it routes are SERVING until shutdown begins; other names are NOT_FOUND.
+struct HealthHandler: HealthService.Handler {
+    let services: Set<String>
+    let state: ServingState
+
+    func check(_ request: AuthV1.HealthCheckRequest, context: CallContext) async throws -> AuthV1.HealthCheckResponse {
+        guard request.service.isEmpty || services.contains(request.service) else {
+            throw AuthError(.notFound, "service '\(request.service)' is not served here; served: \(services.sorted().joined(separator: ", "))")
+        }
+        let status: AuthV1.HealthCheckResponse.ServingStatus = state.isDraining ? .notServing : .serving
+        return AuthV1.HealthCheckResponse(status: status)
+    }
+}

@@ -1,0 +1,53 @@
+import AuthCore
+import AuthRPC
+import Logging
+import ServiceLifecycle
+
+/// The RPC server as a lifecycle service: serves until graceful shutdown, then marks the
+/// server draining, lets calls in flight finish and says GOAWAY to every connection.
+struct RPCService: Service {
+    let server: RPCServer
+    let state: ServingState
+    let logger: Logger
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.run()
+        } onGracefulShutdown: {
+            logger.info("shutting down: finishing calls in flight")
+            state.beginDraining()
+            server.beginGracefulShutdown()
+        }
+    }
+}
+
+/// Prunes what nobody can use any more, at start and then every `interval`, until
+/// graceful shutdown.
+struct PruningService: Service {
+    let pruner: Pruner
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let counts = try await pruner.prune()
+                if counts.total > 0 {
+                    logger.info(
+                        "pruned",
+                        metadata: [
+                            "sent-messages": "\(counts.sentMessages)", "sessions": "\(counts.sessions)",
+                            "codes": "\(counts.codes)", "throttles": "\(counts.throttles)",
+                        ])
+                }
+            } catch {
+                logger.warning("pruning failed: \(error)")
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                return  // shutting down
+            }
+        }
+    }
+}
