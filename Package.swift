@@ -53,6 +53,12 @@ let package = Package(
             dependencies: ["CAuthProto", "CProtobufC"],
             swiftSettings: swiftSettings
         ),
+        // What logs may show (masked addresses), shared by the server and the mailer.
+        .target(
+            name: "AuthLogging",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         // Framed RPC over TCP: codec, server, multiplexed client connection. Knows no service.
         .target(
             name: "AuthRPC",
@@ -85,7 +91,7 @@ let package = Package(
         .target(
             name: "AuthCore",
             dependencies: [
-                "AuthCrypto",
+                "AuthCrypto", "AuthLogging",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "CSV", package: "CSV.swift"),
@@ -140,7 +146,7 @@ let package = Package(
         .target(
             name: "AuthMailer",
             dependencies: [
-                "AuthClient", "CCurl",
+                "AuthClient", "AuthLogging", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

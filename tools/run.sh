@@ -36,6 +36,16 @@ if [ ! -s "$data/mailer.key" ] && [ -s "$data/authd.sqlite.admin-key" ]; then
         echo "could not create a mailer key: $created"
     fi
 fi
+# Invitations are links to the app, so authd sends none until app_base_url is set; a
+# development server gets a development value once (change it with authctl settings set).
+if [ -s "$data/authd.sqlite.admin-key" ] && settings=$("$bin/authctl" settings get --json \
+        --address "$host:$port" --key-file "$data/authd.sqlite.admin-key") \
+        && python3 -c 'import json, sys; sys.exit(0 if json.load(sys.stdin)["settings"]["app_base_url"] == "" else 1)' <<< "$settings"; then
+    "$bin/authctl" settings set --app-base-url "${APP_BASE_URL:-http://localhost:3000}" \
+        --address "$host:$port" --key-file "$data/authd.sqlite.admin-key" > /dev/null
+    echo "app_base_url set to ${APP_BASE_URL:-http://localhost:3000} for development: invitation links point there"
+    echo "  (change it: authctl settings set --app-base-url https://your.app)"
+fi
 if [ -s "$data/mailer.key" ]; then
     "$bin/auth-mailer" --address "$host:$port" --key-file "$data/mailer.key" \
         --transport file --out-dir "$data/mail-out" --poll-interval-ms 500 &

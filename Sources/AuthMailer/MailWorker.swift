@@ -1,5 +1,6 @@
 public import AuthClient
 public import Logging
+import AuthLogging
 import Synchronization
 
 /// Settings of the worker loop.
@@ -183,7 +184,7 @@ public final class MailWorker: Sendable {
             do {
                 try await transport.send(message)
                 logger.info("sent", metadata: [
-                    "id": "\(message.id)", "message-id": "\(message.messageID)", "to": "\(message.to)",
+                    "id": "\(message.id)", "message-id": "\(message.messageID)", "to": Redaction.email(message.to, for: logger),
                     "attempt": "\(message.attempt)",
                 ])
                 count { $0.sent += 1 }
@@ -206,7 +207,7 @@ public final class MailWorker: Sendable {
     private func report(_ message: AuthV1.OutboxMessage, _ failure: DeliveryFailure) async {
         let reason = String(failure.reason.prefix(1000))
         var metadata: Logger.Metadata = [
-            "id": "\(message.id)", "message-id": "\(message.messageID)", "to": "\(message.to)",
+            "id": "\(message.id)", "message-id": "\(message.messageID)", "to": Redaction.email(message.to, for: logger),
             "attempt": "\(message.attempt)", "reason": "\(reason)",
         ]
         do {

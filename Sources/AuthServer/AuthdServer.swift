@@ -82,9 +82,9 @@ public final class AuthdServer: Service {
         let clock = configuration.clock
         let hasher = PasswordHasher(parameters: configuration.scrypt, threads: configuration.hashingThreads)
         // The owners of state, one each.
-        let directory = Directory(store: storage, defaultMailFrom: configuration.identity.mailFrom)
+        let directory = Directory(store: storage, defaults: configuration.identity.settingsDefaults)
         let loginGate = LoginGate(throttles: storage)
-        let keys = APIKeys(storage: storage, clock: clock)
+        let keys = APIKeys(storage: storage, clock: clock, logger: logger)
         let servingState = ServingState()
         // The stateless flows over them.
         let identity = IdentityService(
@@ -152,14 +152,41 @@ public final class AuthdServer: Service {
         }
     }
 
-    /// On an empty database: creates the first admin key and writes its secret to
-    /// `firstAdminKeyFile` (mode 0600, never overwritten). Returns the file's path then,
-    /// nil on every later start.
+    /// On a database that never had a key: the operator's way in, an admin key named
+    /// "first admin" whose secret is in `firstAdminKeyFile` (mode 0600). Returns the
+    /// file's path then, nil on every later start.
+    ///
+    /// The secret reaches the file before the key is stored, so no key exists whose
+    /// secret nobody received; a failed store removes the file again. A file already there
+    /// (a crash between the two steps, or a file left from an earlier database) holding a
+    /// well-formed secret is adopted: its secret becomes the key.
     public func createFirstAdminKeyIfNeeded() async throws -> String? {
+        guard try await keys.isFirstStart() else { return nil }
         let path = configuration.firstAdminKeyFile
-        guard let (key, secret) = try await keys.createFirstAdminKeyIfNone() else { return nil }
-        try SecretFile.write(secret + "\n", to: path)
-        logger.notice("first admin key created", metadata: ["key": "\(key.id)", "file": "\(path)"])
+        let secret: String
+        let adopted: Bool
+        if let existing = try SecretFile.read(path) {
+            let trimmed = String(String.UnicodeScalarView(existing.unicodeScalars.filter { !$0.properties.isWhitespace }))
+            guard APIKeys.looksLikeSecret(trimmed) else {
+                throw SecretFile.WriteError(description: "\(path) exists and holds no admin key; move it away and start again")
+            }
+            secret = trimmed
+            adopted = true
+        } else {
+            secret = APIKeys.newSecret()
+            try SecretFile.create(secret + "\n", at: path)
+            adopted = false
+        }
+        let key: APIKey
+        do {
+            key = try await keys.store(name: "first admin", scope: .admin, secret: secret)
+        } catch {
+            if !adopted { SecretFile.remove(path) }
+            throw error
+        }
+        logger.notice(
+            adopted ? "first admin key created from the secret already in its file" : "first admin key created",
+            metadata: ["key": "\(key.id)", "file": "\(path)"])
         return path
     }
 

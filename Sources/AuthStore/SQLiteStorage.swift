@@ -34,6 +34,8 @@ public final class SQLiteStorage: Storage {
             // write survives both. (Only the writer connection writes; the setting is its own.)
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try Schema.migrator.migrate(pool)
+            // The WAL and shared-memory files exist once the pool has written.
+            try DatabaseFiles.restrictModes(of: path)
         } catch {
             hotReaders.shutdownGracefully { _ in }
             throw Self.mapped(error, operation: "open \(path)")

@@ -4334,7 +4334,7 @@ const ProtobufCMessageDescriptor auth__v1__list_page_rules_response__descriptor 
   (ProtobufCMessageInit) auth__v1__list_page_rules_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor auth__v1__settings__field_descriptors[4] =
+static const ProtobufCFieldDescriptor auth__v1__settings__field_descriptors[8] =
 {
   {
     "sign_in_redirect",
@@ -4384,17 +4384,69 @@ static const ProtobufCFieldDescriptor auth__v1__settings__field_descriptors[4] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "app_name",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__Settings, app_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unmatched_page_access",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__Settings, unmatched_page_access),
+    &auth__v1__page_access__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_paths_case_insensitive",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__Settings, page_paths_case_insensitive),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "redirect_origins",
+    8,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Auth__V1__Settings, n_redirect_origins),
+    offsetof(Auth__V1__Settings, redirect_origins),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned auth__v1__settings__field_indices_by_name[] = {
   2,   /* field[2] = app_base_url */
+  4,   /* field[4] = app_name */
   1,   /* field[1] = forbidden_redirect */
   3,   /* field[3] = mail_from */
+  6,   /* field[6] = page_paths_case_insensitive */
+  7,   /* field[7] = redirect_origins */
   0,   /* field[0] = sign_in_redirect */
+  5,   /* field[5] = unmatched_page_access */
 };
 static const ProtobufCIntRange auth__v1__settings__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor auth__v1__settings__descriptor =
 {
@@ -4404,7 +4456,7 @@ const ProtobufCMessageDescriptor auth__v1__settings__descriptor =
   "Auth__V1__Settings",
   "auth.v1",
   sizeof(Auth__V1__Settings),
-  4,
+  8,
   auth__v1__settings__field_descriptors,
   auth__v1__settings__field_indices_by_name,
   1,  auth__v1__settings__number_ranges,
@@ -4449,7 +4501,7 @@ const ProtobufCMessageDescriptor auth__v1__settings_response__descriptor =
   (ProtobufCMessageInit) auth__v1__settings_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor auth__v1__update_settings_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor auth__v1__update_settings_request__field_descriptors[8] =
 {
   {
     "sign_in_redirect",
@@ -4499,17 +4551,69 @@ static const ProtobufCFieldDescriptor auth__v1__update_settings_request__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "app_name",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__UpdateSettingsRequest, app_name),
+    &auth__v1__string_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unmatched_page_access",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__UpdateSettingsRequest, unmatched_page_access),
+    &auth__v1__page_access__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_paths_case_insensitive",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__UpdateSettingsRequest, page_paths_case_insensitive),
+    &auth__v1__bool_value__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "redirect_origins",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__UpdateSettingsRequest, redirect_origins),
+    &auth__v1__string_list__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned auth__v1__update_settings_request__field_indices_by_name[] = {
   2,   /* field[2] = app_base_url */
+  4,   /* field[4] = app_name */
   1,   /* field[1] = forbidden_redirect */
   3,   /* field[3] = mail_from */
+  6,   /* field[6] = page_paths_case_insensitive */
+  7,   /* field[7] = redirect_origins */
   0,   /* field[0] = sign_in_redirect */
+  5,   /* field[5] = unmatched_page_access */
 };
 static const ProtobufCIntRange auth__v1__update_settings_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor auth__v1__update_settings_request__descriptor =
 {
@@ -4519,7 +4623,7 @@ const ProtobufCMessageDescriptor auth__v1__update_settings_request__descriptor =
   "Auth__V1__UpdateSettingsRequest",
   "auth.v1",
   sizeof(Auth__V1__UpdateSettingsRequest),
-  4,
+  8,
   auth__v1__update_settings_request__field_descriptors,
   auth__v1__update_settings_request__field_indices_by_name,
   1,  auth__v1__update_settings_request__number_ranges,

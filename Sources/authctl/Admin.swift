@@ -96,7 +96,7 @@ struct PagesList: AsyncParsableCommand {
 struct SettingsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "settings",
-        abstract: "Redirects for page gating, the base of links in emails, the sender of emails.",
+        abstract: "Redirects and defaults of page gating, the app's name and address in emails, the sender of emails.",
         subcommands: [SettingsGet.self, SettingsSet.self]
     )
 }
@@ -134,18 +134,40 @@ struct SettingsSet: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Sender of emails, e.g. \"Cars <no-reply@cars.example>\".", valueName: "from"))
     var mailFrom: String?
 
+    @Option(help: ArgumentHelp("The app's name in the subject and body of every email, e.g. Cars.", valueName: "name"))
+    var appName: String?
+
+    @Option(help: ArgumentHelp("What a path no page rule matches gets: public (the default) or signed-in.", valueName: "access"))
+    var unmatchedPages: UnmatchedAccessArgument?
+
+    @Option(help: ArgumentHelp("Match page paths regardless of letter case (for routers that ignore it): true or false.", valueName: "bool"))
+    var pagePathsCaseInsensitive: Bool?
+
+    @Option(name: .customLong("redirect-origin"), help: ArgumentHelp(
+        "An origin (https://shop.example) redirects may point to; repeat for more. Replaces the list; --redirect-origin \"\" clears it.",
+        valueName: "origin"))
+    var redirectOrigins: [String] = []
+
     func validate() throws {
-        if signInRedirect == nil, forbiddenRedirect == nil, appBaseUrl == nil, mailFrom == nil {
-            throw ValidationError("nothing to change: give --sign-in-redirect, --forbidden-redirect, --app-base-url or --mail-from")
+        if signInRedirect == nil, forbiddenRedirect == nil, appBaseUrl == nil, mailFrom == nil, appName == nil,
+            unmatchedPages == nil, pagePathsCaseInsensitive == nil, redirectOrigins.isEmpty
+        {
+            throw ValidationError(
+                "nothing to change: give --sign-in-redirect, --forbidden-redirect, --app-base-url, --mail-from, --app-name, --unmatched-pages, --page-paths-case-insensitive or --redirect-origin")
         }
     }
 
     func run() async throws {
+        let origins = redirectOrigins.filter { !$0.isEmpty }
         let request = AuthV1.UpdateSettingsRequest(
             signInRedirect: signInRedirect.map { AuthV1.StringValue(value: $0) },
             forbiddenRedirect: forbiddenRedirect.map { AuthV1.StringValue(value: $0) },
             appBaseURL: appBaseUrl.map { AuthV1.StringValue(value: $0) },
-            mailFrom: mailFrom.map { AuthV1.StringValue(value: $0) })
+            mailFrom: mailFrom.map { AuthV1.StringValue(value: $0) },
+            appName: appName.map { AuthV1.StringValue(value: $0) },
+            unmatchedPageAccess: unmatchedPages?.access ?? .unspecified,
+            pagePathsCaseInsensitive: pagePathsCaseInsensitive.map { AuthV1.BoolValue(value: $0) },
+            redirectOrigins: redirectOrigins.isEmpty ? nil : AuthV1.StringList(values: origins))
         let settings = try await global.withAdmin { admin in
             try await admin.updateSettings(request).settings ?? AuthV1.Settings()
         }
@@ -161,6 +183,18 @@ struct Keys: AsyncParsableCommand {
         abstract: "API keys: admin (this CLI), mailer (the mail worker), service (backends calling Auth).",
         subcommands: [KeysCreate.self, KeysList.self, KeysRevoke.self]
     )
+}
+
+enum UnmatchedAccessArgument: String, ExpressibleByArgument, CaseIterable {
+    case `public`
+    case signedIn = "signed-in"
+
+    var access: AuthV1.PageAccess {
+        switch self {
+        case .public: .public
+        case .signedIn: .signedIn
+        }
+    }
 }
 
 enum ScopeArgument: String, ExpressibleByArgument, CaseIterable {

@@ -90,6 +90,10 @@ extension AuthV1.Settings {
             ("forbidden_redirect", .string(forbiddenRedirect)),
             ("app_base_url", .string(appBaseURL)),
             ("mail_from", .string(mailFrom)),
+            ("app_name", .string(appName)),
+            ("unmatched_page_access", .string(unmatchedPageAccess.word)),
+            ("page_paths_case_insensitive", .bool(pagePathsCaseInsensitive)),
+            ("redirect_origins", .array(redirectOrigins.map(JSON.string))),
         ])
     }
 
@@ -100,6 +104,10 @@ extension AuthV1.Settings {
             ("forbidden redirect", show(forbiddenRedirect)),
             ("app base url", show(appBaseURL)),
             ("mail from", show(mailFrom)),
+            ("app name", show(appName)),
+            ("unmatched pages", unmatchedPageAccess.word),
+            ("page paths", pagePathsCaseInsensitive ? "case-insensitive" : "case-sensitive"),
+            ("redirect origins", redirectOrigins.isEmpty ? "-" : redirectOrigins.joined(separator: " ")),
         ])
     }
 }

@@ -51,10 +51,21 @@ struct TemplateFiles: ParsableArguments {
     }
 }
 
+extension AuthV1.TemplateKind {
+    /// The CLI's word for the kind, as `--kind` takes it.
+    var word: String {
+        switch self {
+        case .invitation: TemplateKindArgument.invitation.rawValue
+        case .verificationCode: TemplateKindArgument.verificationCode.rawValue
+        default: description
+        }
+    }
+}
+
 extension AuthV1.EmailTemplate {
     var json: JSON {
         .object([
-            ("kind", .string(kind.description)),
+            ("kind", .string(kind.word)),
             ("subject", .string(subject)),
             ("text_body", .string(textBody)),
             ("html_body", .string(htmlBody)),
@@ -63,7 +74,7 @@ extension AuthV1.EmailTemplate {
     }
 
     var text: String {
-        "kind:     \(kind)\(isDefault ? " (built in)" : "")\nsubject:  \(subject)\n\n--- text ---\n\(textBody)\n\n--- html ---\n\(htmlBody)"
+        "kind:     \(kind.word)\(isDefault ? " (built in)" : "")\nsubject:  \(subject)\n\n--- text ---\n\(textBody)\n\n--- html ---\n\(htmlBody)"
     }
 }
 

@@ -16,8 +16,24 @@ struct Authd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "authd",
         abstract: "The authd authentication server.",
+        discussion: """
+            Serves until SIGTERM or SIGINT. Also: 'authd admin-key create --database PATH --name NAME' \
+            makes an admin key straight on the database file when no admin key is left \
+            ('authd admin-key create --help').
+            """,
         version: AuthdVersion.description
     )
+
+    /// `authd admin-key …` is a command of its own: its options share names with the
+    /// server's (`--database`), so it is dispatched before the server's options are parsed.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == AdminKeyCommand.configuration.commandName {
+            await AdminKeyCommand.main(Array(arguments.dropFirst()))
+        } else {
+            await Self.main(arguments)
+        }
+    }
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -145,6 +161,7 @@ struct Authd: AsyncParsableCommand {
     }
 
     func run() async throws {
+        restrictFileModes()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -29,14 +29,14 @@ struct PagePatternTests {
         ("/cars/42?tab=photos#top", "/cars/:id"),
         ("/cars/42/", "/cars/:id"),
     ])
-    func bestRule(path: String, expected: String) {
-        #expect(PagePattern.bestRule(for: path, in: rules)?.pattern == expected)
+    func bestRule(path: String, expected: String) throws {
+        #expect(PagePattern.bestRule(for: try PagePath(path), in: rules)?.pattern == expected)
     }
 
     @Test("no rule, no match")
-    func noMatch() {
-        #expect(PagePattern.bestRule(for: "/pricing", in: [PageRule(pattern: "/cars/:id", access: .public)]) == nil)
-        #expect(PagePattern.bestRule(for: "/cars", in: [PageRule(pattern: "/cars/:id", access: .public)]) == nil)
+    func noMatch() throws {
+        #expect(PagePattern.bestRule(for: try PagePath("/pricing"), in: [PageRule(pattern: "/cars/:id", access: .public)]) == nil)
+        #expect(PagePattern.bestRule(for: try PagePath("/cars"), in: [PageRule(pattern: "/cars/:id", access: .public)]) == nil)
     }
 
     @Test("malformed patterns are refused with a reason", arguments: [

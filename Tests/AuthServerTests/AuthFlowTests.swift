@@ -236,7 +236,7 @@ struct PasswordResetTests {
         let messages = try await (try authd.openStorage()).outboxMessages(recipient: "reset@example.com")
         #expect(messages.count == 1)
         #expect(messages.first?.state == .queued)
-        #expect(messages.first?.message.subject == "Your verification code")
+        #expect(messages.first?.message.subject == "Your authd verification code")
         let code = try #require(try await authd.lastCode(for: "reset@example.com"))
         #expect(code.count == 8)
 

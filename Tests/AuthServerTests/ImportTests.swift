@@ -157,6 +157,7 @@ struct ImportTests {
     @Test("invitations: created rows get an invitation email in the outbox")
     func invitations() async throws {
         let authd = try await TestAuthd.start()
+        _ = try await authd.adminClient.admin.updateSettings(AuthV1.UpdateSettingsRequest(appBaseURL: AuthV1.StringValue(value: "https://cars.example")))
         let response = try await importCSV(
             authd, Array("email,name\nada@example.com,Ada\n".utf8), options: AuthV1.ImportOptions(sendInvitations: true))
         #expect(response.rows.map(\.outcome) == [.created])

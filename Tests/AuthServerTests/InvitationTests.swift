@@ -27,16 +27,25 @@ struct InvitationTests {
     func inviteAndAccept() async throws {
         let authd = try await TestAuthd.start()
         let admin = authd.adminClient.admin
-        _ = try await admin.updateSettings(AuthV1.UpdateSettingsRequest(appBaseURL: AuthV1.StringValue(value: "https://cars.example/"), mailFrom: AuthV1.StringValue(value: "Cars <no-reply@cars.example>")))
+        _ = try await admin.updateSettings(AuthV1.UpdateSettingsRequest(
+            appBaseURL: AuthV1.StringValue(value: "https://cars.example/"), mailFrom: AuthV1.StringValue(value: "Cars <no-reply@cars.example>"),
+            appName: AuthV1.StringValue(value: "Cars")))
         let created = try await admin.createUser(AuthV1.CreateUserRequest(email: "guest@example.com", attributes: ["name": "Gus"], sendInvitation: true))
         #expect(created.user?.hasPassword == false)
 
         let mail = try #require(try await lastMessage(authd, to: "guest@example.com"))
         #expect(mail.kind == .invitation)
-        #expect(mail.subject == "You are invited")
+        #expect(mail.subject == "You are invited to Cars")
         #expect(mail.text.contains("Hello Gus,"))
+        #expect(mail.text.contains("you are invited to Cars"))
         #expect(mail.text.contains("https://cars.example/accept-invite?code=authd_iv_"))
-        #expect(mail.text.contains("expires in 10080 minutes"))
+        #expect(mail.text.contains("expires in 7 days"))
+        // A complete HTML document with its style inline, naming the app.
+        #expect(mail.html.hasPrefix("<!doctype html>\n<html lang=\"en\">"))
+        #expect(mail.html.contains("<body style=\""))
+        #expect(mail.html.contains("<h1 style=\"margin:0 0 16px;font-size:20px\">Cars</h1>"))
+        #expect(mail.html.hasSuffix("</body>\n</html>"))
+        #expect(mail.html.contains("expires in 7 days"))
         let code = try #require(invitationCode(in: mail.text))
         #expect(mail.html.contains("href=\"https://cars.example/accept-invite?code=\(code)\""))
         let sender = try await (try authd.openStorage()).outboxMessages(recipient: "guest@example.com").last?.message.sender
@@ -59,6 +68,7 @@ struct InvitationTests {
     func expiryAndResend() async throws {
         let authd = try await TestAuthd.start()
         let admin = authd.adminClient.admin
+        _ = try await admin.updateSettings(AuthV1.UpdateSettingsRequest(appBaseURL: AuthV1.StringValue(value: "https://cars.example")))
         let created = try await admin.createUser(AuthV1.CreateUserRequest(email: "late@example.com", sendInvitation: true))
         let first = try await latestInvitationCode(authd, to: "late@example.com")
         authd.clock.advance(by: .seconds(7 * 24 * 3600 + 1))
@@ -132,10 +142,12 @@ struct TemplateTests {
     func missingValues() async throws {
         let authd = try await TestAuthd.start()
         let admin = authd.adminClient.admin
+        _ = try await authd.client.signUp("plain@example.com", attributes: ["team": "a\nBcc: evil@example.com"])
+        _ = try await authd.client.signUp("nick@example.com", attributes: ["nickname": "Nick"])
+        // Both attributes are known (some user holds each); plain@ lacks nickname.
         _ = try await admin.setTemplate(AuthV1.SetTemplateRequest(template: AuthV1.EmailTemplate(
             kind: .verificationCode, subject: "Code {{attributes.team}}", textBody: "[{{attributes.nickname}}] {{code}}", htmlBody: "{{code}}"
         )))
-        _ = try await authd.client.signUp("plain@example.com", attributes: ["team": "a\nBcc: evil@example.com"])
         _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "plain@example.com"))
         let mail = try #require(try await lastMessage(authd, to: "plain@example.com"))
         #expect(mail.text.hasPrefix("[] "))
@@ -168,7 +180,12 @@ struct TemplateTests {
         let authd = try await TestAuthd.start()
         let admin = authd.adminClient.admin
         let builtIn = try await admin.previewTemplate(AuthV1.PreviewTemplateRequest(kind: .invitation, values: ["attributes.name": "<b>Zoe</b>"]))
-        #expect(builtIn.subject == "You are invited")
+        #expect(builtIn.subject == "You are invited to authd")
+        // The preview uses the real validity of each kind, as the email does.
+        #expect(builtIn.textBody.contains("expires in 7 days"))
+        let code = try await admin.previewTemplate(AuthV1.PreviewTemplateRequest(kind: .verificationCode))
+        #expect(code.textBody.contains("expires in 15 minutes"))
+        #expect(code.subject == "Your authd verification code")
         #expect(builtIn.textBody.contains("Hello <b>Zoe</b>,"))
         #expect(builtIn.htmlBody.contains("Hello &lt;b&gt;Zoe&lt;/b&gt;,"))
         let given = try await admin.previewTemplate(AuthV1.PreviewTemplateRequest(

@@ -42,7 +42,7 @@ struct MailServiceTests {
         let mailer = try await authd.mailer().mail
         let leased = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w1", batchSize: 10)).messages
         #expect(leased.count == 3)
-        #expect(leased.allSatisfy { $0.attempt == 1 && $0.messageID.hasSuffix("@authd>") && $0.subject == "Your verification code" })
+        #expect(leased.allSatisfy { $0.attempt == 1 && $0.messageID.hasSuffix("@authd>") && $0.subject == "Your authd verification code" })
         #expect(leased.first?.headers["Auto-Submitted"] == "auto-generated")
         #expect(try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w2")).messages.isEmpty)
 

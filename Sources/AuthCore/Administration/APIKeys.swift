@@ -1,4 +1,5 @@
 import AuthCrypto
+import Logging
 
 /// Creates API keys and checks the one a call presents.
 ///
@@ -10,27 +11,48 @@ public actor APIKeys {
 
     private let storage: any KeyStore
     private let clock: any WallClock
+    private let logger: Logger
     /// When each key's use was last written to the store.
     private var lastTouched: [String: Timestamp] = [:]
 
-    public init(storage: any KeyStore, clock: any WallClock) {
+    public init(storage: any KeyStore, clock: any WallClock, logger: Logger = Logger(label: "authd.keys")) {
+        self.logger = logger
         self.storage = storage
         self.clock = clock
     }
 
     /// A new key; the secret is returned this once.
     public func create(name: String, scope: KeyScope) async throws(AuthError) -> (key: APIKey, secret: String) {
+        let secret = Self.newSecret()
+        return (try await store(name: name, scope: scope, secret: secret), secret)
+    }
+
+    /// A fresh secret, for a caller that must hand it out before the key is stored.
+    public static func newSecret() -> String {
+        SecretToken.make(prefix: secretPrefix)
+    }
+
+    /// Whether `text` has the shape of a key secret.
+    public static func looksLikeSecret(_ text: String) -> Bool {
+        text.hasPrefix(secretPrefix) && text.utf8.count == secretPrefix.utf8.count + 43
+            && text.utf8.dropFirst(secretPrefix.utf8.count).allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D || byte == 0x5F
+            }
+    }
+
+    /// Stores a key for `secret`, which the caller has already given to its holder.
+    public func store(name: String, scope: KeyScope, secret: String) async throws(AuthError) -> APIKey {
         let name = name.trimmingWhitespace()
         guard !name.isEmpty, name.utf8.count <= 128 else {
             throw .invalidArgument("name must have 1 to 128 characters", field: "name")
         }
-        let secret = SecretToken.make(prefix: Self.secretPrefix)
         let id = "key_" + Hex.encode(SecureRandom.bytes(8))
         let now = clock.now
         try await storage.insertAPIKey(
             NewAPIKey(id: id, name: name, scope: scope, secretHash: SecretToken.hash(secret), createdAt: now)
         )
-        return (APIKey(id: id, name: name, scope: scope, createdAt: now), secret)
+        logger.info("API key created", metadata: ["key": "\(id)", "name": "\(name)", "scope": "\(scope.rawValue)"])
+        return APIKey(id: id, name: name, scope: scope, createdAt: now)
     }
 
     /// The key behind an `authorization` value ("Bearer <secret>"), if it may call a
@@ -72,7 +94,7 @@ public actor APIKeys {
     public func revoke(id: String) async throws(AuthError) {
         switch try await storage.revokeAPIKey(id: id, at: clock.now) {
         case .revoked:
-            return
+            logger.info("API key revoked", metadata: ["key": "\(id)"])
         case .notFound:
             throw AuthError(.notFound, "no unrevoked API key has id '\(id)'", field: "id")
         case .lastAdminKey:
@@ -84,11 +106,10 @@ public actor APIKeys {
         }
     }
 
-    /// On an empty database, the operator's way in: an admin key named "first admin".
-    /// Nil when any key was ever created.
-    public func createFirstAdminKeyIfNone() async throws(AuthError) -> (key: APIKey, secret: String)? {
-        guard try await storage.apiKeyCount() == 0 else { return nil }
-        return try await create(name: "first admin", scope: .admin)
+    /// True on a database that never had a key: the first start, which gives the operator
+    /// a way in.
+    public func isFirstStart() async throws(AuthError) -> Bool {
+        try await storage.apiKeyCount() == 0
     }
 
     private func touch(_ key: APIKey) async throws(AuthError) {

@@ -10,21 +10,14 @@ extension AdministrationService {
         attributes: [String: String],
         at now: Timestamp
     ) async throws(AuthError) -> Invitation {
+        try await requireInvitationLinks()
         let code = SecretToken.make(prefix: InvitationCode.prefix)
         let validity = configuration.invitationValidity
         let message = try await mail.compose(
             .invitation,
             to: email,
             values: { settings in
-                let base = settings.linkBase
-                return TemplateValues(
-                    email: email,
-                    attributes: attributes,
-                    code: code,
-                    link: base.isEmpty ? "" : "\(base)/accept-invite?code=\(code)",
-                    appBaseURL: base,
-                    expiresInMinutes: validity.wholeMilliseconds / 60_000
-                )
+                Self.invitationValues(email: email, attributes: attributes, code: code, settings: settings, validity: validity)
             },
             at: now
         )
@@ -57,7 +50,7 @@ extension AdministrationService {
     }
 
     public func setTemplate(_ template: EmailTemplate) async throws(AuthError) -> EmailTemplate {
-        try EmailTemplates.validate(template)
+        try EmailTemplates.validate(template, knownAttributes: try await knownTemplateAttributes())
         let stored = StoredEmailTemplate(
             kind: template.kind,
             subject: template.subject,
@@ -76,28 +69,78 @@ extension AdministrationService {
         return EmailTemplates.builtIn(kind)
     }
 
-    /// Renders `template` (or the current one) with sample values, overridden by `values`
-    /// ("email", "code", "link", "attributes.NAME", ...).
+    /// An invitation is a link to the app: without the app's address there is none, so
+    /// nothing is invited until `app_base_url` is set.
+    func requireInvitationLinks() async throws(AuthError) {
+        guard try await directory.snapshot().settings.linkBase.isEmpty else { return }
+        throw AuthError(
+            .failedPrecondition,
+            "invitations need app_base_url, the address of your app that links point to; set it first (authctl settings set --app-base-url https://app.example)",
+            field: "app_base_url"
+        )
+    }
+
+    /// What an invitation email is rendered with; the preview uses the same.
+    static func invitationValues(
+        email: String,
+        attributes: [String: String],
+        code: String,
+        settings: Settings,
+        validity: Duration
+    ) -> TemplateValues {
+        let base = settings.linkBase
+        return TemplateValues(
+            email: email,
+            attributes: attributes,
+            code: code,
+            link: base.isEmpty ? "" : "\(base)/accept-invite?code=\(code)",
+            appName: settings.appName,
+            appBaseURL: base,
+            expiresIn: validity
+        )
+    }
+
+    /// Attribute names a template may use: the documented ones and every name a user holds.
+    func knownTemplateAttributes() async throws(AuthError) -> Set<String> {
+        EmailTemplates.documentedAttributes.union(try await storage.attributeNames())
+    }
+
+    /// Renders `template` (or the current one) with the values a real email of the kind
+    /// gets — the app's name and address from the settings, the kind's real validity —
+    /// and sample user values, overridden by `values` ("email", "code", "link",
+    /// "attributes.NAME", ...).
     public func previewTemplate(
         _ kind: TemplateKind,
         template: EmailTemplate?,
         values: [String: String]
     ) async throws(AuthError) -> RenderedEmail {
+        let snapshot = try await directory.snapshot()
         let chosen: EmailTemplate
         if let template {
-            try EmailTemplates.validate(template)
+            try EmailTemplates.validate(template, knownAttributes: try await knownTemplateAttributes())
             chosen = template
         } else {
-            chosen = try await directory.snapshot().template(kind)
+            chosen = snapshot.template(kind)
         }
-        var sample = TemplateValues(
-            email: values["email"] ?? "ada@example.com",
-            attributes: ["name": "Ada"],
-            code: values["code"] ?? (kind == .invitation ? InvitationCode.prefix + "SAMPLE" : "12345678"),
-            link: values["link"] ?? "https://app.example/accept-invite?code=\(InvitationCode.prefix)SAMPLE",
-            appBaseURL: values["app_base_url"] ?? "https://app.example",
-            expiresInMinutes: Int64(values["expires_in_minutes"] ?? "") ?? 15
-        )
+        var settings = snapshot.settings
+        if settings.linkBase.isEmpty { settings.appBaseURL = "https://app.example" }
+        if let base = values["app_base_url"] { settings.appBaseURL = base }
+        if let name = values["app_name"] { settings.appName = name }
+        let email = values["email"] ?? "ada@example.com"
+        var sample: TemplateValues
+        switch kind {
+        case .invitation:
+            sample = Self.invitationValues(
+                email: email, attributes: ["name": "Ada"], code: InvitationCode.prefix + "SAMPLE",
+                settings: settings, validity: configuration.invitationValidity)
+        case .verificationCode:
+            sample = TemplateValues(
+                email: email, attributes: ["name": "Ada"], code: "12345678", appName: settings.appName,
+                appBaseURL: settings.linkBase, expiresIn: configuration.codes.validity)
+        }
+        if let code = values["code"] { sample.code = code }
+        if let link = values["link"] { sample.link = link }
+        if let minutes = values["expires_in_minutes"].flatMap(Int64.init) { sample.expiresIn = .seconds(minutes * 60) }
         for (key, value) in values where key.hasPrefix("attributes.") {
             sample.attributes[String(key.dropFirst("attributes.".count))] = value
         }

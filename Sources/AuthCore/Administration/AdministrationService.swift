@@ -245,24 +245,12 @@ public struct AdministrationService: Sendable {
         try await directory.snapshot().settings
     }
 
-    /// Sets the given settings; redirects must be a path ("/login") or an http(s) URL.
+    /// Sets the given settings, each checked (`SettingsRules`); the others stay.
     public func updateSettings(_ changes: [Settings.Key: String]) async throws(AuthError) -> Settings {
-        for (key, value) in changes {
-            switch key {
-            case .signInRedirect, .forbiddenRedirect, .appBaseURL:
-                guard value.isEmpty || value.hasPrefix("/") || value.hasPrefix("https://") || value.hasPrefix("http://"),
-                    !value.unicodeScalars.contains(where: { $0.value <= 0x20 })
-                else {
-                    throw .invalidArgument("\(key.rawValue) must be a path such as /login or an http(s) URL", field: key.rawValue)
-                }
-            case .mailFrom:
-                guard value.contains("@"), !value.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
-                    throw .invalidArgument("mail_from must be an address such as \"Cars <no-reply@cars.example>\"", field: key.rawValue)
-                }
-            }
-        }
-        let stored = try await directory.change { store throws(AuthError) in try await store.updateSettings(changes) }
-        return Settings(stored: stored, defaultMailFrom: configuration.mailFrom)
+        let current = try await directory.snapshot().settings
+        let checked = try SettingsRules.check(changes, current: current)
+        let stored = try await directory.change { store throws(AuthError) in try await store.updateSettings(checked) }
+        return Settings(stored: stored, defaults: configuration.settingsDefaults)
     }
 
     // MARK: Remove everything

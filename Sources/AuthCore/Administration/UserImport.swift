@@ -130,6 +130,9 @@ extension AdministrationService {
         options: UserImportOptions
     ) async throws(AuthError) -> [UserImportRow] {
         let columns = try ImportColumns(header: header, limits: configuration.attributes)
+        if options.sendInvitations && !options.dryRun {
+            try await requireInvitationLinks()
+        }
         guard firstLine >= 2 else {
             throw .invalidArgument("first_line is the line of the first record: 2 or more (the header is line 1)", field: "first_line")
         }

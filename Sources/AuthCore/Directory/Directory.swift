@@ -29,14 +29,14 @@ public actor Directory {
     }
 
     private let store: any DirectoryStore
-    private let defaultMailFrom: String
+    private let defaults: Settings.Defaults
     /// Bumped by every invalidation, so that a load that raced a change is not published.
     private var generation: UInt64 = 0
     private nonisolated let published = Mutex<Snapshot?>(nil)
 
-    public init(store: any DirectoryStore, defaultMailFrom: String) {
+    public init(store: any DirectoryStore, defaults: Settings.Defaults) {
         self.store = store
-        self.defaultMailFrom = defaultMailFrom
+        self.defaults = defaults
     }
 
     /// The current snapshot; loads it when a change dropped it.
@@ -73,7 +73,7 @@ public actor Directory {
         let loaded = Snapshot(
             groups: groups,
             pageRules: pageRules,
-            settings: Settings(stored: stored, defaultMailFrom: defaultMailFrom),
+            settings: Settings(stored: stored, defaults: defaults),
             storedTemplates: templates
         )
         // Re-checked after the awaits: a change that ran meanwhile may not be in `loaded`.

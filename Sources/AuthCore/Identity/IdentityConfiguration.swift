@@ -7,6 +7,8 @@ public struct IdentityConfiguration: Sendable {
     public var throttles: ThrottlePolicy
     /// The sender of emails until settings say otherwise.
     public var mailFrom: String
+    /// The app's name in emails until settings say otherwise.
+    public var appName: String
     /// How long an invitation stays valid.
     public var invitationValidity: Duration
 
@@ -17,6 +19,7 @@ public struct IdentityConfiguration: Sendable {
         codes: CodePolicy = .defaults,
         throttles: ThrottlePolicy = .defaults,
         mailFrom: String = "authd <no-reply@localhost>",
+        appName: String = "authd",
         invitationValidity: Duration = .seconds(7 * 24 * 3600)
     ) {
         self.passwords = passwords
@@ -25,10 +28,16 @@ public struct IdentityConfiguration: Sendable {
         self.codes = codes
         self.throttles = throttles
         self.mailFrom = mailFrom
+        self.appName = appName
         self.invitationValidity = invitationValidity
     }
 
     public static var defaults: Self { Self() }
+
+    /// What settings an operator never set fall back to.
+    public var settingsDefaults: Settings.Defaults {
+        Settings.Defaults(mailFrom: mailFrom, appName: appName)
+    }
 }
 
 public struct SessionPolicy: Hashable, Sendable {

@@ -1,4 +1,5 @@
 import AuthCrypto
+import AuthLogging
 import Logging
 
 /// A session just made: the token is shown to the caller this once.
@@ -92,8 +93,37 @@ public struct IdentityService: Sendable {
             throw .invalidArgument("password is required", field: "password")
         }
         let now = clock.now
+        let account = Redaction.email(email, for: logger)
+        let (credentials, needsRehash): (UserCredentials, Bool)
+        do throws(AuthError) {
+            (credentials, needsRehash) = try await checkLogin(email: email, password: password, clientAddress: clientAddress, at: now)
+        } catch {
+            if error.code == .resourceExhausted {
+                logger.info("login throttled", metadata: ["account": account])
+            }
+            throw error
+        }
+        let (token, newSession) = sessions.makeSession(for: credentials.user.id, at: now, clientAddress: clientAddress)
+        let session = try await storage.insertSession(newSession)
+        logger.info("login ok", metadata: ["user": "\(credentials.user.id)"])
+        if needsRehash {
+            // Parameters were raised since this hash was made: store one at today's cost.
+            let upgraded = try await hasher.hashForStorage(password)
+            try await storage.setPasswordHash(userID: credentials.user.id, hash: upgraded, revoking: .none, at: now)
+            logger.info("password hash upgraded", metadata: ["user": "\(credentials.user.id)"])
+        }
+        return SignedIn(user: credentials.user, token: token, session: session)
+    }
+
+    /// The password check of a login, in the account's turn at the login gate.
+    private func checkLogin(
+        email: String,
+        password: String,
+        clientAddress: String?,
+        at now: Timestamp
+    ) async throws(AuthError) -> (UserCredentials, Bool) {
         let rules = configuration.throttles
-        let (credentials, needsRehash) = try await loginGate.check(
+        return try await loginGate.check(
             account: ThrottleKey(.loginAccount, email),
             accountRule: rules.loginPerAccount,
             address: clientAddress.map { ThrottleKey(.loginAddress, $0) },
@@ -111,23 +141,19 @@ public struct IdentityService: Sendable {
                 verification = .mismatch
             }
             guard case .match(let needsRehash) = verification, let credentials else {
+                if let credentials {
+                    logger.info("login failed: wrong password", metadata: ["user": "\(credentials.user.id)"])
+                } else {
+                    logger.info("login failed: no such account or no password", metadata: ["account": Redaction.email(email, for: logger)])
+                }
                 return .rejected(AuthError.invalidCredentials)
             }
             guard !credentials.user.blocked else {
+                logger.info("login refused: account blocked", metadata: ["user": "\(credentials.user.id)"])
                 return .refused(AuthError(.permissionDenied, "this account is blocked"))
             }
             return .accepted((credentials, needsRehash))
         }
-
-        let (token, newSession) = sessions.makeSession(for: credentials.user.id, at: now, clientAddress: clientAddress)
-        let session = try await storage.insertSession(newSession)
-        if needsRehash {
-            // Parameters were raised since this hash was made: store one at today's cost.
-            let upgraded = try await hasher.hashForStorage(password)
-            try await storage.setPasswordHash(userID: credentials.user.id, hash: upgraded, revoking: .none, at: now)
-            logger.info("password hash upgraded", metadata: ["user": "\(credentials.user.id)"])
-        }
-        return SignedIn(user: credentials.user, token: token, session: session)
     }
 
     /// Ends the session. An unknown or already ended token is not an error: the
@@ -235,8 +261,9 @@ public struct IdentityService: Sendable {
                         email: email,
                         attributes: credentials.user.attributes,
                         code: code,
+                        appName: settings.appName,
                         appBaseURL: settings.linkBase,
-                        expiresInMinutes: policy.validity.wholeMilliseconds / 60_000
+                        expiresIn: policy.validity
                     )
                 },
                 at: now
@@ -258,7 +285,15 @@ public struct IdentityService: Sendable {
             _ = try await outgoingMail.compose(
                 .verificationCode,
                 to: email,
-                values: { _ in TemplateValues(email: email, code: SecureRandom.numericCode(digits: policy.digits)) },
+                values: { settings in
+                    TemplateValues(
+                        email: email,
+                        code: SecureRandom.numericCode(digits: policy.digits),
+                        appName: settings.appName,
+                        appBaseURL: settings.linkBase,
+                        expiresIn: policy.validity
+                    )
+                },
                 at: now
             )
             _ = try await storage.recordFailure(key: ThrottleKey(.forgotDecoy), window: .seconds(3600), at: now)

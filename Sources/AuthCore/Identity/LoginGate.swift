@@ -1,5 +1,6 @@
-/// Password checks against an account, one at a time per account, with the throttles
-/// checked before and the outcome counted after.
+/// Password checks against an account, one at a time per account, each counted against
+/// the account's and the address's throttles before it runs and taken back if it
+/// succeeds.
 ///
 /// A parallel guess waits for the previous guess's failure to be counted instead of
 /// slipping between the check and the count, so ten parallel guesses get the throttle's
@@ -44,22 +45,41 @@ public actor LoginGate {
     ) async throws(AuthError) -> Value {
         await takeTurn(account)
         defer { passTurn(account) }
-        try await throttler.check(account, rule: accountRule, now: now, what: "\(what) for this account")
-        if let address {
-            try await throttler.check(address, rule: addressRule, now: now, what: "\(what) from this address")
+        var reservations = [ThrottleReservation(account, rule: accountRule)]
+        if let address { reservations.append(ThrottleReservation(address, rule: addressRule)) }
+        // Counted before the check, atomically with the throttle check: parallel attempts
+        // from one address on many accounts see each other's counts.
+        try await throttler.reserve(reservations, now: now) { key in
+            key == account ? "\(what) for this account" : "\(what) from this address"
         }
-        switch try await check() {
+        let verdict: Verdict<Value>
+        do throws(AuthError) {
+            verdict = try await check()
+        } catch {
+            // The check itself failed (the store, say): the attempt tells nothing.
+            try? await forgiveAll(reservations)
+            throw error
+        }
+        switch verdict {
         case .accepted(let value):
-            if clearOnSuccess { try await throttler.clear(account) }
+            if clearOnSuccess {
+                try await throttler.clear(account)
+            } else {
+                try await throttler.forgive(account)
+            }
+            if let address { try await throttler.forgive(address) }
             return value
         case .rejected(let error):
-            try await throttler.recordFailure(account, rule: accountRule, now: now)
-            if let address {
-                try await throttler.recordFailure(address, rule: addressRule, now: now)
-            }
-            throw error
+            throw error  // counted already
         case .refused(let error):
+            try await forgiveAll(reservations)
             throw error
+        }
+    }
+
+    private func forgiveAll(_ reservations: [ThrottleReservation]) async throws(AuthError) {
+        for reservation in reservations {
+            try await throttler.forgive(reservation.key)
         }
     }
 

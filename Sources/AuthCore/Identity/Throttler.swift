@@ -19,6 +19,28 @@ struct Throttler: Sendable {
         }
     }
 
+    /// Counts the attempt against every key up front (atomically), or throws
+    /// RESOURCE_EXHAUSTED when one of them is backing off; `what` names the attempts of each
+    /// key in the message ("logins from this address").
+    func reserve(
+        _ reservations: [ThrottleReservation],
+        now: Timestamp,
+        what: (ThrottleKey) -> String
+    ) async throws(AuthError) {
+        guard case .refused(let key, let until) = try await store.reserveAttempt(reservations, at: now) else { return }
+        let wait = until.since(now)
+        throw AuthError(
+            .resourceExhausted,
+            "too many failed \(what(key)); try again in \(Self.seconds(wait)) s",
+            retryAfter: wait
+        )
+    }
+
+    /// Takes back the count of a reserved attempt that succeeded.
+    func forgive(_ key: ThrottleKey) async throws(AuthError) {
+        try await store.forgiveFailure(key: key)
+    }
+
     func recordFailure(_ key: ThrottleKey, rule: BackoffRule, now: Timestamp) async throws(AuthError) {
         _ = try await store.recordFailure(key: key, window: rule.window, at: now)
     }

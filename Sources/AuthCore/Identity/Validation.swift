@@ -2,11 +2,24 @@
 public enum Validation {
     public static let maximumEmailLength = 254
 
-    /// Trimmed and lower-cased, then checked: one "@", a local part of at most 64
-    /// characters of RFC 5322 atext and dots, a domain of dot-separated LDH labels with
-    /// at least one dot. ASCII only: internationalised domains arrive as punycode.
+    /// The one rule every entry point applies (sign-up, login, reset, import, invitation,
+    /// admin create and update): trimmed, checked to be ASCII *before* anything else, then
+    /// lower-cased (ASCII letters only) and checked: one "@", a local part of at most 64
+    /// characters of RFC 5322 atext and dots, a domain of dot-separated LDH labels with at
+    /// least one dot. Non-ASCII is refused rather than folded: Unicode case mapping sends
+    /// characters a person reads as different to one account ("K", the Kelvin sign, is "k").
+    /// Internationalised domains arrive as punycode (xn--…).
     public static func normalizedEmail(_ raw: String, field: String = "email") throws(AuthError) -> String {
-        let email = raw.trimmingWhitespace().lowercased()
+        // Bounded before any work: the length of the raw value is the caller's choice.
+        guard raw.utf8.count <= maximumEmailLength + 64 else {
+            throw .invalidArgument("\(field) is longer than \(maximumEmailLength) characters", field: field)
+        }
+        let trimmed = raw.trimmingWhitespace()
+        guard trimmed.utf8.allSatisfy({ $0 < 0x80 }) else {
+            throw .invalidArgument(
+                "\(field) must be ASCII; write an internationalised domain in punycode (xn--…)", field: field)
+        }
+        let email = String(decoding: trimmed.utf8.map { (0x41...0x5A).contains($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
         guard !email.isEmpty else {
             throw .invalidArgument("\(field) is required", field: field)
         }
@@ -57,7 +70,9 @@ public enum Validation {
     }
 
     /// Names are 1 to `maximumNameLength` of [A-Za-z0-9_.-]; values are UTF-8 of at most
-    /// `maximumValueBytes` without control characters other than tab and newline.
+    /// `maximumValueBytes` without control characters (C0 but tab, CR and LF; DEL; C1) and
+    /// without bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069), which
+    /// make a value display as something other than what it is ("Trojan Source").
     public static func checkAttributes(
         _ attributes: [String: String],
         limits: AttributeLimits,
@@ -70,9 +85,21 @@ public enum Validation {
             guard value.utf8.count <= limits.maximumValueBytes else {
                 throw .invalidArgument("\(path) is longer than \(limits.maximumValueBytes) bytes", field: path)
             }
-            guard !value.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" && $0 != "\n" && $0 != "\r" }) else {
-                throw .invalidArgument("\(path) contains a control character", field: path)
+            if let bad = value.unicodeScalars.first(where: isForbiddenInValues) {
+                let hex = String(bad.value, radix: 16, uppercase: true)
+                throw .invalidArgument(
+                    "\(path) contains U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex), a control or bidirectional-override character",
+                    field: path)
             }
+        }
+    }
+
+    private static func isForbiddenInValues(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09, 0x0A, 0x0D: false
+        case 0x00..<0x20, 0x7F...0x9F: true
+        case 0x202A...0x202E, 0x2066...0x2069: true
+        default: false
         }
     }
 
@@ -112,6 +139,13 @@ public enum Validation {
     }
 
     public static func checkPassword(_ password: String, policy: PasswordPolicy, field: String = "password") throws(AuthError) {
+        // Bounded before counting characters: the raw size is the caller's choice.
+        guard password.utf8.count <= policy.maximumLength * 4 else {
+            throw .invalidArgument("\(field) must have at most \(policy.maximumLength) characters", field: field)
+        }
+        guard !password.utf8.contains(0) else {
+            throw .invalidArgument("\(field) contains a NUL character", field: field)
+        }
         let length = password.count
         guard length >= policy.minimumLength else {
             throw .invalidArgument("\(field) must have at least \(policy.minimumLength) characters", field: field)

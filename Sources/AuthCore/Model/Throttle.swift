@@ -45,3 +45,31 @@ public struct ThrottleRecord: Hashable, Sendable {
         self.lastFailureAt = lastFailureAt
     }
 }
+
+/// One key an attempt is counted against, with the rule that says when it must wait.
+public struct ThrottleReservation: Hashable, Sendable {
+    public var key: ThrottleKey
+    public var rule: BackoffRule
+
+    public init(_ key: ThrottleKey, rule: BackoffRule) {
+        self.key = key
+        self.rule = rule
+    }
+
+    /// When the next attempt is allowed after `record`, or nil when it is allowed now.
+    public func allowedAt(after record: ThrottleRecord?, now: Timestamp) -> Timestamp? {
+        guard let record, record.windowStartedAt > now - rule.window, let delay = rule.delay(after: record.failures) else {
+            return nil
+        }
+        let allowed = record.lastFailureAt + delay
+        return now < allowed ? allowed : nil
+    }
+}
+
+/// What `reserveAttempt` decided.
+public enum ThrottleVerdict: Hashable, Sendable {
+    /// Counted against every key; go on.
+    case allowed
+    /// Nothing counted: `key` is backing off until `until`.
+    case refused(key: ThrottleKey, until: Timestamp)
+}

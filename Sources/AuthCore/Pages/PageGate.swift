@@ -1,6 +1,7 @@
 /// Answers `AuthorizePage`: the most specific page rule decides, against the visitor's
-/// session and groups. A path no rule matches is public; add a "/*" rule to turn that
-/// around.
+/// session and groups. The path is matched in its normal form (`PagePath`). A path no
+/// rule matches gets the `unmatched_page_access` setting: public unless the operator
+/// gates by default.
 public struct PageGate: Sendable {
     private let sessions: SessionAuthenticator
     private let directory: Directory
@@ -11,17 +12,15 @@ public struct PageGate: Sendable {
     }
 
     public func authorize(token: String, path: String) async throws(AuthError) -> PageDecision {
-        guard path.hasPrefix("/"), path.utf8.count <= 2048 else {
-            throw .invalidArgument("path must start with / and have at most 2048 characters", field: "path")
-        }
         let snapshot = try await directory.snapshot()
-        guard let rule = PagePattern.bestRule(for: path, in: snapshot.pageRules) else {
-            return PageDecision(allowed: true, reason: .public)
-        }
+        let settings = snapshot.settings
+        let normal = try PagePath(path, caseInsensitive: settings.pagePathsCaseInsensitive)
+        // No rule: the default access, as if a rule with no pattern had matched.
+        let rule = PagePattern.bestRule(for: normal, in: snapshot.pageRules)
+            ?? PageRule(pattern: "", access: settings.unmatchedPageAccess)
         if rule.access == .public {
             return PageDecision(allowed: true, reason: .public, matchedRule: rule.pattern)
         }
-        let settings = snapshot.settings
         let user: User
         do throws(AuthError) {
             guard !token.isEmpty else { throw AuthError.invalidSession }

@@ -1,9 +1,13 @@
-/// Page patterns and the rule that decides a path.
+/// Page patterns, the normal form of a request path, and the rule that decides it.
 ///
 /// Patterns: "/pricing" (exact), "/admin/*" (prefix: "/admin" and everything below it),
 /// "/cars/:id" (a parameter matches one non-empty segment). The most specific matching
 /// rule wins: segments are compared left to right, a literal beats a parameter, which
 /// beats the prefix wildcard, so "/cars/new" beats "/cars/:id" beats "/cars/*" beats "/*".
+///
+/// A path is matched in its normal form (`PagePath`), so that a backend whose router
+/// normalises paths cannot be led past a rule by a spelling of the path its router
+/// reads as the same page.
 public enum PagePattern {
     enum Segment: Hashable {
         case literal(String)
@@ -37,12 +41,19 @@ public enum PagePattern {
         guard !pattern.unicodeScalars.contains(where: { $0.value <= 0x20 || $0 == "?" || $0 == "#" }) else {
             throw .invalidArgument("pattern '\(pattern)' has a space, control character, ? or #", field: field)
         }
+        guard !pattern.unicodeScalars.contains(where: { $0 == "%" || $0 == ";" || $0 == "\\" }) else {
+            throw .invalidArgument(
+                "pattern '\(pattern)' has %, ; or \\; write the path as it reads decoded (paths are matched decoded, without path parameters)",
+                field: field)
+        }
         if pattern == "/" { return [] }
         let parts = pattern.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
         var segments: [Segment] = []
         for (index, part) in parts.enumerated() {
             if part.isEmpty {
                 throw .invalidArgument("pattern '\(pattern)' has an empty segment (// or a trailing /)", field: field)
+            } else if part == "." || part == ".." {
+                throw .invalidArgument("pattern '\(pattern)' has a . or .. segment; paths are matched with those removed", field: field)
             } else if part == "*" {
                 guard index == parts.count - 1 else {
                     throw .invalidArgument("pattern '\(pattern)' may have * only as its last segment", field: field)
@@ -62,13 +73,7 @@ public enum PagePattern {
         return segments
     }
 
-    /// The path's segments: query and fragment dropped, a trailing slash ignored.
-    static func pathSegments(_ path: String) -> [Substring] {
-        let end = path.firstIndex(where: { $0 == "?" || $0 == "#" }) ?? path.endIndex
-        return path[..<end].split(separator: "/", omittingEmptySubsequences: true)
-    }
-
-    static func matches(_ pattern: [Segment], _ path: [Substring]) -> Bool {
+    static func matches(_ pattern: [Segment], _ path: [String], caseInsensitive: Bool) -> Bool {
         for (index, segment) in pattern.enumerated() {
             switch segment {
             case .wildcard:
@@ -76,7 +81,9 @@ public enum PagePattern {
             case .parameter:
                 guard index < path.count else { return false }
             case .literal(let literal):
-                guard index < path.count, path[index] == literal else { return false }
+                guard index < path.count else { return false }
+                let same = caseInsensitive ? path[index] == literal.lowercased() : path[index] == literal
+                guard same else { return false }
             }
         }
         return pattern.count == path.count
@@ -95,19 +102,129 @@ public enum PagePattern {
         return false
     }
 
-    /// The most specific rule matching `path`, if any.
-    public static func bestRule(for path: String, in rules: [PageRule]) -> PageRule? {
-        let segments = pathSegments(path)
+    /// The most specific rule matching `path` (in its normal form), if any.
+    public static func bestRule(for path: PagePath, in rules: [PageRule]) -> PageRule? {
         var best: (rule: PageRule, segments: [Segment])?
         for rule in rules {
             guard let ruleSegments = try? Self.segments(of: rule.pattern, field: "pattern"),
-                matches(ruleSegments, segments)
+                matches(ruleSegments, path.segments, caseInsensitive: path.caseInsensitive)
             else { continue }
             if best == nil || moreSpecific(ruleSegments, than: best!.segments) {
                 best = (rule, ruleSegments)
             }
         }
         return best?.rule
+    }
+}
+
+/// A request path in the normal form page rules are matched against.
+///
+/// The steps, in order (docs/protocol.md, "Page paths"):
+/// 1. the path must start with "/" and have at most 2048 bytes;
+/// 2. the query ("?…") and fragment ("#…") are dropped;
+/// 3. a backslash is read as "/", as browsers and several routers read it;
+/// 4. each segment loses its path parameters (";x=1", as servlet containers drop them);
+/// 5. each segment is percent-decoded; a segment that decodes to "/", a backslash, ";",
+///    "?", "#", NUL or another control character, or to bytes that are not UTF-8, is refused:
+///    no router agrees on what such a path means;
+/// 6. empty segments ("//", a trailing "/") are dropped;
+/// 7. "." and ".." segments are removed (RFC 3986 §5.2.4); a ".." above "/" is refused;
+/// 8. with case-insensitive matching, segments are lower-cased.
+public struct PagePath: Hashable, Sendable {
+    public static let maximumLength = 2048
+
+    public let segments: [String]
+    public let caseInsensitive: Bool
+
+    public init(_ raw: String, caseInsensitive: Bool = false, field: String = "path") throws(AuthError) {
+        guard raw.hasPrefix("/") else {
+            throw .invalidArgument("path must be absolute (start with /)", field: field)
+        }
+        guard raw.utf8.count <= Self.maximumLength else {
+            throw .invalidArgument("path has more than \(Self.maximumLength) bytes", field: field)
+        }
+        var bytes = Array(raw.utf8)
+        if let end = bytes.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
+            bytes.removeSubrange(end...)
+        }
+        if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            throw .invalidArgument("path contains a control character", field: field)
+        }
+        var segments: [String] = []
+        let parts = bytes.split(omittingEmptySubsequences: false) { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") }
+        for part in parts {
+            var part = part[...]
+            if let semicolon = part.firstIndex(of: UInt8(ascii: ";")) {
+                part = part[..<semicolon]
+            }
+            let decoded = try Self.percentDecoded(part, field: field)
+            switch decoded {
+            case "":
+                continue
+            case ".":
+                continue
+            case "..":
+                guard !segments.isEmpty else {
+                    throw .invalidArgument("path climbs above / with ..", field: field)
+                }
+                segments.removeLast()
+            default:
+                segments.append(caseInsensitive ? decoded.lowercased() : decoded)
+            }
+        }
+        self.segments = segments
+        self.caseInsensitive = caseInsensitive
+    }
+
+    /// The normal form as a path: "/admin/fleet".
+    public var description: String {
+        "/" + segments.joined(separator: "/")
+    }
+
+    private static func percentDecoded(_ part: ArraySlice<UInt8>, field: String) throws(AuthError) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(part.count)
+        var index = part.startIndex
+        while index < part.endIndex {
+            let byte = part[index]
+            guard byte == UInt8(ascii: "%") else {
+                out.append(byte)
+                index += 1
+                continue
+            }
+            guard let high = hexValue(part[safe: index + 1]), let low = hexValue(part[safe: index + 2]) else {
+                throw .invalidArgument("path has a % that is not followed by two hex digits", field: field)
+            }
+            let decoded = high << 4 | low
+            let delimiters: [UInt8] = [UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: ";"), UInt8(ascii: "?"), UInt8(ascii: "#")]
+            if decoded < 0x20 || decoded == 0x7F || delimiters.contains(decoded) {
+                throw .invalidArgument(
+                    "path has an encoded delimiter or control character (%\(String(decoded, radix: 16, uppercase: true))); such paths are refused",
+                    field: field)
+            }
+            out.append(decoded)
+            index += 3
+        }
+        guard let text = String(validating: out, as: UTF8.self) else {
+            throw .invalidArgument("path does not decode to UTF-8", field: field)
+        }
+        return text
+    }
+
+    private static func hexValue(_ byte: UInt8?) -> UInt8? {
+        guard let byte else { return nil }
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
+
+extension ArraySlice {
+    fileprivate subscript(safe index: Index) -> Element? {
+        indices.contains(index) ? self[index] : nil
     }
 }
 

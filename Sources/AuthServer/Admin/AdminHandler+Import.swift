@@ -14,7 +14,14 @@ extension AdminHandler {
             rows: request.rows,
             firstLine: request.firstLine == 0 ? 2 : Int(request.firstLine),
             options: try UserImportOptions(request.options ?? AuthV1.ImportOptions()))
-        return AuthV1.ImportUsersResponse(rows)
+        let response = AuthV1.ImportUsersResponse(rows)
+        context.logger.info(
+            request.options?.dryRun == true ? "users import checked (dry run)" : "users imported",
+            metadata: [
+                "first-line": "\(request.firstLine)", "created": "\(response.created)", "updated": "\(response.updated)",
+                "skipped": "\(response.skipped)", "errors": "\(response.errors)",
+            ])
+        return response
     }
 
     func exportUsers(_ request: AuthV1.ExportUsersRequest, context: CallContext) async throws -> AuthV1.ExportUsersResponse {

@@ -135,7 +135,7 @@ struct AdminHandler: AdminService.Handler {
     }
 
     func updateSettings(_ request: AuthV1.UpdateSettingsRequest, context: CallContext) async throws -> AuthV1.SettingsResponse {
-        AuthV1.SettingsResponse(settings: AuthV1.Settings(try await administration.updateSettings(.init(request))))
+        AuthV1.SettingsResponse(settings: AuthV1.Settings(try await administration.updateSettings(try .init(request))))
     }
 
     // MARK: Templates

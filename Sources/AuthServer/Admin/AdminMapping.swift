@@ -17,12 +17,7 @@ extension AuthV1.Group {
 
 extension AuthV1.PageRule {
     init(_ rule: AuthCore.PageRule) {
-        let access: AuthV1.PageAccess = switch rule.access {
-        case .public: .public
-        case .signedIn: .signedIn
-        case .groups: .groups
-        }
-        self.init(pattern: rule.pattern, access: access, groups: rule.groups)
+        self.init(pattern: rule.pattern, access: AuthV1.PageAccess(rule.access), groups: rule.groups)
     }
 }
 
@@ -46,8 +41,22 @@ extension AuthV1.Settings {
             signInRedirect: settings.signInRedirect,
             forbiddenRedirect: settings.forbiddenRedirect,
             appBaseURL: settings.appBaseURL,
-            mailFrom: settings.mailFrom
+            mailFrom: settings.mailFrom,
+            appName: settings.appName,
+            unmatchedPageAccess: AuthV1.PageAccess(settings.unmatchedPageAccess),
+            pagePathsCaseInsensitive: settings.pagePathsCaseInsensitive,
+            redirectOrigins: settings.redirectOrigins
         )
+    }
+}
+
+extension AuthV1.PageAccess {
+    init(_ access: AuthCore.PageAccess) {
+        self = switch access {
+        case .public: .public
+        case .signedIn: .signedIn
+        case .groups: .groups
+        }
     }
 }
 
@@ -138,13 +147,25 @@ extension AuthV1.RemoveEverythingResponse {
 }
 
 extension [AuthCore.Settings.Key: String] {
-    /// The settings a request changes: the fields it sets.
-    init(_ request: AuthV1.UpdateSettingsRequest) {
+    /// The settings a request changes: the fields it sets, in the form the store keeps.
+    init(_ request: AuthV1.UpdateSettingsRequest) throws(AuthError) {
         self.init()
         self[.signInRedirect] = request.signInRedirect?.value
         self[.forbiddenRedirect] = request.forbiddenRedirect?.value
         self[.appBaseURL] = request.appBaseURL?.value
         self[.mailFrom] = request.mailFrom?.value
+        self[.appName] = request.appName?.value
+        switch request.unmatchedPageAccess {
+        case .unspecified: break
+        case .public: self[.unmatchedPageAccess] = AuthCore.PageAccess.public.rawValue
+        case .signedIn: self[.unmatchedPageAccess] = AuthCore.PageAccess.signedIn.rawValue
+        default:
+            throw .invalidArgument(
+                "unmatched_page_access must be PAGE_ACCESS_PUBLIC or PAGE_ACCESS_SIGNED_IN, not \(request.unmatchedPageAccess)",
+                field: "unmatched_page_access")
+        }
+        self[.pagePathsCaseInsensitive] = request.pagePathsCaseInsensitive.map { $0.value ? "true" : "false" }
+        self[.redirectOrigins] = request.redirectOrigins.map { $0.values.joined(separator: " ") }
     }
 }
 

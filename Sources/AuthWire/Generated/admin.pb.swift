@@ -442,14 +442,22 @@ extension AuthV1 {
         public var forbiddenRedirect: String = ""
         public var appBaseURL: String = ""
         public var mailFrom: String = ""
+        public var appName: String = ""
+        public var unmatchedPageAccess: AuthV1.PageAccess = AuthV1.PageAccess(rawValue: 0)
+        public var pagePathsCaseInsensitive: Bool = false
+        public var redirectOrigins: [String] = []
 
         public init() {}
 
-        public init(signInRedirect: String = "", forbiddenRedirect: String = "", appBaseURL: String = "", mailFrom: String = "") {
+        public init(signInRedirect: String = "", forbiddenRedirect: String = "", appBaseURL: String = "", mailFrom: String = "", appName: String = "", unmatchedPageAccess: AuthV1.PageAccess = AuthV1.PageAccess(rawValue: 0), pagePathsCaseInsensitive: Bool = false, redirectOrigins: [String] = []) {
             self.signInRedirect = signInRedirect
             self.forbiddenRedirect = forbiddenRedirect
             self.appBaseURL = appBaseURL
             self.mailFrom = mailFrom
+            self.appName = appName
+            self.unmatchedPageAccess = unmatchedPageAccess
+            self.pagePathsCaseInsensitive = pagePathsCaseInsensitive
+            self.redirectOrigins = redirectOrigins
         }
     }
 
@@ -468,14 +476,22 @@ extension AuthV1 {
         public var forbiddenRedirect: AuthV1.StringValue? = nil
         public var appBaseURL: AuthV1.StringValue? = nil
         public var mailFrom: AuthV1.StringValue? = nil
+        public var appName: AuthV1.StringValue? = nil
+        public var unmatchedPageAccess: AuthV1.PageAccess = AuthV1.PageAccess(rawValue: 0)
+        public var pagePathsCaseInsensitive: AuthV1.BoolValue? = nil
+        public var redirectOrigins: AuthV1.StringList? = nil
 
         public init() {}
 
-        public init(signInRedirect: AuthV1.StringValue? = nil, forbiddenRedirect: AuthV1.StringValue? = nil, appBaseURL: AuthV1.StringValue? = nil, mailFrom: AuthV1.StringValue? = nil) {
+        public init(signInRedirect: AuthV1.StringValue? = nil, forbiddenRedirect: AuthV1.StringValue? = nil, appBaseURL: AuthV1.StringValue? = nil, mailFrom: AuthV1.StringValue? = nil, appName: AuthV1.StringValue? = nil, unmatchedPageAccess: AuthV1.PageAccess = AuthV1.PageAccess(rawValue: 0), pagePathsCaseInsensitive: AuthV1.BoolValue? = nil, redirectOrigins: AuthV1.StringList? = nil) {
             self.signInRedirect = signInRedirect
             self.forbiddenRedirect = forbiddenRedirect
             self.appBaseURL = appBaseURL
             self.mailFrom = mailFrom
+            self.appName = appName
+            self.unmatchedPageAccess = unmatchedPageAccess
+            self.pagePathsCaseInsensitive = pagePathsCaseInsensitive
+            self.redirectOrigins = redirectOrigins
         }
     }
 
@@ -2334,6 +2350,15 @@ extension AuthV1.Settings {
         self.forbiddenRedirect = try WireRuntime.string(c.pointee.forbidden_redirect, field: path + "forbidden_redirect")
         self.appBaseURL = try WireRuntime.string(c.pointee.app_base_url, field: path + "app_base_url")
         self.mailFrom = try WireRuntime.string(c.pointee.mail_from, field: path + "mail_from")
+        self.appName = try WireRuntime.string(c.pointee.app_name, field: path + "app_name")
+        self.unmatchedPageAccess = AuthV1.PageAccess(rawValue: Int32(truncatingIfNeeded: c.pointee.unmatched_page_access.rawValue))
+        self.pagePathsCaseInsensitive = c.pointee.page_paths_case_insensitive != 0
+        if c.pointee.n_redirect_origins > 0 {
+            self.redirectOrigins.reserveCapacity(c.pointee.n_redirect_origins)
+            for index in 0..<c.pointee.n_redirect_origins {
+                self.redirectOrigins.append(try WireRuntime.string(c.pointee.redirect_origins[index], field: path + "redirect_origins[\(index)]"))
+            }
+        }
     }
 
     public func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
@@ -2352,6 +2377,17 @@ extension AuthV1.Settings {
         c.pointee.forbidden_redirect = arena.string(forbiddenRedirect)
         c.pointee.app_base_url = arena.string(appBaseURL)
         c.pointee.mail_from = arena.string(mailFrom)
+        c.pointee.app_name = arena.string(appName)
+        c.pointee.unmatched_page_access = Auth__V1__PageAccess(rawValue: .init(truncatingIfNeeded: unmatchedPageAccess.rawValue))
+        c.pointee.page_paths_case_insensitive = pagePathsCaseInsensitive ? 1 : 0
+        if !redirectOrigins.isEmpty {
+            let elements = arena.allocate(UnsafeMutablePointer<CChar>?.self, count: redirectOrigins.count)
+            for (index, element) in redirectOrigins.enumerated() {
+                elements[index] = arena.string(element)
+            }
+            c.pointee.redirect_origins = elements
+            c.pointee.n_redirect_origins = redirectOrigins.count
+        }
         return c
     }
 }
@@ -2428,6 +2464,16 @@ extension AuthV1.UpdateSettingsRequest {
         if let nested = c.pointee.mail_from {
             self.mailFrom = try AuthV1.StringValue(cMessage: nested, path: path + "mail_from.")
         }
+        if let nested = c.pointee.app_name {
+            self.appName = try AuthV1.StringValue(cMessage: nested, path: path + "app_name.")
+        }
+        self.unmatchedPageAccess = AuthV1.PageAccess(rawValue: Int32(truncatingIfNeeded: c.pointee.unmatched_page_access.rawValue))
+        if let nested = c.pointee.page_paths_case_insensitive {
+            self.pagePathsCaseInsensitive = try AuthV1.BoolValue(cMessage: nested, path: path + "page_paths_case_insensitive.")
+        }
+        if let nested = c.pointee.redirect_origins {
+            self.redirectOrigins = try AuthV1.StringList(cMessage: nested, path: path + "redirect_origins.")
+        }
     }
 
     public func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
@@ -2453,6 +2499,16 @@ extension AuthV1.UpdateSettingsRequest {
         }
         if let mailFrom {
             c.pointee.mail_from = mailFrom.cMessage(in: arena)
+        }
+        if let appName {
+            c.pointee.app_name = appName.cMessage(in: arena)
+        }
+        c.pointee.unmatched_page_access = Auth__V1__PageAccess(rawValue: .init(truncatingIfNeeded: unmatchedPageAccess.rawValue))
+        if let pagePathsCaseInsensitive {
+            c.pointee.page_paths_case_insensitive = pagePathsCaseInsensitive.cMessage(in: arena)
+        }
+        if let redirectOrigins {
+            c.pointee.redirect_origins = redirectOrigins.cMessage(in: arena)
         }
         return c
     }

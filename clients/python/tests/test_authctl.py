@@ -510,7 +510,9 @@ def test_settings_set_get(ctl: Authctl):
     settings = ctl.ok("settings", "set", "--sign-in-redirect", "/login", "--forbidden-redirect", "/upgrade",
                       "--app-base-url", "https://cars.example", "--mail-from", "Cars <no-reply@cars.example>")
     expected = {"sign_in_redirect": "/login", "forbidden_redirect": "/upgrade",
-                "app_base_url": "https://cars.example", "mail_from": "Cars <no-reply@cars.example>"}
+                "app_base_url": "https://cars.example", "mail_from": "Cars <no-reply@cars.example>",
+                "app_name": "authd", "unmatched_page_access": "public", "page_paths_case_insensitive": False,
+                "redirect_origins": []}
     assert settings["settings"] == expected
     assert ctl.ok("settings", "get")["settings"] == expected
 

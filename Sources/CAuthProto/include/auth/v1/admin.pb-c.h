@@ -627,10 +627,30 @@ struct  Auth__V1__Settings
    * Sender of emails, e.g. "Cars <no-reply@cars.example>".
    */
   char *mail_from;
+  /*
+   * The app's name, in the subject and body of every email, e.g. "Cars".
+   */
+  char *app_name;
+  /*
+   * What a path that no page rule matches gets: PAGE_ACCESS_PUBLIC (the default) or
+   * PAGE_ACCESS_SIGNED_IN (gate by default).
+   */
+  Auth__V1__PageAccess unmatched_page_access;
+  /*
+   * Whether page paths match without regard to letter case ("/ADMIN" is "/admin").
+   * Off by default: URL paths are case-sensitive.
+   */
+  protobuf_c_boolean page_paths_case_insensitive;
+  /*
+   * Origins ("https://shop.example") that sign_in_redirect and forbidden_redirect may
+   * point to; empty: they must be paths on the app ("/login").
+   */
+  size_t n_redirect_origins;
+  char **redirect_origins;
 };
 #define AUTH__V1__SETTINGS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&auth__v1__settings__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, AUTH__V1__PAGE_ACCESS__PAGE_ACCESS_UNSPECIFIED, 0, 0,NULL }
 
 
 struct  Auth__V1__SettingsResponse
@@ -653,10 +673,20 @@ struct  Auth__V1__UpdateSettingsRequest
   Auth__V1__StringValue *forbidden_redirect;
   Auth__V1__StringValue *app_base_url;
   Auth__V1__StringValue *mail_from;
+  Auth__V1__StringValue *app_name;
+  /*
+   * PAGE_ACCESS_UNSPECIFIED leaves it as it is.
+   */
+  Auth__V1__PageAccess unmatched_page_access;
+  Auth__V1__BoolValue *page_paths_case_insensitive;
+  /*
+   * Replaces the list when present.
+   */
+  Auth__V1__StringList *redirect_origins;
 };
 #define AUTH__V1__UPDATE_SETTINGS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&auth__v1__update_settings_request__descriptor) \
-    , NULL, NULL, NULL, NULL }
+    , NULL, NULL, NULL, NULL, NULL, AUTH__V1__PAGE_ACCESS__PAGE_ACCESS_UNSPECIFIED, NULL, NULL }
 
 
 struct  Auth__V1__EmailTemplate
