@@ -5,7 +5,7 @@ public import NIOCore
 public enum FrameError: Error, Hashable, Sendable {
     /// The length prefix announced more than the limit; the body is not read.
     case tooLarge(length: Int, limit: Int)
-    /// The bytes inside the length are not an `auth.v1.Frame`.
+    /// The bytes inside the length are not an `auth.v1.Frame` (or exceed its decoding limits).
     case undecodable(WireDecodingError)
 
     /// How the server reports it before closing.
@@ -19,19 +19,38 @@ public enum FrameError: Error, Hashable, Sendable {
     }
 }
 
+/// A frame as it came off the wire, with the bytes it took there (the prefix included):
+/// the server counts those against its read budget until the frame's call is answered.
+public struct ReceivedFrame: Sendable, Hashable {
+    public var frame: AuthV1.Frame
+    public var wireBytes: Int
+
+    public init(frame: AuthV1.Frame, wireBytes: Int) {
+        self.frame = frame
+        self.wireBytes = wireBytes
+    }
+}
+
 /// Cuts a stream into frames: a 4-byte big-endian length, then that many bytes of an
 /// `auth.v1.Frame`. Refuses an oversize length as soon as the prefix arrives, so a
-/// peer cannot make the server buffer more than `maximumFrameBytes`.
+/// peer cannot make the server buffer more than `maximumFrameBytes`; decodes the envelope
+/// under `limits`, so its metadata cannot cost more than they allow.
 public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
-    public typealias InboundOut = AuthV1.Frame
+    public typealias InboundOut = ReceivedFrame
+
+    /// A buffer at least this large that holds little after a frame is copied small again,
+    /// so a connection does not keep the storage of its largest frame.
+    static let compactionThreshold = 64 * 1024
 
     public let maximumFrameBytes: Int
+    public let limits: DecodingLimits
 
-    public init(maximumFrameBytes: Int) {
+    public init(maximumFrameBytes: Int, limits: DecodingLimits) {
         self.maximumFrameBytes = maximumFrameBytes
+        self.limits = limits
     }
 
-    public mutating func decode(buffer: inout ByteBuffer) throws -> AuthV1.Frame? {
+    public mutating func decode(buffer: inout ByteBuffer) throws -> ReceivedFrame? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else {
             return nil
         }
@@ -42,19 +61,25 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
             return nil
         }
         buffer.moveReaderIndex(forwardBy: 4)
+        let limits = self.limits
         let frame = buffer.readWithUnsafeReadableBytes { raw in
             (Int(length), Result { () throws(WireDecodingError) in
-                try AuthV1.Frame(decoding: UnsafeRawBufferPointer(rebasing: raw.prefix(Int(length))))
+                try AuthV1.Frame(decoding: UnsafeRawBufferPointer(rebasing: raw.prefix(Int(length))), limits: limits)
             })
         }
+        if buffer.capacity >= Self.compactionThreshold, buffer.readableBytes > 0, buffer.readableBytes <= buffer.capacity / 4 {
+            var compact = ByteBuffer()
+            compact.writeImmutableBuffer(buffer)
+            buffer = compact
+        }
         do throws(WireDecodingError) {
-            return try frame.get()
+            return ReceivedFrame(frame: try frame.get(), wireBytes: 4 + Int(length))
         } catch {
             throw FrameError.undecodable(error)
         }
     }
 
-    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> AuthV1.Frame? {
+    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ReceivedFrame? {
         // A frame cut short by EOF is dropped: there is no one left to answer.
         try decode(buffer: &buffer)
     }

@@ -1,4 +1,4 @@
-import AuthWire
+public import AuthWire
 public import NIOCore
 import NIOPosix
 import Synchronization
@@ -21,17 +21,22 @@ public struct ClientConfiguration: Sendable {
     public var connectTimeout: Duration
     /// Largest response frame accepted.
     public var maximumFrameBytes: Int
+    /// Counts allowed when decoding responses. Unbounded by default: a client trusts the
+    /// server it chose, and its frame limit bounds the work (a page of users holds many).
+    public var decodingLimits: DecodingLimits
 
     public init(
         defaultTimeout: Duration? = nil,
         metadata: [String: String] = [:],
         connectTimeout: Duration = .seconds(5),
-        maximumFrameBytes: Int = 4 * 1024 * 1024
+        maximumFrameBytes: Int = 4 * 1024 * 1024,
+        decodingLimits: DecodingLimits = .unbounded
     ) {
         self.defaultTimeout = defaultTimeout
         self.metadata = metadata
         self.connectTimeout = connectTimeout
         self.maximumFrameBytes = maximumFrameBytes
+        self.decodingLimits = decodingLimits
     }
 
     public static var defaults: Self { Self() }
@@ -76,7 +81,7 @@ public final class RPCClient: RPCCaller {
     ) async throws(RPCError) -> Response {
         let payload = try await callRaw(method.path, payload: request.encoded(), options: options)
         do throws(WireDecodingError) {
-            return try Response(decoding: payload)
+            return try Response(decoding: payload, limits: configuration.decodingLimits)
         } catch {
             throw RPCError.internalError("response of \(method.path) is \(error.description)")
         }
@@ -166,13 +171,14 @@ public final class RPCClient: RPCCaller {
 
     private func connect() -> EventLoopFuture<any Channel> {
         let maximumFrameBytes = configuration.maximumFrameBytes
+        let limits = configuration.decodingLimits
         let future = ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handlers = channel.pipeline.syncOperations
-                    try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximumFrameBytes)))
+                    try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximumFrameBytes, limits: limits)))
                     try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
                     try handlers.addHandler(ClientConnectionHandler())
                 }
@@ -218,7 +224,7 @@ struct CancelCallEvent: Sendable {
 /// The client side of one connection: remembers which promise waits for which call id,
 /// enforces deadlines locally, and fails everything still waiting when the connection ends.
 final class ClientConnectionHandler: ChannelDuplexHandler {
-    typealias InboundIn = AuthV1.Frame
+    typealias InboundIn = ReceivedFrame
     typealias OutboundIn = OutgoingCall
     typealias OutboundOut = AuthV1.Frame
 
@@ -269,7 +275,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
+        let frame = unwrapInboundIn(data).frame
         switch frame.kind {
         case .response:
             // A response to a call we gave up on (deadline, cancel) finds nothing here.

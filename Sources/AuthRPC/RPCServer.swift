@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 public import Logging
 public import NIOCore
 import NIOPosix
@@ -8,17 +15,29 @@ import Synchronization
 /// `start()` binds; `run()` serves until `beginGracefulShutdown()` (no new connections,
 /// calls in flight finish, then every connection gets a GOAWAY) or until it is cancelled.
 public final class RPCServer: Sendable {
+    /// Bytes one read may take from a socket, and reads per wake-up: together the most a
+    /// connection reads past its budget before its reads pause (r in docs/operations.md).
+    static let maximumReadBytes = 16 * 1024
+    static let readsPerWakeUp = 1
+
+    /// File descriptors authd needs besides its connections: database, log, event loops.
+    static let reservedFileDescriptors = 128
+
     private let router: Router
     private let configuration: ServerConfiguration
     private let group: any EventLoopGroup
     private let logger: Logger
+    private let log: RateLimitedLog
+    private let acceptLog: RateLimitedLog
+    private let readBudget: ServerReadBudget
     private let state = Mutex(State())
 
     private struct State {
         var serverChannel: (any Channel)?
         var connections: [ObjectIdentifier: any Channel] = [:]
-        var openConnections = 0
+        var connectionsPerPeer: [String: Int] = [:]
         var shuttingDown = false
+        var logFlush: RepeatedTask?
     }
 
     public init(
@@ -27,50 +46,93 @@ public final class RPCServer: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "authd.rpc")
     ) {
+        precondition(configuration.problem == nil, configuration.problem ?? "")
         self.router = router
         self.configuration = configuration
         self.group = group
         self.logger = logger
+        self.log = RateLimitedLog(logger: logger, linesPerSecond: configuration.logLinesPerPeerPerSecond)
+        self.acceptLog = RateLimitedLog(logger: logger, linesPerSecond: 1)
+        self.readBudget = ServerReadBudget(limit: configuration.maximumBufferedBytes)
     }
 
     /// Binds the listening socket. Separate from `run()` so a caller can learn the port first.
     public func start() async throws {
+        raiseFileDescriptorLimit()
         let configuration = self.configuration
         let router = self.router
         let logger = self.logger
+        let log = self.log
+        let acceptLog = self.acceptLog
+        let readBudget = self.readBudget
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // Out of descriptors, accept fails: retry a second later (NIO's backoff) and say so.
+                    try channel.pipeline.syncOperations.addHandler(AcceptBackoffHandler(shouldForwardIOErrorCaught: true))
+                    try channel.pipeline.syncOperations.addHandler(AcceptErrorLogger(log: acceptLog))
+                }
+            }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelOption(.maxMessagesPerRead, value: UInt(Self.readsPerWakeUp))
+            .childChannelOption(
+                .recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: Self.maximumReadBytes)
+            )
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let admitted = self.admit(channel)
                     let handlers = channel.pipeline.syncOperations
-                    try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes)))
-                    try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
-                    if admitted {
-                        try handlers.addHandler(IdleStateHandler(readTimeout: TimeAmount(configuration.idleTimeout)))
-                        try handlers.addHandler(ServerConnectionHandler(router: router, configuration: configuration, logger: logger))
-                    } else {
-                        logger.warning("refusing connection: \(configuration.maximumConnections) connections open")
-                        try handlers.addHandler(
-                            RefuseConnectionHandler(
-                                reason: .resourceExhausted("server has \(configuration.maximumConnections) connections open (the limit)")
-                            )
-                        )
+                    if let refusal = self.admit(channel) {
+                        // Nothing it sends is read: it gets its GOAWAY and is closed.
+                        try channel.syncOptions?.setOption(.autoRead, value: false)
+                        let peer = channel.remoteAddress?.ipAddress ?? "?"
+                        log.log(.warning, key: peer, "refusing connection: \(refusal.message)", metadata: ["peer": "\(peer)"])
+                        try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
+                        try handlers.addHandler(RefuseConnectionHandler(reason: refusal))
+                        return
                     }
+                    try handlers.addHandler(
+                        ReadBudgetHandler(
+                            connectionLimit: configuration.maximumBufferedBytesPerConnection,
+                            server: readBudget,
+                            log: log
+                        )
+                    )
+                    try handlers.addHandler(
+                        ByteToMessageHandler(
+                            FrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes, limits: configuration.envelopeLimits)
+                        )
+                    )
+                    // One large answer must not leave its buffer behind for the life of the connection.
+                    try handlers.addHandler(MessageToByteHandler(FrameEncoder(), desiredBufferCapacity: Self.maximumReadBytes))
+                    try handlers.addHandler(
+                        ServerConnectionHandler(router: router, configuration: configuration, logger: logger, log: log)
+                    )
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
             .get()
-        state.withLock { $0.serverChannel = channel }
+        let flush = channel.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            log.flush()
+            acceptLog.flush()
+        }
+        state.withLock {
+            $0.serverChannel = channel
+            $0.logFlush = flush
+        }
         logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
     }
 
     /// The bound port; nil before `start()`.
     public var localPort: Int? {
         state.withLock { $0.serverChannel?.localAddress?.port }
+    }
+
+    /// Bytes read from all connections and not yet done with (the server-wide read budget's use).
+    public var bufferedBytes: Int {
+        readBudget.used
     }
 
     /// Serves until the listening socket closes and every connection has ended.
@@ -85,6 +147,9 @@ public final class RPCServer: Sendable {
         } onCancel: {
             self.beginGracefulShutdown()
         }
+        state.withLock { $0.logFlush?.cancel() }
+        log.flush(all: true)
+        acceptLog.flush(all: true)
     }
 
     /// Stops accepting, lets calls in flight finish, then sends every connection a GOAWAY.
@@ -111,25 +176,93 @@ public final class RPCServer: Sendable {
         }
     }
 
-    /// Counts the connection in, or says it is one too many.
-    private func admit(_ channel: any Channel) -> Bool {
+    /// Counts the connection in, or says why it is one too many: the server's limit first,
+    /// then its peer's (keyed by IP address, not port: one source, one share).
+    private func admit(_ channel: any Channel) -> RPCError? {
         let id = ObjectIdentifier(channel)
-        let admitted = state.withLock { state -> Bool in
-            guard state.openConnections < configuration.maximumConnections, !state.shuttingDown else {
-                return false
+        let peer = channel.remoteAddress?.ipAddress ?? "?"
+        let refusal = state.withLock { state -> RPCError? in
+            if state.shuttingDown {
+                return .unavailable("server is shutting down")
             }
-            state.openConnections += 1
+            guard state.connections.count < configuration.maximumConnections else {
+                return .resourceExhausted("server has \(configuration.maximumConnections) connections open (the limit)")
+            }
+            let fromPeer = state.connectionsPerPeer[peer, default: 0]
+            guard fromPeer < configuration.maximumConnectionsPerPeer else {
+                return .resourceExhausted(
+                    "\(peer) has \(configuration.maximumConnectionsPerPeer) connections open (the limit per peer address)"
+                )
+            }
+            state.connectionsPerPeer[peer] = fromPeer + 1
             state.connections[id] = channel
-            return true
+            return nil
         }
-        if admitted {
+        if refusal == nil {
             channel.closeFuture.whenComplete { _ in
                 self.state.withLock { state in
-                    state.openConnections -= 1
                     state.connections[id] = nil
+                    let left = state.connectionsPerPeer[peer, default: 1] - 1
+                    state.connectionsPerPeer[peer] = left > 0 ? left : nil
                 }
             }
         }
-        return admitted
+        return refusal
+    }
+
+    /// Connections need a descriptor each: raise the soft limit towards the hard one when it
+    /// is below what `maximumConnections` needs, and say so when even the hard one is.
+    private func raiseFileDescriptorLimit() {
+        #if canImport(Glibc) || canImport(Musl) || canImport(Darwin)
+        var limit = rlimit()
+        guard getrlimit(resourceLimitOpenFiles, &limit) == 0 else { return }
+        let needed = rlim_t(configuration.maximumConnections + Self.reservedFileDescriptors)
+        guard limit.rlim_cur < needed else { return }
+        let raised = min(needed, limit.rlim_max)
+        if raised > limit.rlim_cur {
+            var wanted = limit
+            wanted.rlim_cur = raised
+            if setrlimit(resourceLimitOpenFiles, &wanted) == 0 {
+                limit = wanted
+            }
+        }
+        if limit.rlim_cur < needed {
+            logger.warning(
+                "the open-file limit (\(limit.rlim_cur)) is below what \(configuration.maximumConnections) connections need (\(needed)): raise LimitNOFILE or lower --max-connections"
+            )
+        }
+        #endif
+    }
+}
+
+#if canImport(Glibc)
+private let resourceLimitOpenFiles = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#elseif canImport(Musl) || canImport(Darwin)
+private let resourceLimitOpenFiles = RLIMIT_NOFILE
+#endif
+
+/// Logs a failed accept (most often: out of file descriptors) at most once a second; NIO's
+/// `AcceptBackoffHandler` before it retries a second later. Without it, such failures are silent.
+final class AcceptErrorLogger: ChannelInboundHandler {
+    typealias InboundIn = any Channel
+
+    private let log: RateLimitedLog
+
+    init(log: RateLimitedLog) {
+        self.log = log
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let error = error as? IOError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        let reason: String
+        switch error.errnoCode {
+        case EMFILE: reason = "out of file descriptors (EMFILE: the process's open-file limit); raise LimitNOFILE"
+        case ENFILE: reason = "out of file descriptors (ENFILE: the system's limit)"
+        default: reason = "\(error)"
+        }
+        log.log(.error, key: "accept", "cannot accept connections: \(reason); retrying in 1 s")
     }
 }

@@ -8,12 +8,13 @@ struct DrainConnectionEvent: Sendable {}
 /// The server side of one connection: turns request frames into handler calls, many
 /// in flight at once, and their outcomes into response frames, in completion order.
 ///
-/// Everything here runs on the connection's event loop; handlers run as tasks off it.
-/// `inFlight` is the arbiter of the one answer per call: whoever removes a call from it
-/// (its handler finishing, its deadline passing, a CANCEL) decides what, if anything,
-/// is written for it.
+/// Everything here runs on the connection's event loop; handlers run as tasks off it, and
+/// so does the decoding of their requests. `inFlight` is the arbiter of the one answer per
+/// call: whoever removes a call from it (its handler finishing, its deadline passing, a
+/// CANCEL) decides what, if anything, is written for it, and releases the call's bytes to
+/// the `ReadBudgetHandler`.
 final class ServerConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = AuthV1.Frame
+    typealias InboundIn = ReceivedFrame
     typealias OutboundOut = AuthV1.Frame
 
     private struct InFlightCall {
@@ -21,12 +22,18 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let serial: UInt64
         let task: Task<Void, Never>
         let requestID: String
+        /// The request frame's bytes on the wire, held against the read budget until answered.
+        let wireBytes: Int
         var deadlineTimer: Scheduled<Void>?
     }
+
+    /// A GOAWAY the peer does not read (its window full) must not keep the connection open.
+    static let goAwayWriteTimeout = TimeAmount.seconds(5)
 
     private let router: Router
     private let configuration: ServerConfiguration
     private let logger: Logger
+    private let log: RateLimitedLog
     private var context: ChannelHandlerContext?
     private var inFlight: [UInt64: InFlightCall] = [:]
     private var nextSerial: UInt64 = 0
@@ -34,53 +41,67 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var draining = false
     private var closing = false
     private var peerAddress: String?
+    private var peerKey = "?"
+    /// The last frame read, or the last call answered when that was later: idle time counts from here.
+    private var lastActivity = NIODeadline.now()
+    private var idleTimer: Scheduled<Void>?
 
-    init(router: Router, configuration: ServerConfiguration, logger: Logger) {
+    init(router: Router, configuration: ServerConfiguration, logger: Logger, log: RateLimitedLog) {
         self.router = router
         self.configuration = configuration
         self.logger = logger
+        self.log = log
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.peerAddress = context.channel.remoteAddress?.description
+        self.peerKey = context.channel.remoteAddress?.ipAddress ?? "?"
+        lastActivity = .now()
+        scheduleIdleCheck(at: lastActivity + TimeAmount(configuration.idleTimeout))
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
         self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        for (_, call) in inFlight {
-            call.deadlineTimer?.cancel()
-            call.task.cancel()
-        }
-        inFlight.removeAll()
+        idleTimer?.cancel()
+        idleTimer = nil
+        abandonCalls()
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let received = unwrapInboundIn(data)
         guard !closing else { return }
-        let frame = unwrapInboundIn(data)
+        lastActivity = .now()
+        let frame = received.frame
         switch frame.kind {
         case .request:
-            startCall(frame, context: context)
+            if !startCall(frame, wireBytes: received.wireBytes, context: context) {
+                release(received.wireBytes)
+            }
         case .cancel:
+            release(received.wireBytes)
             if let call = inFlight.removeValue(forKey: frame.callID) {
                 call.deadlineTimer?.cancel()
                 call.task.cancel()
+                release(call.wireBytes)
                 finishDrainIfDone()
             }
         default:
-            goAway(RPCError.invalidArgument("frame kind \(frame.kind) is not allowed from a client"))
+            release(received.wireBytes)
+            refuse(RPCError.invalidArgument("frame kind \(frame.kind) is not allowed from a client"))
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
         case let error as FrameError:
-            logger.info("closing connection: \(error.status.message)", metadata: ["peer": "\(peerAddress ?? "?")"])
-            goAway(error.status)
+            refuse(error.status)
         default:
             logger.debug("connection error: \(error)", metadata: ["peer": "\(peerAddress ?? "?")"])
             context.close(promise: nil)
@@ -89,12 +110,6 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
-        case let idle as IdleStateHandler.IdleStateEvent where idle == .read:
-            if inFlight.isEmpty {
-                let seconds = Double(configuration.idleTimeout.components.seconds)
-                    + Double(configuration.idleTimeout.components.attoseconds) / 1e18
-                goAway(RPCError.unavailable("connection idle for \(seconds) s"))
-            }
         case is DrainConnectionEvent:
             draining = true
             finishDrainIfDone()
@@ -105,20 +120,22 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     // MARK: Calls
 
-    private func startCall(_ frame: AuthV1.Frame, context: ChannelHandlerContext) {
+    /// Starts the call of a REQUEST frame; false when the frame was answered or refused at
+    /// once, so that the caller releases its bytes.
+    private func startCall(_ frame: AuthV1.Frame, wireBytes: Int, context: ChannelHandlerContext) -> Bool {
         let callID = frame.callID
         guard callID != 0 else {
-            goAway(RPCError.invalidArgument("request frame has call_id 0; call ids start at 1"))
-            return
+            refuse(RPCError.invalidArgument("request frame has call_id 0; call ids start at 1"))
+            return false
         }
         guard inFlight[callID] == nil else {
-            goAway(RPCError.invalidArgument("call id \(callID) is already in flight on this connection"))
-            return
+            refuse(RPCError.invalidArgument("call id \(callID) is already in flight on this connection"))
+            return false
         }
         let requestID = frame.metadata[MetadataKey.requestID] ?? Self.makeRequestID()
         guard !draining else {
             respond(callID: callID, requestID: requestID, outcome: .failure(.unavailable("server is shutting down")))
-            return
+            return false
         }
         guard inFlight.count < configuration.maximumCallsInFlight else {
             respond(
@@ -130,14 +147,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                     )
                 )
             )
-            return
+            return false
         }
         guard let method = router.method(named: frame.method) else {
             let message = frame.method.isEmpty
                 ? "request frame has no method"
                 : "method \(frame.method) is not implemented by this server"
             respond(callID: callID, requestID: requestID, outcome: .failure(.unimplemented(message)))
-            return
+            return false
         }
 
         let timeout: Duration? = frame.timeoutMs > 0 ? .milliseconds(frame.timeoutMs) : nil
@@ -150,16 +167,20 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             logger: self.logger
         )
         let payload = frame.payload
+        let limits = configuration.requestLimits(for: frame.method)
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         nextSerial &+= 1
         let serial = nextSerial
+        // The request is decoded in the task, off the event loop, under the method's limits.
         let task = Task {
-            let outcome = await method.handle(payload, callContext)
+            let outcome = await DecodingLimits.$current.withValue(limits) {
+                await method.handle(payload, callContext)
+            }
             loopBound.eventLoop.execute {
                 loopBound.value.complete(callID: callID, serial: serial, outcome: outcome)
             }
         }
-        var call = InFlightCall(serial: serial, task: task, requestID: requestID)
+        var call = InFlightCall(serial: serial, task: task, requestID: requestID, wireBytes: wireBytes)
         if let timeout {
             call.deadlineTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 let handler = loopBound.value
@@ -173,6 +194,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             }
         }
         inFlight[callID] = call
+        return true
     }
 
     private func complete(callID: UInt64, serial: UInt64, outcome: Result<[UInt8], RPCError>) {
@@ -181,7 +203,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         guard let call = inFlight[callID], call.serial == serial else { return }
         inFlight[callID] = nil
         call.deadlineTimer?.cancel()
+        if inFlight.isEmpty {
+            lastActivity = .now()
+        }
         respond(callID: callID, requestID: call.requestID, outcome: outcome)
+        release(call.wireBytes)
         finishDrainIfDone()
     }
 
@@ -211,26 +237,85 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Gives bytes back to the read budget, which may resume reading.
+    private func release(_ bytes: Int) {
+        context?.triggerUserOutboundEvent(ReleaseReadBytes(count: bytes), promise: nil)
+    }
+
+    // MARK: Idle time
+
+    private func scheduleIdleCheck(at deadline: NIODeadline) {
+        guard let context else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        idleTimer = context.eventLoop.scheduleTask(deadline: deadline) {
+            loopBound.value.checkIdle()
+        }
+    }
+
+    /// Idle means no call in flight and no frame completed for the idle timeout. Bytes of
+    /// a frame that never completes do not count, so a peer cannot hold a connection (and
+    /// its buffered bytes) by trickling.
+    private func checkIdle() {
+        let timeout = TimeAmount(configuration.idleTimeout)
+        let now = NIODeadline.now()
+        guard inFlight.isEmpty else {
+            scheduleIdleCheck(at: now + timeout)
+            return
+        }
+        let due = lastActivity + timeout
+        guard now >= due else {
+            scheduleIdleCheck(at: due)
+            return
+        }
+        let seconds = Double(configuration.idleTimeout.components.seconds)
+            + Double(configuration.idleTimeout.components.attoseconds) / 1e18
+        goAway(RPCError.unavailable("connection idle for \(seconds) s"))
+    }
+
+    // MARK: Closing
+
     private func finishDrainIfDone() {
         if draining && inFlight.isEmpty {
             goAway(RPCError.unavailable("server is shutting down"))
         }
     }
 
+    /// GOAWAY for what a peer sent that no client should: logged (rate-limited per peer).
+    private func refuse(_ reason: RPCError) {
+        guard !closing else { return }
+        log.log(
+            .info,
+            key: peerKey,
+            "closing connection: \(reason.message)",
+            metadata: ["peer": "\(peerAddress ?? "?")", "code": "\(reason.code)"]
+        )
+        goAway(reason)
+    }
+
     /// Sends a GOAWAY saying why, then closes. Calls still in flight are abandoned.
     private func goAway(_ reason: RPCError) {
         guard let context, !closing else { return }
         closing = true
-        for (_, call) in inFlight {
-            call.deadlineTimer?.cancel()
-            call.task.cancel()
-        }
-        inFlight.removeAll()
+        idleTimer?.cancel()
+        idleTimer = nil
+        abandonCalls()
         let frame = AuthV1.Frame(kind: .goaway, status: reason.status)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in
             channel.close(promise: nil)
         }
+        context.eventLoop.scheduleTask(in: Self.goAwayWriteTimeout) {
+            channel.close(promise: nil)
+        }
+    }
+
+    private func abandonCalls() {
+        for (_, call) in inFlight {
+            call.deadlineTimer?.cancel()
+            call.task.cancel()
+            release(call.wireBytes)
+        }
+        inFlight.removeAll()
     }
 
     private static func makeRequestID() -> String {
@@ -241,9 +326,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 }
 
-/// Answers a connection over the limit with a GOAWAY as soon as it is active, then closes it.
+/// Answers a connection over a limit with a GOAWAY as soon as it is active, then closes it.
 final class RefuseConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = AuthV1.Frame
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = AuthV1.Frame
 
     private let reason: RPCError
@@ -256,6 +341,9 @@ final class RefuseConnectionHandler: ChannelInboundHandler {
         let frame = AuthV1.Frame(kind: .goaway, status: reason.status)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+        context.eventLoop.scheduleTask(in: ServerConnectionHandler.goAwayWriteTimeout) {
             channel.close(promise: nil)
         }
     }

@@ -6,7 +6,14 @@ enum Schema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: v1)
+        migrator.registerMigration("v2 email change", migrate: v2EmailChange)
         return migrator
+    }
+
+    /// An email change waits in a one-time code (purpose "email_change") that holds the
+    /// address the account moves to.
+    private static func v2EmailChange(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE one_time_codes ADD COLUMN new_email TEXT")
     }
 
     /// The whole product's schema. Times are INTEGER milliseconds since the Unix epoch.

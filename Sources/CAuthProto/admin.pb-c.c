@@ -5754,17 +5754,21 @@ const ProtobufCEnumDescriptor auth__v1__page_access__descriptor =
   auth__v1__page_access__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue auth__v1__template_kind__enum_values_by_number[3] =
+static const ProtobufCEnumValue auth__v1__template_kind__enum_values_by_number[5] =
 {
   { "TEMPLATE_KIND_UNSPECIFIED", "AUTH__V1__TEMPLATE_KIND__TEMPLATE_KIND_UNSPECIFIED", 0 },
   { "TEMPLATE_KIND_INVITATION", "AUTH__V1__TEMPLATE_KIND__TEMPLATE_KIND_INVITATION", 1 },
   { "TEMPLATE_KIND_VERIFICATION_CODE", "AUTH__V1__TEMPLATE_KIND__TEMPLATE_KIND_VERIFICATION_CODE", 2 },
+  { "TEMPLATE_KIND_EMAIL_CHANGE_CODE", "AUTH__V1__TEMPLATE_KIND__TEMPLATE_KIND_EMAIL_CHANGE_CODE", 3 },
+  { "TEMPLATE_KIND_EMAIL_CHANGE_NOTICE", "AUTH__V1__TEMPLATE_KIND__TEMPLATE_KIND_EMAIL_CHANGE_NOTICE", 4 },
 };
 static const ProtobufCIntRange auth__v1__template_kind__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 5}
 };
-static const ProtobufCEnumValueIndex auth__v1__template_kind__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex auth__v1__template_kind__enum_values_by_name[5] =
 {
+  { "TEMPLATE_KIND_EMAIL_CHANGE_CODE", 3 },
+  { "TEMPLATE_KIND_EMAIL_CHANGE_NOTICE", 4 },
   { "TEMPLATE_KIND_INVITATION", 1 },
   { "TEMPLATE_KIND_UNSPECIFIED", 0 },
   { "TEMPLATE_KIND_VERIFICATION_CODE", 2 },
@@ -5776,9 +5780,9 @@ const ProtobufCEnumDescriptor auth__v1__template_kind__descriptor =
   "TemplateKind",
   "Auth__V1__TemplateKind",
   "auth.v1",
-  3,
+  5,
   auth__v1__template_kind__enum_values_by_number,
-  3,
+  5,
   auth__v1__template_kind__enum_values_by_name,
   1,
   auth__v1__template_kind__value_ranges,

@@ -469,6 +469,96 @@ void   auth__v1__update_profile_response__free_unpacked
   assert(message->base.descriptor == &auth__v1__update_profile_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   auth__v1__confirm_email_change_request__init
+                     (Auth__V1__ConfirmEmailChangeRequest         *message)
+{
+  static const Auth__V1__ConfirmEmailChangeRequest init_value = AUTH__V1__CONFIRM_EMAIL_CHANGE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t auth__v1__confirm_email_change_request__get_packed_size
+                     (const Auth__V1__ConfirmEmailChangeRequest *message)
+{
+  assert(message->base.descriptor == &auth__v1__confirm_email_change_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t auth__v1__confirm_email_change_request__pack
+                     (const Auth__V1__ConfirmEmailChangeRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &auth__v1__confirm_email_change_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t auth__v1__confirm_email_change_request__pack_to_buffer
+                     (const Auth__V1__ConfirmEmailChangeRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &auth__v1__confirm_email_change_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Auth__V1__ConfirmEmailChangeRequest *
+       auth__v1__confirm_email_change_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Auth__V1__ConfirmEmailChangeRequest *)
+     protobuf_c_message_unpack (&auth__v1__confirm_email_change_request__descriptor,
+                                allocator, len, data);
+}
+void   auth__v1__confirm_email_change_request__free_unpacked
+                     (Auth__V1__ConfirmEmailChangeRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &auth__v1__confirm_email_change_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   auth__v1__confirm_email_change_response__init
+                     (Auth__V1__ConfirmEmailChangeResponse         *message)
+{
+  static const Auth__V1__ConfirmEmailChangeResponse init_value = AUTH__V1__CONFIRM_EMAIL_CHANGE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t auth__v1__confirm_email_change_response__get_packed_size
+                     (const Auth__V1__ConfirmEmailChangeResponse *message)
+{
+  assert(message->base.descriptor == &auth__v1__confirm_email_change_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t auth__v1__confirm_email_change_response__pack
+                     (const Auth__V1__ConfirmEmailChangeResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &auth__v1__confirm_email_change_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t auth__v1__confirm_email_change_response__pack_to_buffer
+                     (const Auth__V1__ConfirmEmailChangeResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &auth__v1__confirm_email_change_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Auth__V1__ConfirmEmailChangeResponse *
+       auth__v1__confirm_email_change_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Auth__V1__ConfirmEmailChangeResponse *)
+     protobuf_c_message_unpack (&auth__v1__confirm_email_change_response__descriptor,
+                                allocator, len, data);
+}
+void   auth__v1__confirm_email_change_response__free_unpacked
+                     (Auth__V1__ConfirmEmailChangeResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &auth__v1__confirm_email_change_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   auth__v1__change_password_request__init
                      (Auth__V1__ChangePasswordRequest         *message)
 {
@@ -1370,7 +1460,7 @@ const ProtobufCMessageDescriptor auth__v1__update_profile_request__set_attribute
   (ProtobufCMessageInit) auth__v1__update_profile_request__set_attributes_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor auth__v1__update_profile_request__field_descriptors[4] =
+static const ProtobufCFieldDescriptor auth__v1__update_profile_request__field_descriptors[5] =
 {
   {
     "token",
@@ -1420,8 +1510,21 @@ static const ProtobufCFieldDescriptor auth__v1__update_profile_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "current_password",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__UpdateProfileRequest, current_password),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned auth__v1__update_profile_request__field_indices_by_name[] = {
+  4,   /* field[4] = current_password */
   3,   /* field[3] = email */
   2,   /* field[2] = remove_attributes */
   1,   /* field[1] = set_attributes */
@@ -1430,7 +1533,7 @@ static const unsigned auth__v1__update_profile_request__field_indices_by_name[] 
 static const ProtobufCIntRange auth__v1__update_profile_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor auth__v1__update_profile_request__descriptor =
 {
@@ -1440,14 +1543,14 @@ const ProtobufCMessageDescriptor auth__v1__update_profile_request__descriptor =
   "Auth__V1__UpdateProfileRequest",
   "auth.v1",
   sizeof(Auth__V1__UpdateProfileRequest),
-  4,
+  5,
   auth__v1__update_profile_request__field_descriptors,
   auth__v1__update_profile_request__field_indices_by_name,
   1,  auth__v1__update_profile_request__number_ranges,
   (ProtobufCMessageInit) auth__v1__update_profile_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor auth__v1__update_profile_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor auth__v1__update_profile_response__field_descriptors[3] =
 {
   {
     "user",
@@ -1461,14 +1564,40 @@ static const ProtobufCFieldDescriptor auth__v1__update_profile_response__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "pending_email",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__UpdateProfileResponse, pending_email),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "code_valid_for_seconds",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__UpdateProfileResponse, code_valid_for_seconds),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned auth__v1__update_profile_response__field_indices_by_name[] = {
+  2,   /* field[2] = code_valid_for_seconds */
+  1,   /* field[1] = pending_email */
   0,   /* field[0] = user */
 };
 static const ProtobufCIntRange auth__v1__update_profile_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor auth__v1__update_profile_response__descriptor =
 {
@@ -1478,11 +1607,100 @@ const ProtobufCMessageDescriptor auth__v1__update_profile_response__descriptor =
   "Auth__V1__UpdateProfileResponse",
   "auth.v1",
   sizeof(Auth__V1__UpdateProfileResponse),
-  1,
+  3,
   auth__v1__update_profile_response__field_descriptors,
   auth__v1__update_profile_response__field_indices_by_name,
   1,  auth__v1__update_profile_response__number_ranges,
   (ProtobufCMessageInit) auth__v1__update_profile_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor auth__v1__confirm_email_change_request__field_descriptors[2] =
+{
+  {
+    "token",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__ConfirmEmailChangeRequest, token),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__ConfirmEmailChangeRequest, code),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned auth__v1__confirm_email_change_request__field_indices_by_name[] = {
+  1,   /* field[1] = code */
+  0,   /* field[0] = token */
+};
+static const ProtobufCIntRange auth__v1__confirm_email_change_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor auth__v1__confirm_email_change_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "auth.v1.ConfirmEmailChangeRequest",
+  "ConfirmEmailChangeRequest",
+  "Auth__V1__ConfirmEmailChangeRequest",
+  "auth.v1",
+  sizeof(Auth__V1__ConfirmEmailChangeRequest),
+  2,
+  auth__v1__confirm_email_change_request__field_descriptors,
+  auth__v1__confirm_email_change_request__field_indices_by_name,
+  1,  auth__v1__confirm_email_change_request__number_ranges,
+  (ProtobufCMessageInit) auth__v1__confirm_email_change_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor auth__v1__confirm_email_change_response__field_descriptors[1] =
+{
+  {
+    "user",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Auth__V1__ConfirmEmailChangeResponse, user),
+    &auth__v1__user__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned auth__v1__confirm_email_change_response__field_indices_by_name[] = {
+  0,   /* field[0] = user */
+};
+static const ProtobufCIntRange auth__v1__confirm_email_change_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor auth__v1__confirm_email_change_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "auth.v1.ConfirmEmailChangeResponse",
+  "ConfirmEmailChangeResponse",
+  "Auth__V1__ConfirmEmailChangeResponse",
+  "auth.v1",
+  sizeof(Auth__V1__ConfirmEmailChangeResponse),
+  1,
+  auth__v1__confirm_email_change_response__field_descriptors,
+  auth__v1__confirm_email_change_response__field_indices_by_name,
+  1,  auth__v1__confirm_email_change_response__number_ranges,
+  (ProtobufCMessageInit) auth__v1__confirm_email_change_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor auth__v1__change_password_request__field_descriptors[3] =
@@ -1991,13 +2209,14 @@ const ProtobufCMessageDescriptor auth__v1__authorize_page_response__descriptor =
   (ProtobufCMessageInit) auth__v1__authorize_page_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCMethodDescriptor auth__v1__auth__method_descriptors[10] =
+static const ProtobufCMethodDescriptor auth__v1__auth__method_descriptors[11] =
 {
   { "SignUp", &auth__v1__sign_up_request__descriptor, &auth__v1__sign_up_response__descriptor },
   { "Login", &auth__v1__login_request__descriptor, &auth__v1__login_response__descriptor },
   { "Logout", &auth__v1__logout_request__descriptor, &auth__v1__logout_response__descriptor },
   { "GetMe", &auth__v1__get_me_request__descriptor, &auth__v1__get_me_response__descriptor },
   { "UpdateProfile", &auth__v1__update_profile_request__descriptor, &auth__v1__update_profile_response__descriptor },
+  { "ConfirmEmailChange", &auth__v1__confirm_email_change_request__descriptor, &auth__v1__confirm_email_change_response__descriptor },
   { "ChangePassword", &auth__v1__change_password_request__descriptor, &auth__v1__change_password_response__descriptor },
   { "ForgotPassword", &auth__v1__forgot_password_request__descriptor, &auth__v1__forgot_password_response__descriptor },
   { "ConfirmPassword", &auth__v1__confirm_password_request__descriptor, &auth__v1__confirm_password_response__descriptor },
@@ -2005,11 +2224,12 @@ static const ProtobufCMethodDescriptor auth__v1__auth__method_descriptors[10] =
   { "AuthorizePage", &auth__v1__authorize_page_request__descriptor, &auth__v1__authorize_page_response__descriptor },
 };
 const unsigned auth__v1__auth__method_indices_by_name[] = {
-  8,        /* AcceptInvite */
-  9,        /* AuthorizePage */
-  5,        /* ChangePassword */
-  7,        /* ConfirmPassword */
-  6,        /* ForgotPassword */
+  9,        /* AcceptInvite */
+  10,        /* AuthorizePage */
+  6,        /* ChangePassword */
+  5,        /* ConfirmEmailChange */
+  8,        /* ConfirmPassword */
+  7,        /* ForgotPassword */
   3,        /* GetMe */
   1,        /* Login */
   2,        /* Logout */
@@ -2023,7 +2243,7 @@ const ProtobufCServiceDescriptor auth__v1__auth__descriptor =
   "Auth",
   "Auth__V1__Auth",
   "auth.v1",
-  10,
+  11,
   auth__v1__auth__method_descriptors,
   auth__v1__auth__method_indices_by_name
 };
@@ -2067,13 +2287,21 @@ void auth__v1__auth__update_profile(ProtobufCService *service,
   assert(service->descriptor == &auth__v1__auth__descriptor);
   service->invoke(service, 4, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
+void auth__v1__auth__confirm_email_change(ProtobufCService *service,
+                                          const Auth__V1__ConfirmEmailChangeRequest *input,
+                                          Auth__V1__ConfirmEmailChangeResponse_Closure closure,
+                                          void *closure_data)
+{
+  assert(service->descriptor == &auth__v1__auth__descriptor);
+  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+}
 void auth__v1__auth__change_password(ProtobufCService *service,
                                      const Auth__V1__ChangePasswordRequest *input,
                                      Auth__V1__ChangePasswordResponse_Closure closure,
                                      void *closure_data)
 {
   assert(service->descriptor == &auth__v1__auth__descriptor);
-  service->invoke(service, 5, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void auth__v1__auth__forgot_password(ProtobufCService *service,
                                      const Auth__V1__ForgotPasswordRequest *input,
@@ -2081,7 +2309,7 @@ void auth__v1__auth__forgot_password(ProtobufCService *service,
                                      void *closure_data)
 {
   assert(service->descriptor == &auth__v1__auth__descriptor);
-  service->invoke(service, 6, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void auth__v1__auth__confirm_password(ProtobufCService *service,
                                       const Auth__V1__ConfirmPasswordRequest *input,
@@ -2089,7 +2317,7 @@ void auth__v1__auth__confirm_password(ProtobufCService *service,
                                       void *closure_data)
 {
   assert(service->descriptor == &auth__v1__auth__descriptor);
-  service->invoke(service, 7, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void auth__v1__auth__accept_invite(ProtobufCService *service,
                                    const Auth__V1__AcceptInviteRequest *input,
@@ -2097,7 +2325,7 @@ void auth__v1__auth__accept_invite(ProtobufCService *service,
                                    void *closure_data)
 {
   assert(service->descriptor == &auth__v1__auth__descriptor);
-  service->invoke(service, 8, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void auth__v1__auth__authorize_page(ProtobufCService *service,
                                     const Auth__V1__AuthorizePageRequest *input,
@@ -2105,7 +2333,7 @@ void auth__v1__auth__authorize_page(ProtobufCService *service,
                                     void *closure_data)
 {
   assert(service->descriptor == &auth__v1__auth__descriptor);
-  service->invoke(service, 9, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
+  service->invoke(service, 10, (const ProtobufCMessage *) input, (ProtobufCClosure) closure, closure_data);
 }
 void auth__v1__auth__init (Auth__V1__Auth_Service *service,
                            Auth__V1__Auth_ServiceDestroy destroy)

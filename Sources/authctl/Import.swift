@@ -102,13 +102,21 @@ struct UsersImport: AsyncParsableCommand {
         var totals = (created: 0, updated: 0, skipped: 0, errors: 0, records: 0)
         var tooLong: Int?
 
+        // A record read but left for the next chunk, because it would take this one past the budget.
+        var carried: CSVRecordReader.Record?
+        // Header, rows and envelope stay well inside the server's frame limit (3 MiB by default).
+        let rowBudget = max(Self.maximumChunkBytes - header.utf8.count, 1)
         try await global.withAdmin { admin in
             while true {
                 var chunk: [UInt8] = []
                 var firstLine = 0
                 var records = 0
-                // Also cut at 2 MiB, well inside the server's frame limit (4 MiB by default).
-                while records < chunkRows, chunk.count < Self.maximumChunkBytes, let record = reader.next() {
+                while records < chunkRows, let record = carried ?? reader.next() {
+                    carried = nil
+                    if !chunk.isEmpty, chunk.count + record.bytes.count > rowBudget {
+                        carried = record
+                        break
+                    }
                     if record.tooLong {
                         tooLong = record.line
                         break

@@ -6,7 +6,7 @@ import AuthClient
 struct Templates: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "templates",
-        abstract: "Email templates (invitation, verification-code): Mustache subject, text and HTML bodies.",
+        abstract: "Email templates (invitation, verification-code, email-change-code, email-change-notice): Mustache subject, text and HTML bodies.",
         subcommands: [TemplatesGet.self, TemplatesSet.self, TemplatesReset.self, TemplatesPreview.self]
     )
 }
@@ -14,11 +14,15 @@ struct Templates: AsyncParsableCommand {
 enum TemplateKindArgument: String, ExpressibleByArgument, CaseIterable {
     case invitation
     case verificationCode = "verification-code"
+    case emailChangeCode = "email-change-code"
+    case emailChangeNotice = "email-change-notice"
 
     var kind: AuthV1.TemplateKind {
         switch self {
         case .invitation: .invitation
         case .verificationCode: .verificationCode
+        case .emailChangeCode: .emailChangeCode
+        case .emailChangeNotice: .emailChangeNotice
         }
     }
 }
@@ -57,6 +61,8 @@ extension AuthV1.TemplateKind {
         switch self {
         case .invitation: TemplateKindArgument.invitation.rawValue
         case .verificationCode: TemplateKindArgument.verificationCode.rawValue
+        case .emailChangeCode: TemplateKindArgument.emailChangeCode.rawValue
+        case .emailChangeNotice: TemplateKindArgument.emailChangeNotice.rawValue
         default: description
         }
     }

@@ -47,11 +47,29 @@ struct Authd: AsyncParsableCommand {
     @Option(help: "Calls one connection may have in flight.")
     var maxInFlight = ServerConfiguration.defaults.maximumCallsInFlight
 
-    @Option(help: "Close a connection idle for this long, in milliseconds.")
-    var idleTimeoutMs = 300_000
+    @Option(help: "Close a connection with no call in flight that completes no frame for this long, in milliseconds.")
+    var idleTimeoutMs = Int(ServerConfiguration.defaults.idleTimeout / .milliseconds(1))
 
     @Option(help: "Connections served at once.")
     var maxConnections = ServerConfiguration.defaults.maximumConnections
+
+    @Option(help: "Connections served at once from one peer IP address.")
+    var maxConnectionsPerPeer = ServerConfiguration.defaults.maximumConnectionsPerPeer
+
+    @Option(help: "Bytes one connection may hold read but not answered before its reads pause (at least --max-frame-bytes + 4).")
+    var maxBufferedBytesPerConnection = ServerConfiguration.defaults.maximumBufferedBytesPerConnection
+
+    @Option(help: "Bytes all connections together may hold read but not answered before reads pause.")
+    var maxBufferedBytes = ServerConfiguration.defaults.maximumBufferedBytes
+
+    @Option(help: "Metadata entries a frame may carry.")
+    var maxMetadataEntries = ServerConfiguration.defaults.envelopeLimits.maximumElements
+
+    @Option(help: "Elements a repeated or map field of a request may hold.")
+    var maxRepeatedElements = ServerConfiguration.defaults.requestLimits.maximumElements
+
+    @Option(help: "Fields a request may hold in all, nested ones and repeated elements included.")
+    var maxRequestFields = ServerConfiguration.defaults.requestLimits.maximumFields
 
     @Option(help: "The SQLite database file; created with its schema when missing.")
     var database = "authd.sqlite"
@@ -104,6 +122,13 @@ struct Authd: AsyncParsableCommand {
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
         guard idleTimeoutMs >= 1 else { throw ValidationError("--idle-timeout-ms must be at least 1") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+        guard maxConnectionsPerPeer >= 1 else { throw ValidationError("--max-connections-per-peer must be at least 1") }
+        guard maxMetadataEntries >= 1, maxRepeatedElements >= 1, maxRequestFields >= 1 else {
+            throw ValidationError("--max-metadata-entries, --max-repeated-elements and --max-request-fields must be at least 1")
+        }
+        if let problem = rpcConfiguration.problem {
+            throw ValidationError("--max-buffered-bytes-per-connection and --max-buffered-bytes: \(problem)")
+        }
         guard (1...24).contains(scryptLogN), scryptR >= 1, scryptP >= 1 else {
             throw ValidationError("scrypt parameters out of range: --scrypt-log-n 1...24, --scrypt-r and --scrypt-p at least 1")
         }
@@ -118,6 +143,23 @@ struct Authd: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
     }
 
+    var rpcConfiguration: ServerConfiguration {
+        var rpc = ServerConfiguration.defaults
+        rpc.host = host
+        rpc.port = port
+        rpc.maximumFrameBytes = maxFrameBytes
+        rpc.maximumCallsInFlight = maxInFlight
+        rpc.idleTimeout = .milliseconds(idleTimeoutMs)
+        rpc.maximumConnections = maxConnections
+        rpc.maximumConnectionsPerPeer = maxConnectionsPerPeer
+        rpc.maximumBufferedBytesPerConnection = maxBufferedBytesPerConnection
+        rpc.maximumBufferedBytes = maxBufferedBytes
+        rpc.envelopeLimits.maximumElements = maxMetadataEntries
+        rpc.requestLimits.maximumElements = maxRepeatedElements
+        rpc.requestLimits.maximumFields = maxRequestFields
+        return rpc
+    }
+
     func run() async throws {
         restrictFileModes()
         let level = Logger.Level(rawValue: logLevel) ?? .info
@@ -128,14 +170,7 @@ struct Authd: AsyncParsableCommand {
         }
         let logger = Logger(label: "authd")
 
-        let rpc = ServerConfiguration(
-            host: host,
-            port: port,
-            maximumFrameBytes: maxFrameBytes,
-            maximumCallsInFlight: maxInFlight,
-            idleTimeout: .milliseconds(idleTimeoutMs),
-            maximumConnections: maxConnections
-        )
+        let rpc = rpcConfiguration
         let identity = IdentityConfiguration(
             passwords: .init(minimumLength: passwordMinLength),
             sessions: .init(

@@ -21,14 +21,17 @@ struct FrameCodecTests {
             AuthV1.Frame(kind: .cancel, callID: 1),
         ]
         try ByteToMessageDecoderVerifier.verifyDecoder(
-            inputOutputPairs: frames.map { (framed($0), [$0]) },
-            decoderFactory: { FrameDecoder(maximumFrameBytes: 1024) }
+            inputOutputPairs: frames.map { frame in
+                let bytes = framed(frame)
+                return (bytes, [ReceivedFrame(frame: frame, wireBytes: bytes.readableBytes)])
+            },
+            decoderFactory: { FrameDecoder(maximumFrameBytes: 1024, limits: .defaults) }
         )
     }
 
     @Test("an oversize length is refused as soon as the prefix arrives")
     func oversizeRefusedEarly() throws {
-        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(maximumFrameBytes: 16)))
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(FrameDecoder(maximumFrameBytes: 16, limits: .defaults)))
         #expect(throws: FrameError.tooLarge(length: 17, limit: 16)) {
             try channel.writeInbound(ByteBuffer(bytes: [0, 0, 0, 17]))
         }

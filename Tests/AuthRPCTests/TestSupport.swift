@@ -15,6 +15,8 @@ enum TestMethods {
     static let metadata = MethodDescriptor<AuthV1.StringValue, AuthV1.StringValue>(service: "test.v1.Test", method: "Metadata")
     /// Records its start, then takes 300 ms.
     static let slow = MethodDescriptor<AuthV1.StringValue, AuthV1.StringValue>(service: "test.v1.Test", method: "Slow")
+    /// Answers how many values the list holds: a request with a repeated field.
+    static let count = MethodDescriptor<AuthV1.StringList, AuthV1.StringValue>(service: "test.v1.Test", method: "Count")
 }
 
 /// Records which blocking calls saw their task cancelled.
@@ -74,6 +76,9 @@ func makeTestRouter(log: CancellationLog = CancellationLog()) -> Router {
     router.register(TestMethods.metadata) { request, context in
         AuthV1.StringValue(value: context.metadata[request.value] ?? "<none>")
     }
+    router.register(TestMethods.count) { request, _ in
+        AuthV1.StringValue(value: "\(request.values.count)")
+    }
     router.setAccess(.open, for: TestMethods.service)
     return router
 }
@@ -113,8 +118,13 @@ struct RunningServer {
 struct RawConnection {
     let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
 
-    static func connect(port: Int) async throws -> RawConnection {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    /// `from` binds the local end: 127.0.0.2 is another peer address on loopback.
+    static func connect(port: Int, from localAddress: String? = nil) async throws -> RawConnection {
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let localAddress {
+            bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0))
+        }
+        let channel = try await bootstrap
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(

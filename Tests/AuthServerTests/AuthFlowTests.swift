@@ -188,18 +188,26 @@ struct SignUpLoginTests {
 
 @Suite("Profile and password changes")
 struct ProfileTests {
-    @Test("UpdateProfile sets and removes attributes and changes the email, unique case-insensitively")
+    @Test("UpdateProfile sets and removes attributes and changes the email, unique case-insensitively, once confirmed")
     func updateProfile() async throws {
         let authd = try await TestAuthd.start()
         let token = try await authd.client.signUp("old@example.com", attributes: ["name": "Old", "city": "Oslo"]).session!.token
         _ = try await authd.client.signUp("taken@example.com")
         let updated = try await authd.client.auth.updateProfile(
-            AuthV1.UpdateProfileRequest(token: token, setAttributes: ["name": "New"], removeAttributes: ["city"], email: AuthV1.StringValue(value: "New@Example.com"))
-        ).user
-        #expect(updated?.email == "new@example.com")
-        #expect(updated?.attributes == ["name": "New"])
+            AuthV1.UpdateProfileRequest(
+                token: token, setAttributes: ["name": "New"], removeAttributes: ["city"],
+                email: AuthV1.StringValue(value: "New@Example.com"), currentPassword: "correct horse")
+        )
+        // Attributes change at once; the email waits for the code sent to the new address.
+        #expect(updated.user?.email == "old@example.com")
+        #expect(updated.user?.attributes == ["name": "New"])
+        #expect(updated.pendingEmail == "new@example.com")
+        let code = try #require(try await authd.lastCode(for: "new@example.com"))
+        let confirmed = try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: code)).user
+        #expect(confirmed?.email == "new@example.com")
         let conflict = await expectRPCError(.alreadyExists) {
-            try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(token: token, email: AuthV1.StringValue(value: "TAKEN@example.com")))
+            try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
+                token: token, email: AuthV1.StringValue(value: "TAKEN@example.com"), currentPassword: "correct horse"))
         }
         #expect(conflict?.fieldViolations.first?.field == "email")
         _ = try await authd.client.login("new@example.com", "correct horse")

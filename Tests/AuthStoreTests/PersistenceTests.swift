@@ -31,7 +31,7 @@ struct PersistenceTests {
                 #expect(try await store.outboxMessages(recipient: nil).map(\.message) == [email])
                 #expect(try await store.throttle(key: ThrottleKey(.loginAccount, "k"))?.failures == 1)
                 // Migrations ran once, however often the file is opened.
-                #expect(try await store.textForTesting("SELECT identifier FROM grdb_migrations") == ["v1"])
+                #expect(try await store.textForTesting("SELECT identifier FROM grdb_migrations") == ["v1", "v2 email change"])
                 try store.close()
             }
         }

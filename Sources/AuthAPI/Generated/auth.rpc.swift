@@ -14,6 +14,7 @@ public enum AuthService {
         public static let logout = MethodDescriptor<AuthV1.LogoutRequest, AuthV1.LogoutResponse>(service: "auth.v1.Auth", method: "Logout")
         public static let getMe = MethodDescriptor<AuthV1.GetMeRequest, AuthV1.GetMeResponse>(service: "auth.v1.Auth", method: "GetMe")
         public static let updateProfile = MethodDescriptor<AuthV1.UpdateProfileRequest, AuthV1.UpdateProfileResponse>(service: "auth.v1.Auth", method: "UpdateProfile")
+        public static let confirmEmailChange = MethodDescriptor<AuthV1.ConfirmEmailChangeRequest, AuthV1.ConfirmEmailChangeResponse>(service: "auth.v1.Auth", method: "ConfirmEmailChange")
         public static let changePassword = MethodDescriptor<AuthV1.ChangePasswordRequest, AuthV1.ChangePasswordResponse>(service: "auth.v1.Auth", method: "ChangePassword")
         public static let forgotPassword = MethodDescriptor<AuthV1.ForgotPasswordRequest, AuthV1.ForgotPasswordResponse>(service: "auth.v1.Auth", method: "ForgotPassword")
         public static let confirmPassword = MethodDescriptor<AuthV1.ConfirmPasswordRequest, AuthV1.ConfirmPasswordResponse>(service: "auth.v1.Auth", method: "ConfirmPassword")
@@ -30,6 +31,7 @@ public enum AuthService {
         func logout(_ request: AuthV1.LogoutRequest, context: CallContext) async throws -> AuthV1.LogoutResponse
         func getMe(_ request: AuthV1.GetMeRequest, context: CallContext) async throws -> AuthV1.GetMeResponse
         func updateProfile(_ request: AuthV1.UpdateProfileRequest, context: CallContext) async throws -> AuthV1.UpdateProfileResponse
+        func confirmEmailChange(_ request: AuthV1.ConfirmEmailChangeRequest, context: CallContext) async throws -> AuthV1.ConfirmEmailChangeResponse
         func changePassword(_ request: AuthV1.ChangePasswordRequest, context: CallContext) async throws -> AuthV1.ChangePasswordResponse
         func forgotPassword(_ request: AuthV1.ForgotPasswordRequest, context: CallContext) async throws -> AuthV1.ForgotPasswordResponse
         func confirmPassword(_ request: AuthV1.ConfirmPasswordRequest, context: CallContext) async throws -> AuthV1.ConfirmPasswordResponse
@@ -63,6 +65,10 @@ public enum AuthService {
 
         public func updateProfile(_ request: AuthV1.UpdateProfileRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.UpdateProfileResponse {
             try await caller.call(Method.updateProfile, request, options: options)
+        }
+
+        public func confirmEmailChange(_ request: AuthV1.ConfirmEmailChangeRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ConfirmEmailChangeResponse {
+            try await caller.call(Method.confirmEmailChange, request, options: options)
         }
 
         public func changePassword(_ request: AuthV1.ChangePasswordRequest, options: CallOptions = .defaults) async throws(RPCError) -> AuthV1.ChangePasswordResponse {
@@ -103,6 +109,9 @@ extension AuthService.Handler {
         }
         router.register(AuthService.Method.updateProfile) { request, context in
             try await self.updateProfile(request, context: context)
+        }
+        router.register(AuthService.Method.confirmEmailChange) { request, context in
+            try await self.confirmEmailChange(request, context: context)
         }
         router.register(AuthService.Method.changePassword) { request, context in
             try await self.changePassword(request, context: context)

@@ -133,12 +133,17 @@ extension AdministrationService {
             sample = Self.invitationValues(
                 email: email, attributes: ["name": "Ada"], code: InvitationCode.prefix + "SAMPLE",
                 settings: settings, validity: configuration.invitationValidity)
-        case .verificationCode:
+        case .verificationCode, .emailChangeCode:
             sample = TemplateValues(
                 email: email, attributes: ["name": "Ada"], code: "12345678", appName: settings.appName,
                 appBaseURL: settings.linkBase, expiresIn: configuration.codes.validity)
+        case .emailChangeNotice:
+            sample = TemplateValues(
+                email: email, attributes: ["name": "Ada"], appName: settings.appName, appBaseURL: settings.linkBase,
+                newEmail: "ada.new@example.com")
         }
         if let code = values["code"] { sample.code = code }
+        if let newEmail = values["new_email"] { sample.newEmail = newEmail }
         if let link = values["link"] { sample.link = link }
         if let minutes = values["expires_in_minutes"].flatMap(Int64.init) { sample.expiresIn = .seconds(minutes * 60) }
         for (key, value) in values where key.hasPrefix("attributes.") {

@@ -64,6 +64,7 @@ public struct IdentityService: Sendable {
         attributes: [String: String],
         clientAddress: String?
     ) async throws(AuthError) -> SignedIn {
+        try Validation.checkPasswordBounds(password, policy: configuration.passwords)
         let email = try Validation.normalizedEmail(rawEmail)
         try Validation.checkPassword(password, policy: configuration.passwords)
         try Validation.checkAttributeCount(attributes.count, limits: configuration.attributes)
@@ -96,6 +97,7 @@ public struct IdentityService: Sendable {
     /// Checks email and password and opens a session. Every way to fail — unknown email,
     /// no password yet, wrong password — gives the same answer after the same work.
     public func login(email rawEmail: String, password: String, clientAddress: String?) async throws(AuthError) -> SignedIn {
+        try Validation.checkPasswordBounds(password, policy: configuration.passwords)
         let email = try Validation.normalizedEmail(rawEmail)
         guard !password.isEmpty else {
             throw .invalidArgument("password is required", field: "password")
@@ -180,12 +182,26 @@ public struct IdentityService: Sendable {
         try await sessions.authenticate(token: token)
     }
 
-    public func updateProfile(token: String, changes: UserChanges) async throws(AuthError) -> User {
+    /// Changes attributes at once; a new email only once the code emailed to it is
+    /// confirmed (`confirmEmailChange`), and only with the current password, so that a
+    /// stolen session cannot move the account to its thief's address (and reset the
+    /// password from there). The old address is told in the same transaction.
+    public func updateProfile(
+        token: String,
+        changes: UserChanges,
+        currentPassword: String,
+        clientAddress: String?
+    ) async throws(AuthError) -> ProfileUpdate {
+        try Validation.checkPasswordBounds(currentPassword, policy: configuration.passwords, field: "current_password")
+        let address = try parseAddress(clientAddress)
         let current = try await authenticate(token: token)
-        var changes = changes
+        var newEmail: String?
         if let email = changes.email {
-            changes.email = try Validation.normalizedEmail(email)
+            let normalized = try Validation.normalizedEmail(email)
+            if normalized != current.user.email { newEmail = normalized }
         }
+        var changes = changes
+        changes.email = nil
         try Validation.checkAttributes(changes.setAttributes, limits: configuration.attributes, field: "set_attributes")
         for name in changes.removeAttributes.sorted() {
             try Validation.checkAttributeName(name, limits: configuration.attributes, field: "remove_attributes")
@@ -198,19 +214,117 @@ public struct IdentityService: Sendable {
         for name in changes.removeAttributes { resulting[name] = nil }
         resulting.merge(changes.setAttributes) { _, new in new }
         try Validation.checkAttributeCount(resulting.count, limits: configuration.attributes)
-        return try await storage.updateUser(id: current.user.id, changes: changes, at: clock.now)
+
+        let now = clock.now
+        if let newEmail {
+            guard !currentPassword.isEmpty else {
+                throw .invalidArgument("changing the email needs current_password", field: "current_password")
+            }
+            try await verifyPassword(of: current.user, currentPassword, field: "current_password", address: address, at: now)
+            if try await storage.credentials(email: newEmail) != nil {
+                throw AuthError(.alreadyExists, "email \(newEmail) is already taken", field: "email")
+            }
+        }
+        var user = current.user
+        if !changes.setAttributes.isEmpty || !changes.removeAttributes.isEmpty {
+            user = try await storage.updateUser(id: current.user.id, changes: changes, at: now)
+        }
+        guard let newEmail else { return ProfileUpdate(user: user) }
+        try await startEmailChange(of: user, to: newEmail, at: now)
+        return ProfileUpdate(user: user, pendingEmail: newEmail, codeValidity: configuration.codes.validity)
+    }
+
+    /// Moves the account to the address an `updateProfile` asked for, with the code that
+    /// went there. Wrong tries count per account (`CodePolicy.maximumAttempts`), as for
+    /// reset codes; a wrong, used, voided or expired code gives one answer.
+    public func confirmEmailChange(token: String, code: String) async throws(AuthError) -> User {
+        let policy = configuration.codes
+        guard code.utf8.count == policy.digits, code.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
+            throw .invalidArgument("code must be \(policy.digits) digits", field: "code")
+        }
+        let current = try await authenticate(token: token)
+        let check = try await storage.redeemEmailChangeCode(
+            userID: current.user.id,
+            codeHash: Self.codeHash(code, userID: current.user.id),
+            maxAttempts: policy.maximumAttempts,
+            at: clock.now
+        )
+        switch check {
+        case .accepted(let newEmail):
+            logger.info("email changed", metadata: ["user": "\(current.user.id)"])
+            guard let user = try await storage.user(id: current.user.id), user.email == newEmail else {
+                throw AuthError.invalidSession
+            }
+            return user
+        case .emailTaken:
+            throw AuthError(.alreadyExists, "the new email was taken by another account meanwhile", field: "code")
+        case .wrong, .noLiveCode:
+            throw AuthError(.invalidArgument, "code is wrong, used or expired; ask for the change again", field: "code")
+        }
+    }
+
+    /// The code to the new address and the notice to the old one, stored with the pending
+    /// change in one transaction.
+    private func startEmailChange(of user: User, to newEmail: String, at now: Timestamp) async throws(AuthError) {
+        let policy = configuration.codes
+        let code = SecureRandom.numericCode(digits: policy.digits)
+        let confirmation = try await outgoingMail.compose(.emailChangeCode, to: newEmail, values: { settings in
+            TemplateValues(
+                email: newEmail, attributes: user.attributes, code: code, appName: settings.appName,
+                appBaseURL: settings.linkBase, expiresIn: policy.validity)
+        }, at: now)
+        let notice = try await outgoingMail.compose(.emailChangeNotice, to: user.email, values: { settings in
+            TemplateValues(
+                email: user.email, attributes: user.attributes, appName: settings.appName, appBaseURL: settings.linkBase,
+                newEmail: newEmail)
+        }, at: now)
+        try await storage.issueEmailChange(
+            NewOneTimeCode(
+                userID: user.id,
+                purpose: .emailChange,
+                codeHash: Self.codeHash(code, userID: user.id),
+                createdAt: now,
+                expiresAt: now + policy.validity,
+                newEmail: newEmail
+            ),
+            emails: [confirmation, notice]
+        )
+        logger.info("email change asked", metadata: ["user": "\(user.id)"])
     }
 
     /// Needs the old password; every other session of the user ends, the caller's stays.
     public func changePassword(token: String, oldPassword: String, newPassword: String) async throws(AuthError) {
+        try Validation.checkPasswordBounds(oldPassword, policy: configuration.passwords, field: "old_password")
+        try Validation.checkPasswordBounds(newPassword, policy: configuration.passwords, field: "new_password")
         let current = try await authenticate(token: token)
         try Validation.checkPassword(newPassword, policy: configuration.passwords, field: "new_password")
         let now = clock.now
-        let userID = current.user.id
+        try await verifyPassword(of: current.user, oldPassword, field: "old_password", address: nil, at: now)
+        let hash = try await hasher.hashForStorage(newPassword, for: .endUser("account:\(current.user.id)"))
+        try await storage.setPasswordHash(
+            userID: current.user.id,
+            hash: hash,
+            revoking: .allExcept(sessionID: current.session.id),
+            at: now
+        )
+        logger.info("password changed", metadata: ["user": "\(current.user.id)"])
+    }
+
+    /// The password of a signed-in user, checked in the account's turn at the login gate
+    /// (a wrong one counts against the account like a failed login). PERMISSION_DENIED
+    /// naming `field` when it is wrong.
+    private func verifyPassword(
+        of user: User,
+        _ password: String,
+        field: String,
+        address: ClientAddress?,
+        at now: Timestamp
+    ) async throws(AuthError) {
+        let userID = user.id
         try await loginGate.check(
-            account: ThrottleKey(.loginAccount, current.user.email),
+            account: ThrottleKey(.loginAccount, user.email),
             accountRule: configuration.throttles.loginPerAccount,
-            address: nil,
+            address: address.map { ThrottleKey(.loginAddress, $0.throttleSubject) },
             addressRule: configuration.throttles.loginPerAddress,
             what: "password checks",
             at: now,
@@ -220,20 +334,12 @@ public struct IdentityService: Sendable {
                 return .refused(AuthError.invalidSession)
             }
             guard let stored = credentials.passwordHash,
-                case .match = try await hasher.check(oldPassword, against: stored, for: .endUser("account:\(userID)"), logger: logger)
+                case .match = try await hasher.check(password, against: stored, for: .endUser("account:\(userID)"), logger: logger)
             else {
-                return .rejected(AuthError(.permissionDenied, "old_password is wrong", field: "old_password"))
+                return .rejected(AuthError(.permissionDenied, "\(field) is wrong", field: field))
             }
             return .accepted(())
         }
-        let hash = try await hasher.hashForStorage(newPassword, for: .endUser("account:\(userID)"))
-        try await storage.setPasswordHash(
-            userID: current.user.id,
-            hash: hash,
-            revoking: .allExcept(sessionID: current.session.id),
-            at: now
-        )
-        logger.info("password changed", metadata: ["user": "\(current.user.id)"])
     }
 
     // MARK: Password reset
@@ -318,6 +424,7 @@ public struct IdentityService: Sendable {
         newPassword: String,
         clientAddress: String?
     ) async throws(AuthError) {
+        try Validation.checkPasswordBounds(newPassword, policy: configuration.passwords, field: "new_password")
         let email = try Validation.normalizedEmail(rawEmail)
         let policy = configuration.codes
         guard code.utf8.count == policy.digits, code.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
@@ -362,6 +469,7 @@ public struct IdentityService: Sendable {
     /// Sets the invited user's first password and signs the user in. A wrong, used,
     /// voided or expired code gives one answer.
     public func acceptInvite(code: String, password: String, clientAddress: String?) async throws(AuthError) -> SignedIn {
+        try Validation.checkPasswordBounds(password, policy: configuration.passwords)
         guard InvitationCode.looksValid(code) else {
             throw .invalidArgument("code is not an invitation code", field: "code")
         }

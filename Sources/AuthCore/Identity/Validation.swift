@@ -148,14 +148,22 @@ public enum Validation {
         public static var defaults: Self { Self() }
     }
 
-    public static func checkPassword(_ password: String, policy: PasswordPolicy, field: String = "password") throws(AuthError) {
-        // Bounded before counting characters: the raw size is the caller's choice.
-        guard password.utf8.count <= policy.maximumLength * 4 else {
-            throw .invalidArgument("\(field) must have at most \(policy.maximumLength) characters", field: field)
+    /// What every call that takes a password checks before any other work (even a login,
+    /// which has no minimum to check): at most `maximumLength` characters — counting at
+    /// most one past it, since hashing or even counting a password of megabytes is what a
+    /// flood of such calls would cost — and no NUL.
+    public static func checkPasswordBounds(_ password: String, policy: PasswordPolicy, field: String = "password") throws(AuthError) {
+        let maximum = policy.maximumLength
+        guard password.utf8.count <= maximum || password.prefix(maximum + 1).count <= maximum else {
+            throw .invalidArgument("\(field) must have at most \(maximum) characters", field: field)
         }
         guard !password.utf8.contains(0) else {
             throw .invalidArgument("\(field) contains a NUL character", field: field)
         }
+    }
+
+    public static func checkPassword(_ password: String, policy: PasswordPolicy, field: String = "password") throws(AuthError) {
+        try checkPasswordBounds(password, policy: policy, field: field)
         let length = password.count
         guard length >= policy.minimumLength else {
             throw .invalidArgument("\(field) must have at least \(policy.minimumLength) characters", field: field)

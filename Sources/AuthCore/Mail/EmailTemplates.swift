@@ -4,12 +4,28 @@ import Mustache
 public enum TemplateKind: String, Hashable, Sendable, CaseIterable {
     case invitation
     case verificationCode = "verification_code"
+    /// The code that confirms a new address, sent to that address.
+    case emailChangeCode = "email_change_code"
+    /// The word to the old address that the account's address is changing.
+    case emailChangeNotice = "email_change_notice"
 
     /// Placeholders a template of this kind may use (besides `attributes.NAME`).
     var placeholders: Set<String> {
+        let common: Set<String> = ["email", "app_name", "app_base_url"]
+        return switch self {
+        case .invitation: common.union(["expires_in", "expires_in_minutes", "code", "link"])
+        case .verificationCode: common.union(["expires_in", "expires_in_minutes", "code"])
+        case .emailChangeCode: common.union(["expires_in", "expires_in_minutes", "code"])
+        case .emailChangeNotice: common.union(["new_email"])
+        }
+    }
+
+    /// What the text body must use for the email to do its job: one of these.
+    var requiredPlaceholders: [String] {
         switch self {
-        case .invitation: ["email", "app_name", "app_base_url", "expires_in", "expires_in_minutes", "code", "link"]
-        case .verificationCode: ["email", "app_name", "app_base_url", "expires_in", "expires_in_minutes", "code"]
+        case .invitation: ["link", "code"]
+        case .verificationCode, .emailChangeCode: ["code"]
+        case .emailChangeNotice: ["new_email"]
         }
     }
 }
@@ -42,6 +58,8 @@ public struct TemplateValues: Hashable, Sendable {
     public var appBaseURL: String
     /// How long the code or invitation works.
     public var expiresIn: Duration
+    /// The address an email change moves the account to.
+    public var newEmail: String
 
     public init(
         email: String,
@@ -50,7 +68,8 @@ public struct TemplateValues: Hashable, Sendable {
         link: String = "",
         appName: String = "",
         appBaseURL: String = "",
-        expiresIn: Duration = .zero
+        expiresIn: Duration = .zero,
+        newEmail: String = ""
     ) {
         self.email = email
         self.attributes = attributes
@@ -59,6 +78,7 @@ public struct TemplateValues: Hashable, Sendable {
         self.appName = appName
         self.appBaseURL = appBaseURL
         self.expiresIn = expiresIn
+        self.newEmail = newEmail
     }
 
     var context: [String: Any] {
@@ -71,6 +91,7 @@ public struct TemplateValues: Hashable, Sendable {
             "app_base_url": appBaseURL,
             "expires_in": DurationWords.describe(expiresIn),
             "expires_in_minutes": String(expiresIn.wholeMilliseconds / 60_000),
+            "new_email": newEmail,
         ]
     }
 }
@@ -149,7 +170,50 @@ public enum EmailTemplates {
                         """),
                 isDefault: true
             )
+        case .emailChangeCode, .emailChangeNotice:
+            emailChange(kind)
         }
+    }
+
+    /// The built-ins of the email-change kinds (split out to keep `builtIn` readable).
+    private static func emailChange(_ kind: TemplateKind) -> EmailTemplate {
+        if kind == .emailChangeCode {
+            return EmailTemplate(
+                kind: kind,
+                subject: "Confirm your new {{app_name}} email address",
+                textBody: """
+                    Your {{app_name}} account is moving to this address. To confirm, enter this code:
+
+                    {{code}}
+
+                    It expires in {{expires_in}} and works once. If you did not ask for this, ignore this email: nothing changes.
+                    """,
+                htmlBody: htmlDocument(
+                    title: "Confirm your new {{app_name}} email address",
+                    body: """
+                        <p>Your {{app_name}} account is moving to this address. To confirm, enter this code:</p>
+                        <p style="font-size:28px;font-weight:bold;letter-spacing:4px;font-family:Menlo,Consolas,monospace">{{code}}</p>
+                        <p style="color:#555555;font-size:14px">It expires in {{expires_in}} and works once. If you did not ask for this, ignore this email: nothing changes.</p>
+                        """),
+                isDefault: true
+            )
+        }
+        return EmailTemplate(
+            kind: kind,
+            subject: "Your {{app_name}} email address is changing",
+            textBody: """
+                Someone signed in to your {{app_name}} account asked to move it from {{email}} to {{new_email}}.
+
+                If that was you, there is nothing to do. If it was not, change your password now and tell us: until the new address is confirmed, the account stays at this one.
+                """,
+            htmlBody: htmlDocument(
+                title: "Your {{app_name}} email address is changing",
+                body: """
+                    <p>Someone signed in to your {{app_name}} account asked to move it from <strong>{{email}}</strong> to <strong>{{new_email}}</strong>.</p>
+                    <p>If that was you, there is nothing to do. If it was not, change your password now and tell us: until the new address is confirmed, the account stays at this one.</p>
+                    """),
+            isDefault: true
+        )
     }
 
     /// A complete HTML document with a readable inline style: mail clients drop <style>
@@ -200,7 +264,7 @@ public enum EmailTemplates {
                 )
             }
         }
-        let required: [String] = template.kind == .invitation ? ["link", "code"] : ["code"]
+        let required = template.kind.requiredPlaceholders
         let textRecorder = PlaceholderRecorder()
         _ = try parse(template.textBody, contentType: "TEXT", field: "template.text_body").render(textRecorder)
         guard required.contains(where: textRecorder.names.contains) else {

@@ -2,6 +2,8 @@
 public enum CodePurpose: String, Hashable, Sendable, CaseIterable {
     case passwordReset = "password_reset"
     case invitation
+    /// Confirms a new email address; the code row holds the address.
+    case emailChange = "email_change"
 }
 
 /// Invitation codes: long tokens, looked up by hash (an invitation is accepted with the
@@ -24,14 +26,34 @@ public struct NewOneTimeCode: Hashable, Sendable {
     public var codeHash: [UInt8]
     public var createdAt: Timestamp
     public var expiresAt: Timestamp
+    /// With `.emailChange`: the address the account moves to when the code is confirmed.
+    public var newEmail: String?
 
-    public init(userID: UserID, purpose: CodePurpose, codeHash: [UInt8], createdAt: Timestamp, expiresAt: Timestamp) {
+    public init(
+        userID: UserID,
+        purpose: CodePurpose,
+        codeHash: [UInt8],
+        createdAt: Timestamp,
+        expiresAt: Timestamp,
+        newEmail: String? = nil
+    ) {
         self.userID = userID
         self.purpose = purpose
         self.codeHash = codeHash
         self.createdAt = createdAt
         self.expiresAt = expiresAt
+        self.newEmail = newEmail
     }
+}
+
+/// The outcome of confirming an email change, decided atomically with its attempt count.
+public enum EmailChangeCheck: Hashable, Sendable {
+    /// Right code: the account's email is now `newEmail`.
+    case accepted(newEmail: String)
+    case wrong(remainingAttempts: Int)
+    case noLiveCode
+    /// Right code, but another account took the address meanwhile; nothing changed.
+    case emailTaken
 }
 
 /// The outcome of presenting a code, decided atomically with its attempt count.

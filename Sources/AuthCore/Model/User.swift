@@ -106,3 +106,17 @@ public struct UserCredentials: Hashable, Sendable {
         self.passwordHash = passwordHash
     }
 }
+
+/// What a profile update did: the user as it is now, and an email change it started.
+public struct ProfileUpdate: Hashable, Sendable {
+    public var user: User
+    /// The address a confirmation code went to; the change waits for it.
+    public var pendingEmail: String?
+    public var codeValidity: Duration?
+
+    public init(user: User, pendingEmail: String? = nil, codeValidity: Duration? = nil) {
+        self.user = user
+        self.pendingEmail = pendingEmail
+        self.codeValidity = codeValidity
+    }
+}

@@ -30,6 +30,22 @@ public protocol CodeStore: Sendable {
         at now: Timestamp
     ) async throws(AuthError) -> CodeCheck
 
+    /// Voids the user's live email-change codes, stores `code` (with its `newEmail`) and
+    /// queues `emails` (the code to the new address, the notice to the old one), in one
+    /// transaction.
+    func issueEmailChange(_ code: NewOneTimeCode, emails: [NewOutboxMessage]) async throws(AuthError)
+
+    /// In one transaction: takes the user's live email-change code, compares `codeHash`
+    /// in constant time, then counts a wrong try (voiding the code at `maxAttempts`) or
+    /// marks it used and sets the user's email to the code's new address — unless another
+    /// user has it by now (`.emailTaken`, the code stays unused).
+    func redeemEmailChangeCode(
+        userID: UserID,
+        codeHash: [UInt8],
+        maxAttempts: Int,
+        at now: Timestamp
+    ) async throws(AuthError) -> EmailChangeCheck
+
     /// Deletes codes that were used, voided or expired before `cutoff`; returns how many.
     func deleteCodes(finishedBefore cutoff: Timestamp) async throws(AuthError) -> Int
 }

@@ -95,8 +95,12 @@ extension AuthCore.TemplateKind {
         switch kind {
         case .invitation: self = .invitation
         case .verificationCode: self = .verificationCode
+        case .emailChangeCode: self = .emailChangeCode
+        case .emailChangeNotice: self = .emailChangeNotice
         default:
-            throw .invalidArgument("kind must be TEMPLATE_KIND_INVITATION or TEMPLATE_KIND_VERIFICATION_CODE, not \(kind)", field: field)
+            throw .invalidArgument(
+                "kind must be TEMPLATE_KIND_INVITATION, _VERIFICATION_CODE, _EMAIL_CHANGE_CODE or _EMAIL_CHANGE_NOTICE, not \(kind)",
+                field: field)
         }
     }
 }
@@ -106,6 +110,8 @@ extension AuthV1.EmailTemplate {
         let kind: AuthV1.TemplateKind = switch template.kind {
         case .invitation: .invitation
         case .verificationCode: .verificationCode
+        case .emailChangeCode: .emailChangeCode
+        case .emailChangeNotice: .emailChangeNotice
         }
         self.init(kind: kind, subject: template.subject, textBody: template.textBody, htmlBody: template.htmlBody, isDefault: template.isDefault)
     }

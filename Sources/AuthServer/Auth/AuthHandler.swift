@@ -46,8 +46,21 @@ struct AuthHandler: AuthService.Handler {
             setAttributes: request.setAttributes,
             removeAttributes: Set(request.removeAttributes)
         )
-        let user = try await identity.updateProfile(token: request.token, changes: changes)
-        return AuthV1.UpdateProfileResponse(user: AuthV1.User(user))
+        let update = try await identity.updateProfile(
+            token: request.token,
+            changes: changes,
+            currentPassword: request.currentPassword,
+            clientAddress: context.clientAddress
+        )
+        return AuthV1.UpdateProfileResponse(
+            user: AuthV1.User(update.user),
+            pendingEmail: update.pendingEmail ?? "",
+            codeValidForSeconds: UInt32(clamping: (update.codeValidity?.wholeMilliseconds ?? 0) / 1000)
+        )
+    }
+
+    func confirmEmailChange(_ request: AuthV1.ConfirmEmailChangeRequest, context: CallContext) async throws -> AuthV1.ConfirmEmailChangeResponse {
+        AuthV1.ConfirmEmailChangeResponse(user: AuthV1.User(try await identity.confirmEmailChange(token: request.token, code: request.code)))
     }
 
     func changePassword(_ request: AuthV1.ChangePasswordRequest, context: CallContext) async throws -> AuthV1.ChangePasswordResponse {

@@ -777,6 +777,8 @@ extension AuthV1 {
         public static let unspecified = Self(rawValue: 0)
         public static let invitation = Self(rawValue: 1)
         public static let verificationCode = Self(rawValue: 2)
+        public static let emailChangeCode = Self(rawValue: 3)
+        public static let emailChangeNotice = Self(rawValue: 4)
 
         /// The proto name of the value, or its number when this build does not know it.
         public var description: String {
@@ -784,6 +786,8 @@ extension AuthV1 {
             case 0: "TEMPLATE_KIND_UNSPECIFIED"
             case 1: "TEMPLATE_KIND_INVITATION"
             case 2: "TEMPLATE_KIND_VERIFICATION_CODE"
+            case 3: "TEMPLATE_KIND_EMAIL_CHANGE_CODE"
+            case 4: "TEMPLATE_KIND_EMAIL_CHANGE_NOTICE"
             default: "\(rawValue)"
             }
         }

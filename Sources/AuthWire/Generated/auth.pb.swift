@@ -95,18 +95,46 @@ extension AuthV1 {
         public var setAttributes: [String: String] = [:]
         public var removeAttributes: [String] = []
         public var email: AuthV1.StringValue? = nil
+        public var currentPassword: String = ""
 
         public init() {}
 
-        public init(token: String = "", setAttributes: [String: String] = [:], removeAttributes: [String] = [], email: AuthV1.StringValue? = nil) {
+        public init(token: String = "", setAttributes: [String: String] = [:], removeAttributes: [String] = [], email: AuthV1.StringValue? = nil, currentPassword: String = "") {
             self.token = token
             self.setAttributes = setAttributes
             self.removeAttributes = removeAttributes
             self.email = email
+            self.currentPassword = currentPassword
         }
     }
 
     public struct UpdateProfileResponse: WireMessage {
+        public var user: AuthV1.User? = nil
+        public var pendingEmail: String = ""
+        public var codeValidForSeconds: UInt32 = 0
+
+        public init() {}
+
+        public init(user: AuthV1.User? = nil, pendingEmail: String = "", codeValidForSeconds: UInt32 = 0) {
+            self.user = user
+            self.pendingEmail = pendingEmail
+            self.codeValidForSeconds = codeValidForSeconds
+        }
+    }
+
+    public struct ConfirmEmailChangeRequest: WireMessage {
+        public var token: String = ""
+        public var code: String = ""
+
+        public init() {}
+
+        public init(token: String = "", code: String = "") {
+            self.token = token
+            self.code = code
+        }
+    }
+
+    public struct ConfirmEmailChangeResponse: WireMessage {
         public var user: AuthV1.User? = nil
 
         public init() {}
@@ -635,6 +663,7 @@ extension AuthV1.UpdateProfileRequest {
         if let nested = c.pointee.email {
             self.email = try AuthV1.StringValue(cMessage: nested, path: path + "email.")
         }
+        self.currentPassword = try WireRuntime.string(c.pointee.current_password, field: path + "current_password")
     }
 
     public func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
@@ -673,6 +702,7 @@ extension AuthV1.UpdateProfileRequest {
         if let email {
             c.pointee.email = email.cMessage(in: arena)
         }
+        c.pointee.current_password = arena.string(currentPassword)
         return c
     }
 }
@@ -698,6 +728,8 @@ extension AuthV1.UpdateProfileResponse {
         if let nested = c.pointee.user {
             self.user = try AuthV1.User(cMessage: nested, path: path + "user.")
         }
+        self.pendingEmail = try WireRuntime.string(c.pointee.pending_email, field: path + "pending_email")
+        self.codeValidForSeconds = c.pointee.code_valid_for_seconds
     }
 
     public func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
@@ -712,6 +744,90 @@ extension AuthV1.UpdateProfileResponse {
     func cMessage(in arena: CArena) -> UnsafeMutablePointer<Auth__V1__UpdateProfileResponse> {
         let c = arena.allocate(Auth__V1__UpdateProfileResponse.self)
         auth__v1__update_profile_response__init(c)
+        if let user {
+            c.pointee.user = user.cMessage(in: arena)
+        }
+        c.pointee.pending_email = arena.string(pendingEmail)
+        c.pointee.code_valid_for_seconds = codeValidForSeconds
+        return c
+    }
+}
+
+extension AuthV1.ConfirmEmailChangeRequest {
+    public static let protoName = "auth.v1.ConfirmEmailChangeRequest"
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
+        guard let message = WireRuntime.withBase(bytes, { auth__v1__confirm_email_change_request__unpack(nil, $1, $0) }) else {
+            throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
+        }
+        defer { auth__v1__confirm_email_change_request__free_unpacked(message, nil) }
+        do {
+            try self.init(cMessage: message, path: "")
+        } catch {
+            throw error.in(Self.protoName)
+        }
+    }
+
+    init(cMessage c: UnsafePointer<Auth__V1__ConfirmEmailChangeRequest>, path: String) throws(WireDecodingError) {
+        try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
+        self.init()
+        self.token = try WireRuntime.string(c.pointee.token, field: path + "token")
+        self.code = try WireRuntime.string(c.pointee.code, field: path + "code")
+    }
+
+    public func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        let arena = CArena()
+        let message = self.cMessage(in: arena)
+        let size = auth__v1__confirm_email_change_request__get_packed_size(message)
+        let buffer = arena.allocateBytes(size)
+        let written = auth__v1__confirm_email_change_request__pack(message, buffer)
+        return try body(UnsafeRawBufferPointer(start: buffer, count: written))
+    }
+
+    func cMessage(in arena: CArena) -> UnsafeMutablePointer<Auth__V1__ConfirmEmailChangeRequest> {
+        let c = arena.allocate(Auth__V1__ConfirmEmailChangeRequest.self)
+        auth__v1__confirm_email_change_request__init(c)
+        c.pointee.token = arena.string(token)
+        c.pointee.code = arena.string(code)
+        return c
+    }
+}
+
+extension AuthV1.ConfirmEmailChangeResponse {
+    public static let protoName = "auth.v1.ConfirmEmailChangeResponse"
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
+        guard let message = WireRuntime.withBase(bytes, { auth__v1__confirm_email_change_response__unpack(nil, $1, $0) }) else {
+            throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
+        }
+        defer { auth__v1__confirm_email_change_response__free_unpacked(message, nil) }
+        do {
+            try self.init(cMessage: message, path: "")
+        } catch {
+            throw error.in(Self.protoName)
+        }
+    }
+
+    init(cMessage c: UnsafePointer<Auth__V1__ConfirmEmailChangeResponse>, path: String) throws(WireDecodingError) {
+        try WireRuntime.refuseUnknownFields(c.pointer(to: \.base)!, message: Self.protoName, path: path)
+        self.init()
+        if let nested = c.pointee.user {
+            self.user = try AuthV1.User(cMessage: nested, path: path + "user.")
+        }
+    }
+
+    public func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        let arena = CArena()
+        let message = self.cMessage(in: arena)
+        let size = auth__v1__confirm_email_change_response__get_packed_size(message)
+        let buffer = arena.allocateBytes(size)
+        let written = auth__v1__confirm_email_change_response__pack(message, buffer)
+        return try body(UnsafeRawBufferPointer(start: buffer, count: written))
+    }
+
+    func cMessage(in arena: CArena) -> UnsafeMutablePointer<Auth__V1__ConfirmEmailChangeResponse> {
+        let c = arena.allocate(Auth__V1__ConfirmEmailChangeResponse.self)
+        auth__v1__confirm_email_change_response__init(c)
         if let user {
             c.pointee.user = user.cMessage(in: arena)
         }

@@ -1,8 +1,10 @@
 /// A protobuf message of the auth.v1 wire, encoded and decoded through protobuf-c.
 ///
 /// Conformances are generated from proto/ by tools/protoc-gen-authswift; nothing else
-/// should conform. Decoding is strict: a field the message does not know, or a string
-/// that is not UTF-8, is an error rather than something silently dropped or repaired.
+/// should conform. Decoding is strict: a field the message does not know, a string that is
+/// not UTF-8 or holds a NUL byte (protobuf-c's C strings would cut it there), or more
+/// elements than `DecodingLimits.current` allows, is an error rather than something
+/// silently dropped, cut or paid for.
 public protocol WireMessage: Sendable, Hashable {
     /// The message's full proto name, e.g. "auth.v1.LoginRequest".
     static var protoName: String { get }
@@ -21,6 +23,44 @@ extension WireMessage {
             Result { () throws(WireDecodingError) in try Self(decoding: raw) }
         }
         self = try result.get()
+    }
+
+    /// Decodes under `limits` instead of the task's `DecodingLimits.current`.
+    public init(decoding bytes: UnsafeRawBufferPointer, limits: DecodingLimits) throws(WireDecodingError) {
+        let result = DecodingLimits.$current.withValue(limits) {
+            Result { () throws(WireDecodingError) in try Self(decoding: bytes) }
+        }
+        self = try result.get()
+    }
+
+    public init(decoding bytes: [UInt8], limits: DecodingLimits) throws(WireDecodingError) {
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(WireDecodingError) in try Self(decoding: raw, limits: limits) }
+        }
+        self = try result.get()
+    }
+
+    /// Checks `bytes` as this message's encoding without decoding them: the limits and the
+    /// form are enforced as a decode would, and the first string holding a NUL byte is
+    /// reported (a decode refuses it), for callers that want to name it themselves.
+    public static func scan(
+        _ bytes: UnsafeRawBufferPointer,
+        limits: DecodingLimits = .current
+    ) throws(WireDecodingError) -> WireScanReport {
+        let capture = ScanCapture()
+        DecodingLimits.$current.withValue(limits) {
+            WireRuntime.$capture.withValue(capture) {
+                _ = try? Self(decoding: bytes)
+            }
+        }
+        switch capture.outcome {
+        case .success(let report):
+            return report
+        case .failure(let detail, let field):
+            throw WireDecodingError(message: protoName, detail: detail, field: field)
+        case nil:
+            throw WireDecodingError(message: protoName, detail: "malformed protobuf")
+        }
     }
 
     /// The message as protobuf bytes.

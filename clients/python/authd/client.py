@@ -34,7 +34,7 @@ from .services import ServiceStub, all_services
 M = TypeVar("M", bound=Message)
 
 #: Largest response frame the client accepts by default. The server refuses
-#: request frames over its --max-frame-bytes (default 4 MiB); responses are
+#: request frames over its --max-frame-bytes (default 3 MiB); responses are
 #: allowed some headroom over that.
 DEFAULT_MAX_RECEIVE_FRAME_BYTES = 64 * 1024 * 1024
 

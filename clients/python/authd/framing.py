@@ -12,7 +12,7 @@ from auth.v1 import frame_pb2
 HEADER = struct.Struct(">I")
 HEADER_SIZE = HEADER.size  # 4
 #: The server's default limit on N (flag --max-frame-bytes).
-DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_FRAME_BYTES = 3 * 1024 * 1024
 MAX_CALL_ID = 2**64 - 1
 MAX_TIMEOUT_MS = 2**32 - 1
 

@@ -62,7 +62,7 @@ def test_length_over_default_limit_gets_goaway_resource_exhausted(authd):
 
 def test_length_just_over_default_limit(authd):
     with RawConn(authd.host, authd.port) as conn:
-        conn.send(struct.pack(">I", 4 * 1024 * 1024 + 1))
+        conn.send(struct.pack(">I", 3 * 1024 * 1024 + 1))
         conn.expect_goaway(F.RESOURCE_EXHAUSTED)
     assert_serving(authd)
 

@@ -36,8 +36,10 @@ class Closed(Exception):
 class RawConn:
     """A plain TCP connection; every read is bounded by a timeout."""
 
-    def __init__(self, host: str, port: int, timeout: float = 5.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host: str, port: int, timeout: float = 5.0, source: Optional[str] = None):
+        """`source` binds the local address: 127.0.0.2 is another peer on loopback."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout = timeout
 

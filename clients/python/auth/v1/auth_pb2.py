@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from auth.v1 import common_pb2 as auth_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12\x61uth/v1/auth.proto\x12\x07\x61uth.v1\x1a\x14\x61uth/v1/common.proto\"\x9f\x01\n\rSignUpRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12:\n\nattributes\x18\x03 \x03(\x0b\x32&.auth.v1.SignUpRequest.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"P\n\x0eSignUpResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.auth.v1.User\x12!\n\x07session\x18\x02 \x01(\x0b\x32\x10.auth.v1.Session\"/\n\x0cLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"O\n\rLoginResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.auth.v1.User\x12!\n\x07session\x18\x02 \x01(\x0b\x32\x10.auth.v1.Session\"\x1e\n\rLogoutRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\x10\n\x0eLogoutResponse\"\x1d\n\x0cGetMeRequest\x12\r\n\x05token\x18\x01 \x01(\t\",\n\rGetMeResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.auth.v1.User\"\xe5\x01\n\x14UpdateProfileRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12H\n\x0eset_attributes\x18\x02 \x03(\x0b\x32\x30.auth.v1.UpdateProfileRequest.SetAttributesEntry\x12\x19\n\x11remove_attributes\x18\x03 \x03(\t\x12#\n\x05\x65mail\x18\x04 \x01(\x0b\x32\x14.auth.v1.StringValue\x1a\x34\n\x12SetAttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"4\n\x15UpdateProfileResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.auth.v1.User\"R\n\x15\x43hangePasswordRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0cold_password\x18\x02 \x01(\t\x12\x14\n\x0cnew_password\x18\x03 \x01(\t\"\x18\n\x16\x43hangePasswordResponse\"&\n\x15\x46orgotPasswordRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\"8\n\x16\x46orgotPasswordResponse\x12\x1e\n\x16\x63ode_valid_for_seconds\x18\x01 \x01(\r\"K\n\x16\x43onfirmPasswordRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x14\n\x0cnew_password\x18\x03 \x01(\t\"\x19\n\x17\x43onfirmPasswordResponse\"5\n\x13\x41\x63\x63\x65ptInviteRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"V\n\x14\x41\x63\x63\x65ptInviteResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.auth.v1.User\x12!\n\x07session\x18\x02 \x01(\x0b\x32\x10.auth.v1.Session\"3\n\x14\x41uthorizePageRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\"\xfb\x01\n\x15\x41uthorizePageResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x35\n\x06reason\x18\x02 \x01(\x0e\x32%.auth.v1.AuthorizePageResponse.Reason\x12\x10\n\x08redirect\x18\x03 \x01(\t\x12\x14\n\x0cmatched_rule\x18\x04 \x01(\t\"r\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\n\n\x06PUBLIC\x10\x01\x12\r\n\tSIGNED_IN\x10\x02\x12\x10\n\x0cGROUP_MEMBER\x10\x03\x12\x11\n\rNOT_SIGNED_IN\x10\x04\x12\x10\n\x0cNOT_IN_GROUP\x10\x05\x32\xd5\x05\n\x04\x41uth\x12\x39\n\x06SignUp\x12\x16.auth.v1.SignUpRequest\x1a\x17.auth.v1.SignUpResponse\x12\x36\n\x05Login\x12\x15.auth.v1.LoginRequest\x1a\x16.auth.v1.LoginResponse\x12\x39\n\x06Logout\x12\x16.auth.v1.LogoutRequest\x1a\x17.auth.v1.LogoutResponse\x12\x36\n\x05GetMe\x12\x15.auth.v1.GetMeRequest\x1a\x16.auth.v1.GetMeResponse\x12N\n\rUpdateProfile\x12\x1d.auth.v1.UpdateProfileRequest\x1a\x1e.auth.v1.UpdateProfileResponse\x12Q\n\x0e\x43hangePassword\x12\x1e.auth.v1.ChangePasswordRequest\x1a\x1f.auth.v1.ChangePasswordResponse\x12Q\n\x0e\x46orgotPassword\x12\x1e.auth.v1.ForgotPasswordRequest\x1a\x1f.auth.v1.ForgotPasswordResponse\x12T\n\x0f\x43onfirmPassword\x12\x1f.auth.v1.ConfirmPasswordRequest\x1a .auth.v1.ConfirmPasswordResponse\x12K\n\x0c\x41\x63\x63\x65ptInvite\x12\x1c.auth.v1.AcceptInviteRequest\x1a\x1d.auth.v1.AcceptInviteResponse\x12N\n\rAuthorizePage\x12\x1d.auth.v1.AuthorizePageRequest\x1a\x1e.auth.v1.AuthorizePageResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12\x61uth/v1/auth.proto\x12\x07\x61uth.v1\x1a\x14\x61uth/v1/common.proto\"\x9f\x01\n\rSignUpRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\x12:\n\nattributes\x18\x03 \x03(\x0b\x32&.auth.v1.SignUpRequest.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"P\n\x0eSignUpResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.auth.v1.User\x12!\n\x07session\x18\x02 \x01(\x0b\x32\x10.auth.v1.Session\"/\n\x0cLoginRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"O\n\rLoginResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.auth.v1.User\x12!\n\x07session\x18\x02 \x01(\x0b\x32\x10.auth.v1.Session\"\x1e\n\rLogoutRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\x10\n\x0eLogoutResponse\"\x1d\n\x0cGetMeRequest\x12\r\n\x05token\x18\x01 \x01(\t\",\n\rGetMeResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.auth.v1.User\"\xff\x01\n\x14UpdateProfileRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12H\n\x0eset_attributes\x18\x02 \x03(\x0b\x32\x30.auth.v1.UpdateProfileRequest.SetAttributesEntry\x12\x19\n\x11remove_attributes\x18\x03 \x03(\t\x12#\n\x05\x65mail\x18\x04 \x01(\x0b\x32\x14.auth.v1.StringValue\x12\x18\n\x10\x63urrent_password\x18\x05 \x01(\t\x1a\x34\n\x12SetAttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"k\n\x15UpdateProfileResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.auth.v1.User\x12\x15\n\rpending_email\x18\x02 \x01(\t\x12\x1e\n\x16\x63ode_valid_for_seconds\x18\x03 \x01(\r\"8\n\x19\x43onfirmEmailChangeRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\"9\n\x1a\x43onfirmEmailChangeResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.auth.v1.User\"R\n\x15\x43hangePasswordRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x14\n\x0cold_password\x18\x02 \x01(\t\x12\x14\n\x0cnew_password\x18\x03 \x01(\t\"\x18\n\x16\x43hangePasswordResponse\"&\n\x15\x46orgotPasswordRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\"8\n\x16\x46orgotPasswordResponse\x12\x1e\n\x16\x63ode_valid_for_seconds\x18\x01 \x01(\r\"K\n\x16\x43onfirmPasswordRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x14\n\x0cnew_password\x18\x03 \x01(\t\"\x19\n\x17\x43onfirmPasswordResponse\"5\n\x13\x41\x63\x63\x65ptInviteRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"V\n\x14\x41\x63\x63\x65ptInviteResponse\x12\x1b\n\x04user\x18\x01 \x01(\x0b\x32\r.auth.v1.User\x12!\n\x07session\x18\x02 \x01(\x0b\x32\x10.auth.v1.Session\"3\n\x14\x41uthorizePageRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\"\xfb\x01\n\x15\x41uthorizePageResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x35\n\x06reason\x18\x02 \x01(\x0e\x32%.auth.v1.AuthorizePageResponse.Reason\x12\x10\n\x08redirect\x18\x03 \x01(\t\x12\x14\n\x0cmatched_rule\x18\x04 \x01(\t\"r\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12\n\n\x06PUBLIC\x10\x01\x12\r\n\tSIGNED_IN\x10\x02\x12\x10\n\x0cGROUP_MEMBER\x10\x03\x12\x11\n\rNOT_SIGNED_IN\x10\x04\x12\x10\n\x0cNOT_IN_GROUP\x10\x05\x32\xb4\x06\n\x04\x41uth\x12\x39\n\x06SignUp\x12\x16.auth.v1.SignUpRequest\x1a\x17.auth.v1.SignUpResponse\x12\x36\n\x05Login\x12\x15.auth.v1.LoginRequest\x1a\x16.auth.v1.LoginResponse\x12\x39\n\x06Logout\x12\x16.auth.v1.LogoutRequest\x1a\x17.auth.v1.LogoutResponse\x12\x36\n\x05GetMe\x12\x15.auth.v1.GetMeRequest\x1a\x16.auth.v1.GetMeResponse\x12N\n\rUpdateProfile\x12\x1d.auth.v1.UpdateProfileRequest\x1a\x1e.auth.v1.UpdateProfileResponse\x12]\n\x12\x43onfirmEmailChange\x12\".auth.v1.ConfirmEmailChangeRequest\x1a#.auth.v1.ConfirmEmailChangeResponse\x12Q\n\x0e\x43hangePassword\x12\x1e.auth.v1.ChangePasswordRequest\x1a\x1f.auth.v1.ChangePasswordResponse\x12Q\n\x0e\x46orgotPassword\x12\x1e.auth.v1.ForgotPasswordRequest\x1a\x1f.auth.v1.ForgotPasswordResponse\x12T\n\x0f\x43onfirmPassword\x12\x1f.auth.v1.ConfirmPasswordRequest\x1a .auth.v1.ConfirmPasswordResponse\x12K\n\x0c\x41\x63\x63\x65ptInvite\x12\x1c.auth.v1.AcceptInviteRequest\x1a\x1d.auth.v1.AcceptInviteResponse\x12N\n\rAuthorizePage\x12\x1d.auth.v1.AuthorizePageRequest\x1a\x1e.auth.v1.AuthorizePageResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'auth.v1.auth_pb2', globals())
@@ -44,33 +44,37 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _GETMERESPONSE._serialized_start=508
   _GETMERESPONSE._serialized_end=552
   _UPDATEPROFILEREQUEST._serialized_start=555
-  _UPDATEPROFILEREQUEST._serialized_end=784
-  _UPDATEPROFILEREQUEST_SETATTRIBUTESENTRY._serialized_start=732
-  _UPDATEPROFILEREQUEST_SETATTRIBUTESENTRY._serialized_end=784
-  _UPDATEPROFILERESPONSE._serialized_start=786
-  _UPDATEPROFILERESPONSE._serialized_end=838
-  _CHANGEPASSWORDREQUEST._serialized_start=840
-  _CHANGEPASSWORDREQUEST._serialized_end=922
-  _CHANGEPASSWORDRESPONSE._serialized_start=924
-  _CHANGEPASSWORDRESPONSE._serialized_end=948
-  _FORGOTPASSWORDREQUEST._serialized_start=950
-  _FORGOTPASSWORDREQUEST._serialized_end=988
-  _FORGOTPASSWORDRESPONSE._serialized_start=990
-  _FORGOTPASSWORDRESPONSE._serialized_end=1046
-  _CONFIRMPASSWORDREQUEST._serialized_start=1048
-  _CONFIRMPASSWORDREQUEST._serialized_end=1123
-  _CONFIRMPASSWORDRESPONSE._serialized_start=1125
-  _CONFIRMPASSWORDRESPONSE._serialized_end=1150
-  _ACCEPTINVITEREQUEST._serialized_start=1152
-  _ACCEPTINVITEREQUEST._serialized_end=1205
-  _ACCEPTINVITERESPONSE._serialized_start=1207
-  _ACCEPTINVITERESPONSE._serialized_end=1293
-  _AUTHORIZEPAGEREQUEST._serialized_start=1295
-  _AUTHORIZEPAGEREQUEST._serialized_end=1346
-  _AUTHORIZEPAGERESPONSE._serialized_start=1349
-  _AUTHORIZEPAGERESPONSE._serialized_end=1600
-  _AUTHORIZEPAGERESPONSE_REASON._serialized_start=1486
-  _AUTHORIZEPAGERESPONSE_REASON._serialized_end=1600
-  _AUTH._serialized_start=1603
-  _AUTH._serialized_end=2328
+  _UPDATEPROFILEREQUEST._serialized_end=810
+  _UPDATEPROFILEREQUEST_SETATTRIBUTESENTRY._serialized_start=758
+  _UPDATEPROFILEREQUEST_SETATTRIBUTESENTRY._serialized_end=810
+  _UPDATEPROFILERESPONSE._serialized_start=812
+  _UPDATEPROFILERESPONSE._serialized_end=919
+  _CONFIRMEMAILCHANGEREQUEST._serialized_start=921
+  _CONFIRMEMAILCHANGEREQUEST._serialized_end=977
+  _CONFIRMEMAILCHANGERESPONSE._serialized_start=979
+  _CONFIRMEMAILCHANGERESPONSE._serialized_end=1036
+  _CHANGEPASSWORDREQUEST._serialized_start=1038
+  _CHANGEPASSWORDREQUEST._serialized_end=1120
+  _CHANGEPASSWORDRESPONSE._serialized_start=1122
+  _CHANGEPASSWORDRESPONSE._serialized_end=1146
+  _FORGOTPASSWORDREQUEST._serialized_start=1148
+  _FORGOTPASSWORDREQUEST._serialized_end=1186
+  _FORGOTPASSWORDRESPONSE._serialized_start=1188
+  _FORGOTPASSWORDRESPONSE._serialized_end=1244
+  _CONFIRMPASSWORDREQUEST._serialized_start=1246
+  _CONFIRMPASSWORDREQUEST._serialized_end=1321
+  _CONFIRMPASSWORDRESPONSE._serialized_start=1323
+  _CONFIRMPASSWORDRESPONSE._serialized_end=1348
+  _ACCEPTINVITEREQUEST._serialized_start=1350
+  _ACCEPTINVITEREQUEST._serialized_end=1403
+  _ACCEPTINVITERESPONSE._serialized_start=1405
+  _ACCEPTINVITERESPONSE._serialized_end=1491
+  _AUTHORIZEPAGEREQUEST._serialized_start=1493
+  _AUTHORIZEPAGEREQUEST._serialized_end=1544
+  _AUTHORIZEPAGERESPONSE._serialized_start=1547
+  _AUTHORIZEPAGERESPONSE._serialized_end=1798
+  _AUTHORIZEPAGERESPONSE_REASON._serialized_start=1684
+  _AUTHORIZEPAGERESPONSE_REASON._serialized_end=1798
+  _AUTH._serialized_start=1801
+  _AUTH._serialized_end=2621
 # @@protoc_insertion_point(module_scope)

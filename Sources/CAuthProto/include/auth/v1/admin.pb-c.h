@@ -113,7 +113,15 @@ typedef enum _Auth__V1__PageAccess {
 typedef enum _Auth__V1__TemplateKind {
   AUTH__V1__TEMPLATE_KIND__TEMPLATE_KIND_UNSPECIFIED = 0,
   AUTH__V1__TEMPLATE_KIND__TEMPLATE_KIND_INVITATION = 1,
-  AUTH__V1__TEMPLATE_KIND__TEMPLATE_KIND_VERIFICATION_CODE = 2
+  AUTH__V1__TEMPLATE_KIND__TEMPLATE_KIND_VERIFICATION_CODE = 2,
+  /*
+   * The code that confirms a new email address, sent to the new address.
+   */
+  AUTH__V1__TEMPLATE_KIND__TEMPLATE_KIND_EMAIL_CHANGE_CODE = 3,
+  /*
+   * The word to the old address that the account's email is changing.
+   */
+  AUTH__V1__TEMPLATE_KIND__TEMPLATE_KIND_EMAIL_CHANGE_NOTICE = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(AUTH__V1__TEMPLATE_KIND)
 } Auth__V1__TemplateKind;
 typedef enum _Auth__V1__KeyScope {

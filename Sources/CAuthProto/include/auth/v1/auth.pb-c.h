@@ -28,6 +28,8 @@ typedef struct Auth__V1__GetMeResponse Auth__V1__GetMeResponse;
 typedef struct Auth__V1__UpdateProfileRequest Auth__V1__UpdateProfileRequest;
 typedef struct Auth__V1__UpdateProfileRequest__SetAttributesEntry Auth__V1__UpdateProfileRequest__SetAttributesEntry;
 typedef struct Auth__V1__UpdateProfileResponse Auth__V1__UpdateProfileResponse;
+typedef struct Auth__V1__ConfirmEmailChangeRequest Auth__V1__ConfirmEmailChangeRequest;
+typedef struct Auth__V1__ConfirmEmailChangeResponse Auth__V1__ConfirmEmailChangeResponse;
 typedef struct Auth__V1__ChangePasswordRequest Auth__V1__ChangePasswordRequest;
 typedef struct Auth__V1__ChangePasswordResponse Auth__V1__ChangePasswordResponse;
 typedef struct Auth__V1__ForgotPasswordRequest Auth__V1__ForgotPasswordRequest;
@@ -194,22 +196,63 @@ struct  Auth__V1__UpdateProfileRequest
   size_t n_remove_attributes;
   char **remove_attributes;
   /*
-   * A new email, unique case-insensitively.
+   * A new email, unique case-insensitively. It takes effect only when the code that
+   * is emailed to it is confirmed (ConfirmEmailChange); the old address is told.
    */
   Auth__V1__StringValue *email;
+  /*
+   * The user's password: required with `email` (a session alone cannot move the
+   * account to another address).
+   */
+  char *current_password;
 };
 #define AUTH__V1__UPDATE_PROFILE_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&auth__v1__update_profile_request__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, NULL }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Auth__V1__UpdateProfileResponse
 {
   ProtobufCMessage base;
+  /*
+   * The user as it is now: with `email` set, still the old address.
+   */
   Auth__V1__User *user;
+  /*
+   * With `email` set: the address the confirmation code was sent to.
+   */
+  char *pending_email;
+  /*
+   * With `email` set: how long the code works.
+   */
+  uint32_t code_valid_for_seconds;
 };
 #define AUTH__V1__UPDATE_PROFILE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&auth__v1__update_profile_response__descriptor) \
+    , NULL, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Auth__V1__ConfirmEmailChangeRequest
+{
+  ProtobufCMessage base;
+  char *token;
+  /*
+   * The code emailed to the new address.
+   */
+  char *code;
+};
+#define AUTH__V1__CONFIRM_EMAIL_CHANGE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&auth__v1__confirm_email_change_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Auth__V1__ConfirmEmailChangeResponse
+{
+  ProtobufCMessage base;
+  Auth__V1__User *user;
+};
+#define AUTH__V1__CONFIRM_EMAIL_CHANGE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&auth__v1__confirm_email_change_response__descriptor) \
     , NULL }
 
 
@@ -544,6 +587,44 @@ Auth__V1__UpdateProfileResponse *
 void   auth__v1__update_profile_response__free_unpacked
                      (Auth__V1__UpdateProfileResponse *message,
                       ProtobufCAllocator *allocator);
+/* Auth__V1__ConfirmEmailChangeRequest methods */
+void   auth__v1__confirm_email_change_request__init
+                     (Auth__V1__ConfirmEmailChangeRequest         *message);
+size_t auth__v1__confirm_email_change_request__get_packed_size
+                     (const Auth__V1__ConfirmEmailChangeRequest   *message);
+size_t auth__v1__confirm_email_change_request__pack
+                     (const Auth__V1__ConfirmEmailChangeRequest   *message,
+                      uint8_t             *out);
+size_t auth__v1__confirm_email_change_request__pack_to_buffer
+                     (const Auth__V1__ConfirmEmailChangeRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Auth__V1__ConfirmEmailChangeRequest *
+       auth__v1__confirm_email_change_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   auth__v1__confirm_email_change_request__free_unpacked
+                     (Auth__V1__ConfirmEmailChangeRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Auth__V1__ConfirmEmailChangeResponse methods */
+void   auth__v1__confirm_email_change_response__init
+                     (Auth__V1__ConfirmEmailChangeResponse         *message);
+size_t auth__v1__confirm_email_change_response__get_packed_size
+                     (const Auth__V1__ConfirmEmailChangeResponse   *message);
+size_t auth__v1__confirm_email_change_response__pack
+                     (const Auth__V1__ConfirmEmailChangeResponse   *message,
+                      uint8_t             *out);
+size_t auth__v1__confirm_email_change_response__pack_to_buffer
+                     (const Auth__V1__ConfirmEmailChangeResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Auth__V1__ConfirmEmailChangeResponse *
+       auth__v1__confirm_email_change_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   auth__v1__confirm_email_change_response__free_unpacked
+                     (Auth__V1__ConfirmEmailChangeResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Auth__V1__ChangePasswordRequest methods */
 void   auth__v1__change_password_request__init
                      (Auth__V1__ChangePasswordRequest         *message);
@@ -772,6 +853,12 @@ typedef void (*Auth__V1__UpdateProfileRequest_Closure)
 typedef void (*Auth__V1__UpdateProfileResponse_Closure)
                  (const Auth__V1__UpdateProfileResponse *message,
                   void *closure_data);
+typedef void (*Auth__V1__ConfirmEmailChangeRequest_Closure)
+                 (const Auth__V1__ConfirmEmailChangeRequest *message,
+                  void *closure_data);
+typedef void (*Auth__V1__ConfirmEmailChangeResponse_Closure)
+                 (const Auth__V1__ConfirmEmailChangeResponse *message,
+                  void *closure_data);
 typedef void (*Auth__V1__ChangePasswordRequest_Closure)
                  (const Auth__V1__ChangePasswordRequest *message,
                   void *closure_data);
@@ -829,6 +916,10 @@ struct Auth__V1__Auth_Service
                          const Auth__V1__UpdateProfileRequest *input,
                          Auth__V1__UpdateProfileResponse_Closure closure,
                          void *closure_data);
+  void (*confirm_email_change)(Auth__V1__Auth_Service *service,
+                               const Auth__V1__ConfirmEmailChangeRequest *input,
+                               Auth__V1__ConfirmEmailChangeResponse_Closure closure,
+                               void *closure_data);
   void (*change_password)(Auth__V1__Auth_Service *service,
                           const Auth__V1__ChangePasswordRequest *input,
                           Auth__V1__ChangePasswordResponse_Closure closure,
@@ -862,6 +953,7 @@ void auth__v1__auth__init (Auth__V1__Auth_Service *service,
       function_prefix__ ## logout,\
       function_prefix__ ## get_me,\
       function_prefix__ ## update_profile,\
+      function_prefix__ ## confirm_email_change,\
       function_prefix__ ## change_password,\
       function_prefix__ ## forgot_password,\
       function_prefix__ ## confirm_password,\
@@ -887,6 +979,10 @@ void auth__v1__auth__update_profile(ProtobufCService *service,
                                     const Auth__V1__UpdateProfileRequest *input,
                                     Auth__V1__UpdateProfileResponse_Closure closure,
                                     void *closure_data);
+void auth__v1__auth__confirm_email_change(ProtobufCService *service,
+                                          const Auth__V1__ConfirmEmailChangeRequest *input,
+                                          Auth__V1__ConfirmEmailChangeResponse_Closure closure,
+                                          void *closure_data);
 void auth__v1__auth__change_password(ProtobufCService *service,
                                      const Auth__V1__ChangePasswordRequest *input,
                                      Auth__V1__ChangePasswordResponse_Closure closure,
@@ -922,6 +1018,8 @@ extern const ProtobufCMessageDescriptor auth__v1__get_me_response__descriptor;
 extern const ProtobufCMessageDescriptor auth__v1__update_profile_request__descriptor;
 extern const ProtobufCMessageDescriptor auth__v1__update_profile_request__set_attributes_entry__descriptor;
 extern const ProtobufCMessageDescriptor auth__v1__update_profile_response__descriptor;
+extern const ProtobufCMessageDescriptor auth__v1__confirm_email_change_request__descriptor;
+extern const ProtobufCMessageDescriptor auth__v1__confirm_email_change_response__descriptor;
 extern const ProtobufCMessageDescriptor auth__v1__change_password_request__descriptor;
 extern const ProtobufCMessageDescriptor auth__v1__change_password_response__descriptor;
 extern const ProtobufCMessageDescriptor auth__v1__forgot_password_request__descriptor;
