@@ -67,3 +67,26 @@ extension SQLiteStorage {
         }
     }
 }
+
+extension SQLiteStorage {
+    /// Mirrors `issueCode`: a lookup, an update of live codes, the code row and the message
+    /// row (its headers encoded the same way), all in one IMMEDIATE transaction.
+    public func issueDecoyCode(codeHash: [UInt8], email: NewOutboxMessage) async throws(AuthError) {
+        let headers = try Self.encodeHeaders(email.headers)
+        try await write("issue decoy code") { db in
+            _ = try Rows.userExists(db, id: UserID(rawValue: ""))
+            try db.cachedStatement(sql: """
+                UPDATE one_time_codes SET voided_at = :now
+                WHERE user_id = '' AND purpose = :purpose AND used_at IS NULL AND voided_at IS NULL AND expires_at > :now
+                """).execute(arguments: ["now": email.createdAt.milliseconds, "purpose": CodePurpose.passwordReset])
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO forgot_password_decoy
+                    (slot, code_hash, message_id, subject, text_body, html_body, headers, created_at)
+                VALUES (0, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    Data(codeHash), email.messageID, email.subject, email.textBody, email.htmlBody, headers,
+                    email.createdAt.milliseconds,
+                ])
+        }
+    }
+}

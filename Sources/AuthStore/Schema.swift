@@ -7,6 +7,7 @@ enum Schema {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: v1)
         migrator.registerMigration("v2 email change", migrate: v2EmailChange)
+        migrator.registerMigration("v3 forgot-password decoy", migrate: v3ForgotPasswordDecoy)
         return migrator
     }
 
@@ -14,6 +15,24 @@ enum Schema {
     /// address the account moves to.
     private static func v2EmailChange(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE one_time_codes ADD COLUMN new_email TEXT")
+    }
+
+    /// ForgotPassword for an email no account has writes what it would write for one that
+    /// has (a code row, a rendered message) to rows nobody reads, so that the two answers
+    /// take the same time. One row each, replaced every time.
+    private static func v3ForgotPasswordDecoy(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE forgot_password_decoy (
+                slot INTEGER PRIMARY KEY CHECK (slot = 0),
+                code_hash BLOB NOT NULL,
+                message_id TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                text_body TEXT NOT NULL,
+                html_body TEXT NOT NULL,
+                headers TEXT NOT NULL,
+                created_at INTEGER NOT NULL
+            )
+            """)
     }
 
     /// The whole product's schema. Times are INTEGER milliseconds since the Unix epoch.

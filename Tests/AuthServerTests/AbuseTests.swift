@@ -1,6 +1,8 @@
 import AuthClient
+import AuthCore
 import AuthCrypto
 import Foundation
+import GRDB
 import Testing
 
 /// Issue 10's throttle races, address spellings, mail floods and input, over the wire.
@@ -185,6 +187,75 @@ struct HashQueueTests {
         #expect(outcomes.filter { $0 == .resourceExhausted }.count >= 180)
         #expect(Set(outcomes).isSubset(of: [.ok, .resourceExhausted]))
         for client in flooders { await client.close() }
+        try await authd.finish()
+    }
+}
+
+@Suite("Abuse: ForgotPassword does the same work for every email")
+struct ForgotPasswordWorkTests {
+    @Test("an unknown email renders the same template and writes a code and a message of the same size, to rows nobody reads")
+    func sameWork() async throws {
+        let authd = try await TestAuthd.start()
+        _ = try await authd.client.signUp("known@example.com")
+        _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "known@example.com"))
+        _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "nobody@example.com"))
+        let storage = try authd.openStorage()
+        let known = try #require(try await storage.outboxMessages(recipient: "known@example.com").last?.message)
+        #expect(try await storage.outboxMessages(recipient: "nobody@example.com").isEmpty)
+        let decoy = try #require(try DatabaseQueue(path: authd.databasePath).read { db in
+            try Row.fetchOne(db, sql: "SELECT subject, text_body, html_body, length(code_hash) AS hash_bytes FROM forgot_password_decoy")
+        })
+        #expect(decoy["subject"] == known.subject)
+        // The same template: only the code differs.
+        let digits = { (text: String) in String(text.map { $0.isNumber ? "0" : $0 }) }
+        #expect(digits(decoy["text_body"]) == digits(known.textBody))
+        #expect((decoy["html_body"] as String).utf8.count == known.htmlBody.utf8.count)
+        #expect(decoy["hash_bytes"] == 32)
+        try await authd.finish()
+    }
+}
+
+@Suite("Abuse: nothing an outsider writes grows without bound")
+struct GrowthTests {
+    private static func count(_ authd: TestAuthd, _ table: String) throws -> Int {
+        try DatabaseQueue(path: authd.databasePath).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
+    }
+
+    @Test("outsider-sized keys are refused; throttles, sessions and codes are pruned after their use")
+    func floodThenPrune() async throws {
+        let authd = try await TestAuthd.start()
+        let huge = String(repeating: "a", count: 64 * 1024)
+        await expectRPCError(.invalidArgument) {
+            try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: huge + "@example.com"))
+        }
+        await expectRPCError(.invalidArgument) {
+            try await authd.client.auth.forgotPassword(
+                AuthV1.ForgotPasswordRequest(email: "a@example.com"), options: CallOptions(metadata: [MetadataKey.clientAddress: huge]))
+        }
+        // A flood from 300 addresses, and sessions and codes that will end.
+        for index in 0..<300 {
+            _ = try await authd.client.auth.forgotPassword(
+                AuthV1.ForgotPasswordRequest(email: "flood\(index)@example.com"),
+                options: CallOptions(metadata: [MetadataKey.clientAddress: "10.1.\(index / 250).\(index % 250)"]))
+        }
+        let token = try await authd.client.signUp("user@example.com").session!.token
+        _ = try await authd.client.auth.logout(AuthV1.LogoutRequest(token: token))
+        _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "user@example.com"))
+        let throttlesAfterFlood = try Self.count(authd, "throttles")
+        #expect(throttlesAfterFlood >= 600)  // per address and per mailbox, plus the mailbox quota
+        #expect(try Self.count(authd, "sessions") == 1)
+        #expect(try Self.count(authd, "one_time_codes") == 1)
+
+        let pruner = Pruner(storage: try authd.openStorage(), clock: authd.clock, retention: .defaults, mail: .defaults)
+        #expect(try await pruner.prune().total == 0)  // nothing is past its retention yet
+        // A day after the code expired (15 minutes after it was issued).
+        authd.clock.advance(by: .seconds(25 * 3600))
+        let pruned = try await pruner.prune()
+        #expect(pruned.throttles == throttlesAfterFlood)
+        #expect(pruned.sessions == 1 && pruned.codes == 1)
+        #expect(try Self.count(authd, "throttles") == 0)
+        #expect(try Self.count(authd, "sessions") == 0)
+        #expect(try Self.count(authd, "one_time_codes") == 0)
         try await authd.finish()
     }
 }

@@ -5,7 +5,7 @@ import Testing
 @Suite("SQLiteStorage: the file")
 struct PersistenceTests {
     static let tables = [
-        "api_keys", "email_templates", "group_roles", "groups", "one_time_codes", "outbox", "page_rule_groups",
+        "api_keys", "email_templates", "forgot_password_decoy", "group_roles", "groups", "one_time_codes", "outbox", "page_rule_groups",
         "page_rules", "roles", "sessions", "settings", "throttles", "user_attributes", "user_roles", "users",
     ]
 
@@ -31,7 +31,7 @@ struct PersistenceTests {
                 #expect(try await store.outboxMessages(recipient: nil).map(\.message) == [email])
                 #expect(try await store.throttle(key: ThrottleKey(.loginAccount, "k"))?.failures == 1)
                 // Migrations ran once, however often the file is opened.
-                #expect(try await store.textForTesting("SELECT identifier FROM grdb_migrations") == ["v1", "v2 email change"])
+                #expect(try await store.textForTesting("SELECT identifier FROM grdb_migrations") == ["v1", "v2 email change", "v3 forgot-password decoy"])
                 try store.close()
             }
         }

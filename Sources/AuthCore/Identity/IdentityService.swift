@@ -365,53 +365,43 @@ public struct IdentityService: Sendable {
             now: now,
             what: "password reset requests for this email"
         )
+        // Known or not, the same work: one lookup, one code, one rendered email, one
+        // transaction of the same rows (for an unknown or blocked email, to rows nobody
+        // reads), so that the answer's timing does not tell the two apart.
         let policy = configuration.codes
-        if let credentials = try await storage.credentials(email: email), !credentials.user.blocked {
-            let code = SecureRandom.numericCode(digits: policy.digits)
-            let mail = try await outgoingMail.compose(
-                .verificationCode,
-                to: email,
-                values: { settings in
-                    TemplateValues(
-                        email: email,
-                        attributes: credentials.user.attributes,
-                        code: code,
-                        appName: settings.appName,
-                        appBaseURL: settings.linkBase,
-                        expiresIn: policy.validity
-                    )
-                },
-                at: now
-            )
+        let credentials = try await storage.credentials(email: email)
+        let account = credentials?.user.blocked == false ? credentials?.user : nil
+        let code = SecureRandom.numericCode(digits: policy.digits)
+        let codeHash = Self.codeHash(code, userID: account?.id ?? UserID(rawValue: ""))
+        let mail = try await outgoingMail.compose(
+            .verificationCode,
+            to: email,
+            values: { settings in
+                TemplateValues(
+                    email: email,
+                    attributes: account?.attributes ?? [:],
+                    code: code,
+                    appName: settings.appName,
+                    appBaseURL: settings.linkBase,
+                    expiresIn: policy.validity
+                )
+            },
+            at: now
+        )
+        if let account {
             try await storage.issueCode(
                 NewOneTimeCode(
-                    userID: credentials.user.id,
+                    userID: account.id,
                     purpose: .passwordReset,
-                    codeHash: Self.codeHash(code, userID: credentials.user.id),
+                    codeHash: codeHash,
                     createdAt: now,
                     expiresAt: now + policy.validity
                 ),
                 email: mail
             )
-            logger.info("password reset code issued", metadata: ["user": "\(credentials.user.id)"])
+            logger.info("password reset code issued", metadata: ["user": "\(account.id)"])
         } else {
-            // The same kind of work for an unknown (or blocked) email: render the email and
-            // commit one write, so the answer's timing does not tell the two apart.
-            _ = try await outgoingMail.compose(
-                .verificationCode,
-                to: email,
-                values: { settings in
-                    TemplateValues(
-                        email: email,
-                        code: SecureRandom.numericCode(digits: policy.digits),
-                        appName: settings.appName,
-                        appBaseURL: settings.linkBase,
-                        expiresIn: policy.validity
-                    )
-                },
-                at: now
-            )
-            _ = try await storage.recordFailure(key: ThrottleKey(.forgotDecoy), window: .seconds(3600), at: now)
+            try await storage.issueDecoyCode(codeHash: codeHash, email: mail)
         }
         return policy.validity
     }

@@ -14,8 +14,6 @@ public struct ThrottleKey: Hashable, Sendable, CustomStringConvertible {
         case confirmAddress = "confirm-address"
         /// Failed invitation acceptances per end-user address.
         case inviteAddress = "invite-address"
-        /// The write an unknown email's ForgotPassword makes, so that both paths write.
-        case forgotDecoy = "forgot-decoy"
         /// Sign-ups per end-user address.
         case signUpAddress = "signup-address"
         /// Emails of any kind to one mailbox (plus-tags dropped).
@@ -23,7 +21,7 @@ public struct ThrottleKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var kind: Kind
-    /// The email or address; empty for `.forgotDecoy`.
+    /// The email, mailbox or address.
     public var subject: String
 
     public init(_ kind: Kind, _ subject: String = "") {
@@ -31,7 +29,7 @@ public struct ThrottleKey: Hashable, Sendable, CustomStringConvertible {
         self.subject = subject
     }
 
-    /// The stored form: "login-email:ada@example.com", "forgot-decoy".
+    /// The stored form: "login-email:ada@example.com".
     public var description: String {
         subject.isEmpty ? kind.rawValue : "\(kind.rawValue):\(subject)"
     }

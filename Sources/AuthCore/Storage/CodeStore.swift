@@ -46,6 +46,11 @@ public protocol CodeStore: Sendable {
         at now: Timestamp
     ) async throws(AuthError) -> EmailChangeCheck
 
+    /// The work `issueCode` does, for an email no account has: the same kind of rows,
+    /// written in one transaction to a place nobody reads, so that ForgotPassword takes as
+    /// long for an unknown email as for a known one.
+    func issueDecoyCode(codeHash: [UInt8], email: NewOutboxMessage) async throws(AuthError)
+
     /// Deletes codes that were used, voided or expired before `cutoff`; returns how many.
     func deleteCodes(finishedBefore cutoff: Timestamp) async throws(AuthError) -> Int
 }
