@@ -187,11 +187,27 @@ let package = Package(
             path: "Examples/Quickstart",
             swiftSettings: swiftSettings
         ),
+        // Test support (as NIOTestUtils, HummingbirdTesting): a manual clock, cheap scrypt, a real
+        // authd on a free port and stores over fresh files, each torn down by a `with…` helper.
+        // Only test targets depend on it.
+        .target(
+            name: "AuthdTesting",
+            dependencies: [
+                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "AuthWireTests", dependencies: ["AuthWire"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthCryptoTests", dependencies: ["AuthCrypto"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthCryptoTests", dependencies: ["AuthCrypto", "AuthdTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore", "AuthdTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthMailerTests", dependencies: ["AuthMailer"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthStoreTests", dependencies: ["AuthStore", "AuthCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AuthStoreTests",
+            dependencies: ["AuthStore", "AuthCore", "AuthdTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "AuthRPCTests",
             dependencies: [
@@ -208,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "AuthServerTests",
             dependencies: [
-                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto",
+                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto", "AuthdTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -1,4 +1,5 @@
 import AuthCore
+import AuthdTesting
 import Testing
 @testable import AuthStore
 
@@ -9,7 +10,7 @@ struct AdminStorageTests {
     }
 
     @Test func apiKeysAreFoundByHashTouchedListedAndRevoked() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             #expect(try await store.apiKeyCount() == 0)
             #expect(try await store.apiKeys().isEmpty)
             let admin = key("k1", scope: .admin, at: t0)
@@ -54,15 +55,15 @@ struct AdminStorageTests {
     }
 
     @Test func apiKeyLookupIsOneIndexedSearch() async throws {
-        try await withStore { store async throws in
-            let plan = try await store.queryPlanForTesting(Queries.apiKey)
+        try await withSQLiteStorage { store, probe async throws in
+            let plan = try await probe.queryPlan(Queries.apiKey)
             #expect(plan.count == 1)
             #expect(plan.allSatisfy { $0.hasPrefix("SEARCH api_keys USING INDEX") }, "\(plan)")
         }
     }
 
     @Test func pageRulesAreUpsertedListedAndDeleted() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             _ = try await store.createRole(name: "Admin", at: t0)
             _ = try await store.createGroup(name: "Staff", roles: ["Admin"], at: t0)
             _ = try await store.createGroup(name: "Admins", roles: ["Admin"], at: t0)
@@ -75,7 +76,7 @@ struct AdminStorageTests {
             #expect(try await store.pageRules() == [
                 admin, PageRule(pattern: "/cars/:id", access: .signedIn), PageRule(pattern: "/pricing", access: .public),
             ])
-            #expect(try await store.textForTesting("SELECT access FROM page_rules ORDER BY pattern")
+            #expect(try await probe.texts("SELECT access FROM page_rules ORDER BY pattern")
                 == ["groups", "signed_in", "public"])
 
             // Replacing: the new access and group list, the old creation time.
@@ -86,7 +87,7 @@ struct AdminStorageTests {
             #expect(try await store.pageRules() == [
                 replaced, PageRule(pattern: "/cars/:id", access: .signedIn), PageRule(pattern: "/pricing", access: .signedIn),
             ])
-            #expect(try await store.integerForTesting("SELECT max(created_at) FROM page_rules") == t0.milliseconds)
+            #expect(try await probe.integer("SELECT max(created_at) FROM page_rules") == t0.milliseconds)
 
             let missing = await #expect(throws: AuthError.self) {
                 _ = try await store.upsertPageRule(
@@ -99,13 +100,13 @@ struct AdminStorageTests {
 
             #expect(try await store.deletePageRule(pattern: "/admin/*"))
             #expect(try await store.deletePageRule(pattern: "/admin/*") == false)
-            #expect(try await store.integerForTesting("SELECT count(*) FROM page_rule_groups") == 0)
+            #expect(try await probe.integer("SELECT count(*) FROM page_rule_groups") == 0)
             #expect(try await store.pageRules().map(\.pattern) == ["/cars/:id", "/pricing"])
         }
     }
 
     @Test func settingsAreUpsertedByKey() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             #expect(try await store.settings() == [:])
             let first = try await store.updateSettings([.signInRedirect: "/login", .forbiddenRedirect: "/403"])
             #expect(first == [.signInRedirect: "/login", .forbiddenRedirect: "/403"])
@@ -117,7 +118,7 @@ struct AdminStorageTests {
     }
 
     @Test func removeEverythingCountsAndKeepsKeysSettingsAndOutbox() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let ada = newUser("ada@example.com", attributes: ["name": "Ada"], roles: ["Admin", "Premium"])
             let session = newSession(for: ada.id)
             _ = try await store.insertUser(ada, session: session)
@@ -138,11 +139,11 @@ struct AdminStorageTests {
                 "users", "user_attributes", "user_roles", "sessions", "one_time_codes", "roles", "groups",
                 "group_roles", "page_rules", "page_rule_groups",
             ] {
-                #expect(try await store.integerForTesting("SELECT count(*) FROM \"\(table)\"") == 0, "\(table)")
+                #expect(try await probe.integer("SELECT count(*) FROM \"\(table)\"") == 0, "\(table)")
             }
             #expect(try await store.apiKeyCount() == 1)
             #expect(try await store.settings() == [.signInRedirect: "/login"])
-            #expect(try await store.outboxMessages(recipient: nil).count == 1)
+            #expect(try await probe.outboxMessages(recipient: nil).count == 1)
 
             #expect(try await store.removeEverything() == RemovalCounts(users: 0, roles: 0, groups: 0, pageRules: 0))
         }

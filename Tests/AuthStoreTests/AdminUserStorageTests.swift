@@ -1,4 +1,5 @@
 import AuthCore
+import AuthdTesting
 import Testing
 @testable import AuthStore
 
@@ -15,7 +16,7 @@ struct AdminUserStorageTests {
     }
 
     @Test func paginationWalksEveryUserOnceInEmailOrder() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let emails = (0..<25).map { "user\(String(format: "%02d", ($0 * 7) % 25))@example.com" }
             try await insert(store, emails.map { ($0, ["Member"]) })
             var pages: [[User]] = []
@@ -43,7 +44,7 @@ struct AdminUserStorageTests {
     }
 
     @Test func emailPrefixIsARangeWhereWildcardsAreOrdinary() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             try await insert(store, [
                 ("a%b@example.com", []), ("a%c@example.com", []), ("axb@example.com", []),
                 ("a_b@example.com", []), ("acb@example.com", []), ("a@example.com", []),
@@ -80,7 +81,7 @@ struct AdminUserStorageTests {
     }
 
     @Test func roleGroupAndBlockedFiltersCombine() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let users = try await insert(store, [
                 ("admin@example.com", ["Admin"]),
                 ("both@example.com", ["Admin", "Premium"]),
@@ -127,7 +128,7 @@ struct AdminUserStorageTests {
     }
 
     @Test func adminUpdateChangesEverythingAndAPasswordEndsSessions() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("old@example.com", attributes: ["name": "Ada", "city": "London"], roles: ["Admin"])
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -162,7 +163,7 @@ struct AdminUserStorageTests {
             #expect(try await store.credentials(id: new.id)?.passwordHash == "$scrypt$admin-set")
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: later + .seconds(1)) == nil)
             #expect(try await store.authenticate(tokenHash: other.tokenHash, at: later + .seconds(1)) == nil)
-            #expect(try await store.integerForTesting("SELECT count(*) FROM sessions WHERE revoked_at IS NULL") == 0)
+            #expect(try await probe.integer("SELECT count(*) FROM sessions WHERE revoked_at IS NULL") == 0)
 
             // A user invited without a password gets one.
             let invited = newUser("invited@example.com", passwordHash: nil)
@@ -173,7 +174,7 @@ struct AdminUserStorageTests {
     }
 
     @Test func adminUpdateRefusalsChangeNothing() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             _ = try await store.insertUser(newUser("first@example.com"), session: nil)
             let second = newUser("second@example.com", attributes: ["name": "B"], roles: ["Admin"])
             let session = newSession(for: second.id)
@@ -212,7 +213,7 @@ struct AdminUserStorageTests {
     }
 
     @Test func blockingEndsSessionsAndUnblockingDoesNotRestoreThem() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -225,7 +226,7 @@ struct AdminUserStorageTests {
             let blocked = try await store.setBlocked(id: new.id, blocked: true, at: t0 + .seconds(1))
             #expect(blocked.blocked)
             #expect(blocked.updatedAt == t0 + .seconds(1))
-            #expect(try await store.integerForTesting(
+            #expect(try await probe.integer(
                 "SELECT count(*) FROM sessions WHERE user_id = '\(new.id)' AND revoked_at IS NOT NULL") == 2)
 
             let unblocked = try await store.setBlocked(id: new.id, blocked: false, at: t0 + .seconds(2))
@@ -248,7 +249,7 @@ struct AdminUserStorageTests {
     }
 
     @Test func deleteUserTakesItsRowsAlong() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("gone@example.com", attributes: ["name": "Gone"], roles: ["Admin"])
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -257,7 +258,7 @@ struct AdminUserStorageTests {
             #expect(try await store.user(id: new.id) == nil)
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) == nil)
             for table in ["sessions", "user_attributes", "user_roles", "one_time_codes"] {
-                #expect(try await store.integerForTesting("SELECT count(*) FROM \(table)") == 0, "\(table)")
+                #expect(try await probe.integer("SELECT count(*) FROM \(table)") == 0, "\(table)")
             }
             #expect(try await store.roles() == [RoleInfo(name: "Admin", userCount: 0)])
             #expect(try await store.deleteUser(id: new.id) == false)
@@ -265,8 +266,8 @@ struct AdminUserStorageTests {
     }
 
     @Test func prefixListingUsesTheEmailIndex() async throws {
-        try await withStore { store async throws in
-            let plan = try await store.queryPlanForTesting("""
+        try await withSQLiteStorage { store, probe async throws in
+            let plan = try await probe.queryPlan("""
                 SELECT \(Rows.userColumns) FROM users
                 WHERE email >= :low AND email < :high AND blocked = :blocked
                   AND EXISTS (SELECT 1 FROM user_roles WHERE user_id = users.id AND role_id = :role)

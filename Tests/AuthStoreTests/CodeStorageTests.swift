@@ -1,28 +1,29 @@
 import AuthCore
+import AuthdTesting
 import Testing
 @testable import AuthStore
 
 @Suite("SQLiteStorage: one-time codes")
 struct CodeStorageTests {
     @Test func issueCodeVoidsTheOlderAndQueuesOneEmailPerCall() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             _ = try await store.insertUser(new, session: nil)
             let older = randomBytes()
             let newer = randomBytes()
             let firstEmail = resetEmail(to: new.email, headers: ["X-Purpose": "reset", "Auto-Submitted": "auto-generated"])
             try await store.issueCode(resetCode(for: new.id, hash: older), email: firstEmail)
-            #expect(try await store.outboxMessages(recipient: nil).count == 1)
+            #expect(try await probe.outboxMessages(recipient: nil).count == 1)
 
             let later = t0 + .seconds(60)
             let secondEmail = resetEmail(to: new.email, at: later)
             try await store.issueCode(resetCode(for: new.id, hash: newer, at: later), email: secondEmail)
 
-            let outbox = try await store.outboxMessages(recipient: new.email)
+            let outbox = try await probe.outboxMessages(recipient: new.email)
             #expect(outbox.map(\.message) == [firstEmail, secondEmail])
             #expect(outbox.allSatisfy { $0.state == .queued && $0.attempts == 0 })
-            #expect(try await store.integerForTesting("SELECT count(*) FROM one_time_codes WHERE voided_at IS NULL") == 1)
-            #expect(try await store.integerForTesting("SELECT next_attempt_at FROM outbox ORDER BY id LIMIT 1") == t0.milliseconds)
+            #expect(try await probe.integer("SELECT count(*) FROM one_time_codes WHERE voided_at IS NULL") == 1)
+            #expect(try await probe.integer("SELECT next_attempt_at FROM outbox ORDER BY id LIMIT 1") == t0.milliseconds)
 
             // The older code no longer works: it is compared with the newer one.
             let withOlder = try await store.redeemPasswordResetCode(
@@ -35,7 +36,7 @@ struct CodeStorageTests {
     }
 
     @Test func codesOfAnotherPurposeAreLeftAlone() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com", passwordHash: nil)
             _ = try await store.insertUser(new, session: nil)
             let invitation = NewOneTimeCode(
@@ -44,23 +45,23 @@ struct CodeStorageTests {
             email.kind = .invitation
             try await store.issueCode(invitation, email: email)
             try await store.issueCode(resetCode(for: new.id, hash: randomBytes()), email: resetEmail(to: new.email))
-            #expect(try await store.integerForTesting("SELECT count(*) FROM one_time_codes WHERE voided_at IS NULL") == 2)
-            #expect(try await store.outboxMessages(recipient: new.email).map(\.message.kind) == [.invitation, .verificationCode])
+            #expect(try await probe.integer("SELECT count(*) FROM one_time_codes WHERE voided_at IS NULL") == 2)
+            #expect(try await probe.outboxMessages(recipient: new.email).map(\.message.kind) == [.invitation, .verificationCode])
         }
     }
 
     @Test func issueCodeForUnknownUserIsNotFoundAndQueuesNothing() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let error = await #expect(throws: AuthError.self) {
                 try await store.issueCode(resetCode(for: .generate(), hash: randomBytes()), email: resetEmail(to: "x@example.com"))
             }
             #expect(error?.code == .notFound)
-            #expect(try await store.outboxMessages(recipient: nil).isEmpty)
+            #expect(try await probe.outboxMessages(recipient: nil).isEmpty)
         }
     }
 
     @Test func issueCodeIsAllOrNothing() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             _ = try await store.insertUser(new, session: nil)
             let first = randomBytes()
@@ -71,8 +72,8 @@ struct CodeStorageTests {
                 try await store.issueCode(resetCode(for: new.id, hash: randomBytes(), at: t0 + .seconds(1)), email: email)
             }
             #expect(error?.code == .internal)
-            #expect(try await store.integerForTesting("SELECT count(*) FROM one_time_codes") == 1)
-            #expect(try await store.outboxMessages(recipient: nil).count == 1)
+            #expect(try await probe.integer("SELECT count(*) FROM one_time_codes") == 1)
+            #expect(try await probe.outboxMessages(recipient: nil).count == 1)
             let check = try await store.redeemPasswordResetCode(
                 userID: new.id, codeHash: first, newPasswordHash: "$scrypt$new", maxAttempts: 5, at: t0 + .seconds(2))
             #expect(check == .accepted(new.id))
@@ -80,7 +81,7 @@ struct CodeStorageTests {
     }
 
     @Test func rightCodeIsAcceptedOnceAndEndsEverySession() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -104,7 +105,7 @@ struct CodeStorageTests {
     }
 
     @Test func wrongCodesCountDownThenVoidTheCode() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -122,12 +123,12 @@ struct CodeStorageTests {
             #expect(right == .noLiveCode)
             #expect(try await store.credentials(id: new.id)?.passwordHash == new.passwordHash)
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) != nil)
-            #expect(try await store.integerForTesting("SELECT attempts FROM one_time_codes") == 3)
+            #expect(try await probe.integer("SELECT attempts FROM one_time_codes") == 3)
         }
     }
 
     @Test func expiredCodeIsNoLiveCode() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             _ = try await store.insertUser(new, session: nil)
             let code = randomBytes()
@@ -141,7 +142,7 @@ struct CodeStorageTests {
     }
 
     @Test func noCodeIssuedIsNoLiveCode() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             _ = try await store.insertUser(new, session: nil)
             for userID in [new.id, UserID.generate()] {
@@ -153,7 +154,7 @@ struct CodeStorageTests {
     }
 
     @Test func parallelWrongGuessesCannotExceedMaxAttempts() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             _ = try await store.insertUser(new, session: nil)
             let code = randomBytes()

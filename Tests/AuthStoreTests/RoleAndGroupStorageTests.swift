@@ -1,11 +1,12 @@
 import AuthCore
+import AuthdTesting
 import Testing
 @testable import AuthStore
 
 @Suite("SQLiteStorage: roles and groups")
 struct RoleAndGroupStorageTests {
     @Test func rolesAreCreatedListedWithCountsAndRenamed() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             #expect(try await store.createRole(name: "Staff", at: t0) == RoleInfo(name: "Staff", userCount: 0))
             _ = try await store.insertUser(newUser("a@example.com", roles: ["Admin", "Premium"]), session: nil)
             _ = try await store.insertUser(newUser("b@example.com", roles: ["Admin"]), session: nil)
@@ -33,7 +34,7 @@ struct RoleAndGroupStorageTests {
     }
 
     @Test func missingRolesInTheOrderGiven() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             _ = try await store.createRole(name: "Admin", at: t0)
             #expect(try await store.missingRoles(["Zeta", "Admin", "Beta", "Zeta"]) == ["Zeta", "Beta"])
             #expect(try await store.missingRoles(["Admin"]) == [])
@@ -42,7 +43,7 @@ struct RoleAndGroupStorageTests {
     }
 
     @Test func deletingARoleTakesItFromUsersUnlessAGroupUsesIt() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let user = newUser("a@example.com", roles: ["Admin", "Premium", "Staff"])
             _ = try await store.insertUser(user, session: nil)
             _ = try await store.createGroup(name: "Admin", roles: ["Admin"], at: t0)
@@ -71,7 +72,7 @@ struct RoleAndGroupStorageTests {
     }
 
     @Test func singleGroupIsNamedInTheSingular() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             _ = try await store.createRole(name: "Admin", at: t0)
             _ = try await store.createGroup(name: "Admins", roles: ["Admin"], at: t0)
             let used = await #expect(throws: AuthError.self) { try await store.deleteRole(name: "Admin") }
@@ -80,7 +81,7 @@ struct RoleAndGroupStorageTests {
     }
 
     @Test func groupsAreCreatedRenamedAndGivenRoles() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             for role in ["Premium", "Admin", "Staff"] {
                 _ = try await store.createRole(name: role, at: t0)
             }
@@ -127,7 +128,7 @@ struct RoleAndGroupStorageTests {
     }
 
     @Test func deletingAGroupTakesItOutOfPageRules() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             _ = try await store.createRole(name: "Admin", at: t0)
             _ = try await store.createGroup(name: "Admins", roles: ["Admin"], at: t0)
             _ = try await store.createGroup(name: "Staff", roles: ["Admin"], at: t0)
@@ -135,7 +136,7 @@ struct RoleAndGroupStorageTests {
             try await store.deleteGroup(name: "Admins")
             #expect(try await store.groups().map(\.name) == ["Staff"])
             #expect(try await store.pageRules() == [PageRule(pattern: "/admin/*", access: .groups, groups: ["Staff"])])
-            #expect(try await store.integerForTesting("SELECT count(*) FROM group_roles") == 1)
+            #expect(try await probe.integer("SELECT count(*) FROM group_roles") == 1)
             // The role stays.
             #expect(try await store.roles().map(\.name) == ["Admin"])
             let unknown = await #expect(throws: AuthError.self) { try await store.deleteGroup(name: "Admins") }

@@ -1,11 +1,12 @@
 import AuthCore
+import AuthdTesting
 import Testing
 @testable import AuthStore
 
 @Suite("SQLiteStorage: sessions")
 struct SessionStorageTests {
     @Test func insertedSessionAuthenticatesWithItsUser() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com", attributes: ["name": "Ada"], roles: ["Premium", "Admin"])
             let user = try await store.insertUser(new, session: nil)
             let session = newSession(for: new.id)
@@ -28,7 +29,7 @@ struct SessionStorageTests {
     }
 
     @Test func sessionOfUnknownUserIsNotFound() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let error = await #expect(throws: AuthError.self) {
                 _ = try await store.insertSession(newSession(for: .generate()))
             }
@@ -37,7 +38,7 @@ struct SessionStorageTests {
     }
 
     @Test func unknownTokenDoesNotAuthenticate() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             _ = try await store.insertUser(new, session: newSession(for: new.id))
             #expect(try await store.authenticate(tokenHash: randomBytes(), at: t0) == nil)
@@ -45,7 +46,7 @@ struct SessionStorageTests {
     }
 
     @Test func revokedSessionDoesNotAuthenticate() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -57,7 +58,7 @@ struct SessionStorageTests {
     }
 
     @Test func expiredSessionsDoNotAuthenticate() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -76,32 +77,32 @@ struct SessionStorageTests {
     }
 
     @Test func blockedUserDoesNotAuthenticate() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
-            try await store.executeForTesting("UPDATE users SET blocked = 1 WHERE id = '\(new.id)'")
+            try await probe.execute("UPDATE users SET blocked = 1 WHERE id = '\(new.id)'")
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) == nil)
             #expect(try await store.user(id: new.id)?.blocked == true)
             #expect(try await store.credentials(email: new.email)?.user.blocked == true)
-            try await store.executeForTesting("UPDATE users SET blocked = 0 WHERE id = '\(new.id)'")
+            try await probe.execute("UPDATE users SET blocked = 0 WHERE id = '\(new.id)'")
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) != nil)
         }
     }
 
     @Test func deletedUserDoesNotAuthenticate() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
-            try await store.executeForTesting("DELETE FROM users WHERE id = '\(new.id)'")
+            try await probe.execute("DELETE FROM users WHERE id = '\(new.id)'")
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) == nil)
-            #expect(try await store.integerForTesting("SELECT count(*) FROM sessions") == 0)
+            #expect(try await probe.integer("SELECT count(*) FROM sessions") == 0)
         }
     }
 
     @Test func touchSessionExtendsIdleExpiry() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             _ = try await store.insertUser(new, session: nil)
             let session = newSession(for: new.id)
@@ -127,7 +128,7 @@ struct SessionStorageTests {
     }
 
     @Test func touchDoesNotReviveARevokedSession() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             _ = try await store.insertUser(new, session: nil)
             let session = newSession(for: new.id)
@@ -139,7 +140,7 @@ struct SessionStorageTests {
     }
 
     @Test func revokeSessionsOfAUser() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let ada = newUser("ada@example.com")
             let bob = newUser("bob@example.com")
             _ = try await store.insertUser(ada, session: nil)

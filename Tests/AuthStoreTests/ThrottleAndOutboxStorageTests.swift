@@ -1,11 +1,12 @@
 import AuthCore
+import AuthdTesting
 import Testing
 @testable import AuthStore
 
 @Suite("SQLiteStorage: throttles and outbox")
 struct ThrottleAndOutboxStorageTests {
     @Test func failuresCountWithinAWindowAndRestartAfterIt() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let key = ThrottleKey(.loginAccount, "ada@example.com")
             let window = Duration.seconds(15 * 60)
             #expect(try await store.throttle(key: key) == nil)
@@ -34,7 +35,7 @@ struct ThrottleAndOutboxStorageTests {
     }
 
     @Test func parallelFailuresAreAllCounted() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<20 {
                     group.addTask {
@@ -50,12 +51,12 @@ struct ThrottleAndOutboxStorageTests {
     }
 
     @Test func outboxFiltersByRecipientOldestFirst() async throws {
-        try await withStore { store async throws in
+        try await withSQLiteStorage { store, probe async throws in
             let ada = newUser("ada@example.com")
             let bob = newUser("bob@example.com")
             _ = try await store.insertUser(ada, session: nil)
             _ = try await store.insertUser(bob, session: nil)
-            #expect(try await store.outboxMessages(recipient: nil).isEmpty)
+            #expect(try await probe.outboxMessages(recipient: nil).isEmpty)
             let messages = [
                 resetEmail(to: ada.email, at: t0, headers: ["X-A": "1", "X-Quote": "\"quoted\" and \\ backslash"]),
                 resetEmail(to: bob.email, at: t0 + .seconds(1)),
@@ -66,12 +67,12 @@ struct ThrottleAndOutboxStorageTests {
                 try await store.issueCode(
                     resetCode(for: user, hash: randomBytes(), at: t0 + .seconds(Int64(index))), email: message)
             }
-            let all = try await store.outboxMessages(recipient: nil)
+            let all = try await probe.outboxMessages(recipient: nil)
             #expect(all.map(\.message) == messages)
             #expect(all.map(\.id) == all.map(\.id).sorted())
-            #expect(try await store.outboxMessages(recipient: ada.email).map(\.message) == [messages[0], messages[2]])
-            #expect(try await store.outboxMessages(recipient: bob.email).map(\.message) == [messages[1]])
-            #expect(try await store.outboxMessages(recipient: "nobody@example.com").isEmpty)
+            #expect(try await probe.outboxMessages(recipient: ada.email).map(\.message) == [messages[0], messages[2]])
+            #expect(try await probe.outboxMessages(recipient: bob.email).map(\.message) == [messages[1]])
+            #expect(try await probe.outboxMessages(recipient: "nobody@example.com").isEmpty)
         }
     }
 }
