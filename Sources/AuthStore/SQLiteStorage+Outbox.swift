@@ -3,16 +3,16 @@ internal import Foundation
 internal import GRDB
 
 extension SQLiteStorage {
-    /// Queues `message` (state "queued", due at its creation time) in the caller's transaction.
+    /// Queues `message` (due at its creation time) in the caller's transaction.
     static func enqueue(_ message: NewOutboxMessage, headers: String, _ db: Database) throws {
         try db.cachedStatement(sql: """
             INSERT INTO outbox
-                (message_id, kind, sender, recipient, subject, text_body, html_body, headers, created_at, next_attempt_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                (message_id, kind, sender, recipient, subject, text_body, html_body, headers, created_at, state, next_attempt_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
                 message.messageID, message.kind, message.sender, message.recipient, message.subject,
                 message.textBody, message.htmlBody, headers,
-                message.createdAt.milliseconds, message.createdAt.milliseconds,
+                message.createdAt, OutboxState.queued, message.createdAt,
             ])
     }
 

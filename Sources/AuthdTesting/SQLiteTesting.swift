@@ -67,19 +67,11 @@ public final class SQLiteProbe: StorageProbe {
                 try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY id")
             }
             return try rows.map { row in
-                let headers: String = row["headers"]
-                let message = NewOutboxMessage(
-                    messageID: row["message_id"],
-                    kind: row["kind"],
-                    sender: row["sender"],
-                    recipient: row["recipient"],
-                    subject: row["subject"],
-                    textBody: row["text_body"],
-                    htmlBody: row["html_body"],
-                    headers: try JSONDecoder().decode([String: String].self, from: Data(headers.utf8)),
-                    createdAt: Timestamp(milliseconds: row["created_at"])
-                )
-                return OutboxRecord(id: row["id"], message: message, state: row["state"], attempts: row["attempts"])
+                OutboxRecord(
+                    id: try row.decode(forColumn: "id"),
+                    message: try NewOutboxMessage(row: row),
+                    state: try row.decode(forColumn: "state"),
+                    attempts: try row.decode(forColumn: "attempts"))
             }
         }
     }

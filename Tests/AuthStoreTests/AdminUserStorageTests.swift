@@ -268,7 +268,7 @@ struct AdminUserStorageTests {
     @Test func prefixListingUsesTheEmailIndex() async throws {
         try await withSQLiteStorage { store, probe async throws in
             let plan = try await probe.queryPlan("""
-                SELECT \(Rows.userColumns) FROM users
+                SELECT \(UserRow.columns) FROM users
                 WHERE email >= :low AND email < :high AND blocked = :blocked
                   AND EXISTS (SELECT 1 FROM user_roles WHERE user_id = users.id AND role_id = :role)
                 ORDER BY email LIMIT :limit
