@@ -1,5 +1,10 @@
 import AuthCore
+import AuthdTesting
 import Foundation
+
+/// The store kinds every role suite runs against. A new implementation of `Storage`
+/// runs all of them by adding its factory here.
+let storeKinds: [StorageFactory] = [.sqlite]
 
 let t0 = Timestamp(milliseconds: 1_800_000_000_000)
 let idleTimeout = Duration.seconds(30 * 60)
@@ -52,4 +57,8 @@ func resetCode(for userID: UserID, hash: [UInt8], at time: Timestamp = t0) -> Ne
         createdAt: time,
         expiresAt: time + .seconds(15 * 60)
     )
+}
+
+func apiKey(_ id: String, scope: KeyScope = .admin, at time: Timestamp = t0) -> NewAPIKey {
+    NewAPIKey(id: id, name: "key \(id)", scope: scope, secretHash: randomBytes(), createdAt: time)
 }

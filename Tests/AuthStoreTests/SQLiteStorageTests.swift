@@ -4,8 +4,8 @@ import GRDB
 import Testing
 @testable import AuthStore
 
-@Suite("SQLiteStorage: the file")
-struct PersistenceTests {
+@Suite("SQLiteStorage: the file, connections and query plans")
+struct SQLiteStorageTests {
     static let tables = [
         "api_keys", "email_templates", "group_roles", "groups", "one_time_codes", "outbox", "page_rule_groups",
         "page_rules", "roles", "sessions", "settings", "throttles", "user_attributes", "user_roles", "users",
@@ -89,6 +89,36 @@ struct PersistenceTests {
             }
             #expect(error?.code == .internal)
             #expect(error?.message.contains("open") == true)
+        }
+    }
+
+    @Test func prefixUpperBound() {
+        #expect(SQLiteStorage.prefixUpperBound("ab") == "ac")
+        #expect(SQLiteStorage.prefixUpperBound("a%") == "a&")
+        #expect(SQLiteStorage.prefixUpperBound("a\u{D7FF}") == "a\u{E000}")
+        #expect(SQLiteStorage.prefixUpperBound("a\u{10FFFF}") == "b")
+        #expect(SQLiteStorage.prefixUpperBound("\u{10FFFF}") == nil)
+        #expect(SQLiteStorage.prefixUpperBound("") == nil)
+    }
+
+    @Test func prefixListingUsesTheEmailIndex() async throws {
+        try await withSQLiteStorage { store, probe async throws in
+            let plan = try await probe.queryPlan("""
+                SELECT \(UserRow.columns) FROM users
+                WHERE email >= :low AND email < :high AND blocked = :blocked
+                  AND EXISTS (SELECT 1 FROM user_roles WHERE user_id = users.id AND role_id = :role)
+                ORDER BY email LIMIT :limit
+                """)
+            #expect(plan.first?.contains("USING INDEX sqlite_autoindex_users_") == true, "\(plan)")
+            #expect(!plan.contains { $0.hasPrefix("SCAN") || $0.contains("TEMP B-TREE") }, "\(plan)")
+        }
+    }
+
+    @Test func apiKeyLookupIsOneIndexedSearch() async throws {
+        try await withSQLiteStorage { store, probe async throws in
+            let plan = try await probe.queryPlan(Queries.apiKey)
+            #expect(plan.count == 1)
+            #expect(plan.allSatisfy { $0.hasPrefix("SEARCH api_keys USING INDEX") }, "\(plan)")
         }
     }
 }

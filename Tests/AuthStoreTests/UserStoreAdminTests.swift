@@ -1,13 +1,12 @@
 import AuthCore
 import AuthdTesting
 import Testing
-@testable import AuthStore
 
-@Suite("SQLiteStorage: users, as the Admin service sees them")
-struct AdminUserStorageTests {
+@Suite("UserStore: users as the Admin service sees them")
+struct UserStoreAdminTests {
     /// Inserts users with these emails (and roles), returning them by email.
     @discardableResult
-    private func insert(_ store: SQLiteStorage, _ users: [(String, [String])]) async throws -> [String: User] {
+    private func insert(_ store: any Storage, _ users: [(String, [String])]) async throws -> [String: User] {
         var inserted: [String: User] = [:]
         for (email, roles) in users {
             inserted[email] = try await store.insertUser(newUser(email, attributes: ["name": email], roles: roles), session: nil)
@@ -15,8 +14,9 @@ struct AdminUserStorageTests {
         return inserted
     }
 
-    @Test func paginationWalksEveryUserOnceInEmailOrder() async throws {
-        try await withSQLiteStorage { store, probe async throws in
+    @Test(arguments: storeKinds)
+    func paginationWalksEveryUserOnceInEmailOrder(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let emails = (0..<25).map { "user\(String(format: "%02d", ($0 * 7) % 25))@example.com" }
             try await insert(store, emails.map { ($0, ["Member"]) })
             var pages: [[User]] = []
@@ -43,8 +43,9 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func emailPrefixIsARangeWhereWildcardsAreOrdinary() async throws {
-        try await withSQLiteStorage { store, probe async throws in
+    @Test(arguments: storeKinds)
+    func emailPrefixIsARangeWhereWildcardsAreOrdinary(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             try await insert(store, [
                 ("a%b@example.com", []), ("a%c@example.com", []), ("axb@example.com", []),
                 ("a_b@example.com", []), ("acb@example.com", []), ("a@example.com", []),
@@ -71,17 +72,9 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func prefixUpperBound() {
-        #expect(SQLiteStorage.prefixUpperBound("ab") == "ac")
-        #expect(SQLiteStorage.prefixUpperBound("a%") == "a&")
-        #expect(SQLiteStorage.prefixUpperBound("a\u{D7FF}") == "a\u{E000}")
-        #expect(SQLiteStorage.prefixUpperBound("a\u{10FFFF}") == "b")
-        #expect(SQLiteStorage.prefixUpperBound("\u{10FFFF}") == nil)
-        #expect(SQLiteStorage.prefixUpperBound("") == nil)
-    }
-
-    @Test func roleGroupAndBlockedFiltersCombine() async throws {
-        try await withSQLiteStorage { store, probe async throws in
+    @Test(arguments: storeKinds)
+    func roleGroupAndBlockedFiltersCombine(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let users = try await insert(store, [
                 ("admin@example.com", ["Admin"]),
                 ("both@example.com", ["Admin", "Premium"]),
@@ -127,8 +120,9 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func adminUpdateChangesEverythingAndAPasswordEndsSessions() async throws {
-        try await withSQLiteStorage { store, probe async throws in
+    @Test(arguments: storeKinds)
+    func adminUpdateChangesEverythingAndAPasswordEndsSessions(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("old@example.com", attributes: ["name": "Ada", "city": "London"], roles: ["Admin"])
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -173,8 +167,9 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func adminUpdateRefusalsChangeNothing() async throws {
-        try await withSQLiteStorage { store, probe async throws in
+    @Test(arguments: storeKinds)
+    func adminUpdateRefusalsChangeNothing(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             _ = try await store.insertUser(newUser("first@example.com"), session: nil)
             let second = newUser("second@example.com", attributes: ["name": "B"], roles: ["Admin"])
             let session = newSession(for: second.id)
@@ -212,8 +207,9 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func blockingEndsSessionsAndUnblockingDoesNotRestoreThem() async throws {
-        try await withSQLiteStorage { store, probe async throws in
+    @Test(arguments: storeKinds)
+    func blockingEndsSessionsAndUnblockingDoesNotRestoreThem(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -248,8 +244,9 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func deleteUserTakesItsRowsAlong() async throws {
-        try await withSQLiteStorage { store, probe async throws in
+    @Test(arguments: storeKinds)
+    func deleteUserTakesItsRowsAlong(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("gone@example.com", attributes: ["name": "Gone"], roles: ["Admin"])
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -265,16 +262,4 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func prefixListingUsesTheEmailIndex() async throws {
-        try await withSQLiteStorage { store, probe async throws in
-            let plan = try await probe.queryPlan("""
-                SELECT \(UserRow.columns) FROM users
-                WHERE email >= :low AND email < :high AND blocked = :blocked
-                  AND EXISTS (SELECT 1 FROM user_roles WHERE user_id = users.id AND role_id = :role)
-                ORDER BY email LIMIT :limit
-                """)
-            #expect(plan.first?.contains("USING INDEX sqlite_autoindex_users_") == true, "\(plan)")
-            #expect(!plan.contains { $0.hasPrefix("SCAN") || $0.contains("TEMP B-TREE") }, "\(plan)")
-        }
-    }
 }
