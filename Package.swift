@@ -53,6 +53,9 @@ let package = Package(
             dependencies: ["CAuthProto", "CProtobufC"],
             swiftSettings: swiftSettings
         ),
+        // Calendar dates from epoch milliseconds, shared by the CSV export (AuthCore) and
+        // authctl's output, which does not depend on AuthCore.
+        .target(name: "AuthTime", swiftSettings: swiftSettings),
         // What logs may show (masked addresses), shared by the server and the mailer.
         .target(
             name: "AuthLogging",
@@ -91,7 +94,7 @@ let package = Package(
         .target(
             name: "AuthCore",
             dependencies: [
-                "AuthCrypto", "AuthLogging",
+                "AuthCrypto", "AuthLogging", "AuthTime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "CSV", package: "CSV.swift"),
@@ -165,7 +168,7 @@ let package = Package(
         .executableTarget(
             name: "authctl",
             dependencies: [
-                "AuthClient", "AuthdVersion",
+                "AuthClient", "AuthdVersion", "AuthTime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -201,7 +204,7 @@ let package = Package(
         ),
         .testTarget(name: "AuthWireTests", dependencies: ["AuthWire"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthCryptoTests", dependencies: ["AuthCrypto", "AuthdTesting"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore", "AuthdTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore", "AuthTime", "AuthdTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthMailerTests", dependencies: ["AuthMailer"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AuthStoreTests",
