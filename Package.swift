@@ -53,6 +53,9 @@ let package = Package(
             dependencies: ["CAuthProto", "CProtobufC"],
             swiftSettings: swiftSettings
         ),
+        // Calendar dates from epoch milliseconds, shared by the CSV export (AuthCore) and
+        // authctl's output, which does not depend on AuthCore.
+        .target(name: "AuthTime", swiftSettings: swiftSettings),
         // What logs may show (masked addresses), shared by the server and the mailer.
         .target(
             name: "AuthLogging",
@@ -91,7 +94,7 @@ let package = Package(
         .target(
             name: "AuthCore",
             dependencies: [
-                "AuthCrypto", "AuthLogging",
+                "AuthCrypto", "AuthLogging", "AuthTime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "CSV", package: "CSV.swift"),
@@ -165,7 +168,7 @@ let package = Package(
         .executableTarget(
             name: "authctl",
             dependencies: [
-                "AuthClient", "AuthdVersion",
+                "AuthClient", "AuthdVersion", "AuthTime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -187,11 +190,27 @@ let package = Package(
             path: "Examples/Quickstart",
             swiftSettings: swiftSettings
         ),
+        // Test support (as NIOTestUtils, HummingbirdTesting): a manual clock, cheap scrypt, a real
+        // authd on a free port and stores over fresh files, each torn down by a `with…` helper.
+        // Only test targets depend on it.
+        .target(
+            name: "AuthdTesting",
+            dependencies: [
+                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "AuthWireTests", dependencies: ["AuthWire"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthCryptoTests", dependencies: ["AuthCrypto"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthCryptoTests", dependencies: ["AuthCrypto", "AuthdTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore", "AuthTime", "AuthdTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthMailerTests", dependencies: ["AuthMailer"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthStoreTests", dependencies: ["AuthStore", "AuthCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AuthStoreTests",
+            dependencies: ["AuthStore", "AuthCore", "AuthdTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "AuthRPCTests",
             dependencies: [
@@ -208,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "AuthServerTests",
             dependencies: [
-                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto",
+                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto", "AuthdTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -34,8 +34,6 @@ public struct ScryptParameters: Sendable, Hashable, CustomStringConvertible {
 
     /// OWASP's recommended minimum (N = 2^17, r = 8, p = 1: 128 MiB, ~0.1–0.3 s): the default.
     public static let owasp = ScryptParameters(unchecked: 17, 8, 1)
-    /// Cheap (1 MiB, ~1 ms), for tests only.
-    public static let testing = ScryptParameters(unchecked: 10, 8, 1)
 
     /// N = 2^logN.
     public var n: Int { 1 << logN }

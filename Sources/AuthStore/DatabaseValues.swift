@@ -10,6 +10,28 @@ extension PageAccess: DatabaseValueConvertible {}
 extension CodePurpose: DatabaseValueConvertible {}
 extension Settings.Key: DatabaseValueConvertible {}
 
+/// Stored as INTEGER milliseconds since the Unix epoch.
+extension Timestamp: DatabaseValueConvertible {
+    public var databaseValue: DatabaseValue {
+        milliseconds.databaseValue
+    }
+
+    public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> Timestamp? {
+        Int64.fromDatabaseValue(dbValue).map(Timestamp.init(milliseconds:))
+    }
+}
+
+/// Stored as its TEXT UUID.
+extension UserID: DatabaseValueConvertible {
+    public var databaseValue: DatabaseValue {
+        rawValue.databaseValue
+    }
+
+    public static func fromDatabaseValue(_ dbValue: DatabaseValue) -> UserID? {
+        String.fromDatabaseValue(dbValue).map(UserID.init(rawValue:))
+    }
+}
+
 extension ThrottleKey: DatabaseValueConvertible {
     public var databaseValue: DatabaseValue {
         description.databaseValue

@@ -42,6 +42,20 @@ extension Rows {
         }
     }
 
+    /// Makes the user's roles exactly `roleIDs`.
+    static func replaceRoles(_ db: Database, userID: UserID, roleIDs: some Sequence<Int64>) throws {
+        try db.cachedStatement(sql: "DELETE FROM user_roles WHERE user_id = ?").execute(arguments: [userID])
+        try grantRoles(db, userID: userID, roleIDs: roleIDs)
+    }
+
+    /// Adds roles to the user; one it holds already stays once.
+    static func grantRoles(_ db: Database, userID: UserID, roleIDs: some Sequence<Int64>) throws {
+        let grant = try db.cachedStatement(sql: "INSERT OR IGNORE INTO user_roles (user_id, role_id) VALUES (?, ?)")
+        for roleID in roleIDs {
+            try grant.execute(arguments: [userID, roleID])
+        }
+    }
+
     static func roleNotFound(_ name: String) -> AuthError {
         AuthError(.notFound, "role \(name) not found", field: "name")
     }

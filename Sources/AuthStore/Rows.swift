@@ -1,56 +1,91 @@
 internal import AuthCore
+internal import Foundation
 internal import GRDB
 
-/// Reading domain values out of rows. Every statement is a cached prepared statement.
+/// Reads and writes that several storage roles share. Every statement is a cached prepared
+/// statement.
 enum Rows {
-    static let userColumns = "id, email, password_hash, blocked, created_at, updated_at"
+    /// How a user is found: each case is a lookup on a unique index.
+    enum UserLookup {
+        case id(UserID)
+        case email(String)
 
-    /// A user with its secret, selected by `condition` on the users table (an indexed column).
-    static func credentials(_ db: Database, where condition: String, _ value: String) throws -> UserCredentials? {
-        let statement = try db.cachedStatement(sql: "SELECT \(userColumns) FROM users WHERE \(condition) = ?")
-        guard let row = try Row.fetchOne(statement, arguments: [value]) else { return nil }
-        return UserCredentials(user: try user(db, row: row), passwordHash: row[2])
+        var sql: String {
+            switch self {
+            case .id: "SELECT \(UserRow.columns) FROM users WHERE id = ?"
+            case .email: "SELECT \(UserRow.columns) FROM users WHERE email = ?"
+            }
+        }
+
+        var arguments: StatementArguments {
+            switch self {
+            case .id(let id): [id]
+            case .email(let email): [email]
+            }
+        }
     }
 
-    /// The user of a row of `userColumns`, with its attributes and roles.
-    static func user(_ db: Database, row: Row) throws -> User {
-        let id: String = row[0]
-        let passwordHash: String? = row[2]
-        return User(
-            id: UserID(rawValue: id),
-            email: row[1],
-            attributes: try attributes(db, userID: id),
-            roles: try roles(db, userID: id),
-            blocked: row[3],
-            hasPassword: passwordHash != nil,
-            createdAt: Timestamp(milliseconds: row[4]),
-            updatedAt: Timestamp(milliseconds: row[5])
-        )
+    /// A user with its secret.
+    static func credentials(_ db: Database, _ lookup: UserLookup) throws -> UserCredentials? {
+        guard let row = try UserRow.fetchOne(db.cachedStatement(sql: lookup.sql), arguments: lookup.arguments) else {
+            return nil
+        }
+        return UserCredentials(user: try user(db, row), passwordHash: row.passwordHash)
     }
 
     static func user(_ db: Database, id: UserID) throws -> User? {
-        try credentials(db, where: "id", id.rawValue)?.user
+        try credentials(db, .id(id))?.user
     }
 
-    static func attributes(_ db: Database, userID: String) throws -> [String: String] {
-        let statement = try db.cachedStatement(sql: Queries.attributes)
+    /// The user of `row`, with its attributes and roles.
+    static func user(_ db: Database, _ row: UserRow) throws -> User {
+        row.user(attributes: try attributes(db, userID: row.id), roles: try roles(db, userID: row.id))
+    }
+
+    static func attributes(_ db: Database, userID: UserID) throws -> [String: String] {
         var attributes: [String: String] = [:]
-        let rows = try Row.fetchCursor(statement, arguments: [userID])
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: Queries.attributes), arguments: [userID])
         while let row = try rows.next() {
-            attributes[row[0]] = row[1] as String
+            attributes[try row.decode(forColumn: "name")] = try row.decode(String.self, forColumn: "value")
         }
         return attributes
     }
 
     /// Sorted by name.
-    static func roles(_ db: Database, userID: String) throws -> [String] {
-        let statement = try db.cachedStatement(sql: Queries.roles)
-        return try String.fetchAll(statement, arguments: [userID]).sorted()
+    static func roles(_ db: Database, userID: UserID) throws -> [String] {
+        try String.fetchAll(db.cachedStatement(sql: Queries.roles), arguments: [userID]).sorted()
     }
 
     static func userExists(_ db: Database, id: UserID) throws -> Bool {
-        let statement = try db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ?")
-        return try Bool.fetchOne(statement, arguments: [id.rawValue]) != nil
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM users WHERE id = ?"), arguments: [id]) != nil
+    }
+
+    /// Removes the attributes named in `remove`, then sets those of `set` (so a name in both
+    /// ends up set): every write of attributes, for new users and changed ones.
+    static func changeAttributes(
+        _ db: Database,
+        userID: UserID,
+        set: [String: String],
+        remove: some Sequence<String> = [String]()
+    ) throws {
+        let delete = try db.cachedStatement(sql: "DELETE FROM user_attributes WHERE user_id = ? AND name = ?")
+        for name in remove {
+            try delete.execute(arguments: [userID, name])
+        }
+        let upsert = try db.cachedStatement(sql: """
+            INSERT INTO user_attributes (user_id, name, value) VALUES (?, ?, ?)
+            ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value
+            """)
+        for (name, value) in set {
+            try upsert.execute(arguments: [userID, name, value])
+        }
+    }
+
+    /// Sets the password hash and bumps `updated_at`; false when there is no such user.
+    static func setPasswordHash(_ db: Database, userID: UserID, hash: String, at now: Timestamp) throws -> Bool {
+        try db.cachedStatement(sql: "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+            .execute(arguments: [hash, now, userID])
+        return db.changesCount > 0
     }
 
     /// Ends the user's live (not revoked, not expired) sessions that `revoking` names.
@@ -68,11 +103,36 @@ enum Rows {
         case .none:
             return 0
         case .all:
-            try db.cachedStatement(sql: live).execute(arguments: ["now": now.milliseconds, "user": userID.rawValue])
+            try db.cachedStatement(sql: live).execute(arguments: ["now": now, "user": userID])
         case .allExcept(let sessionID):
             try db.cachedStatement(sql: live + " AND id <> :keep").execute(
-                arguments: ["now": now.milliseconds, "user": userID.rawValue, "keep": sessionID])
+                arguments: ["now": now, "user": userID, "keep": sessionID])
         }
         return db.changesCount
+    }
+
+    // MARK: One-time codes
+
+    /// The user's newest code of `purpose` that is neither used, voided nor expired at `now`.
+    static func liveCode(_ db: Database, userID: UserID, purpose: CodePurpose, at now: Timestamp) throws -> LiveCodeRow? {
+        try LiveCodeRow.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT id, code_hash, attempts FROM one_time_codes
+                WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND voided_at IS NULL AND expires_at > ?
+                ORDER BY created_at DESC, id DESC
+                LIMIT 1
+                """),
+            arguments: [userID, purpose, now])
+    }
+
+    static func markCodeUsed(_ db: Database, id: Int64, at now: Timestamp) throws {
+        try db.cachedStatement(sql: "UPDATE one_time_codes SET used_at = ? WHERE id = ?").execute(arguments: [now, id])
+    }
+
+    static func insertCode(_ code: NewOneTimeCode, _ db: Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO one_time_codes (user_id, purpose, code_hash, created_at, expires_at)
+            VALUES (?, ?, ?, ?, ?)
+            """).execute(arguments: [code.userID, code.purpose, Data(code.codeHash), code.createdAt, code.expiresAt])
     }
 }

@@ -13,7 +13,7 @@ extension SQLiteStorage {
             try db.cachedStatement(sql: """
                 INSERT INTO api_keys (id, name, scope, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)
                 """).execute(arguments: [
-                    key.id, key.name, key.scope.rawValue, Data(key.secretHash), key.createdAt.milliseconds,
+                    key.id, key.name, key.scope, Data(key.secretHash), key.createdAt,
                 ])
         }
     }
@@ -21,8 +21,7 @@ extension SQLiteStorage {
     /// On every Admin and Mail call: one lookup on the unique index of `secret_hash`.
     public func apiKey(secretHash: [UInt8]) async throws(AuthError) -> APIKey? {
         try await read("read api key") { db in
-            try Row.fetchOne(db.cachedStatement(sql: Queries.apiKey), arguments: [Data(secretHash)])
-                .map(Self.apiKey)
+            try APIKey.fetchOne(db.cachedStatement(sql: Queries.apiKey), arguments: [Data(secretHash)])
         }
     }
 
@@ -32,15 +31,15 @@ extension SQLiteStorage {
             try db.cachedStatement(sql: """
                 UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, :now), :now)
                 WHERE id = :id AND revoked_at IS NULL
-                """).execute(arguments: ["now": now.milliseconds, "id": id])
+                """).execute(arguments: ["now": now, "id": id])
         }
     }
 
     public func apiKeys() async throws(AuthError) -> [APIKey] {
         try await read("read api keys") { db in
-            try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT \(Self.apiKeyColumns) FROM api_keys ORDER BY created_at, rowid
-                """)).map(Self.apiKey)
+            try APIKey.fetchAll(db.cachedStatement(sql: """
+                SELECT \(Queries.apiKeyColumns) FROM api_keys ORDER BY created_at, rowid
+                """))
         }
     }
 
@@ -56,7 +55,7 @@ extension SQLiteStorage {
                     arguments: [KeyScope.admin]) ?? 0
                 if activeAdmins <= 1 { return .lastAdminKey }
             }
-            try db.cachedStatement(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?").execute(arguments: [now.milliseconds, id])
+            try db.cachedStatement(sql: "UPDATE api_keys SET revoked_at = ? WHERE id = ?").execute(arguments: [now, id])
             return .revoked
         }
     }
@@ -65,23 +64,5 @@ extension SQLiteStorage {
         try await read("count api keys") { db in
             try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM api_keys")) ?? 0
         }
-    }
-
-    static let apiKeyColumns = "id, name, scope, created_at, last_used_at, revoked_at"
-
-    private static func apiKey(_ row: Row) throws -> APIKey {
-        let id: String = row[0]
-        let scope: String = row[2]
-        guard let keyScope = KeyScope(rawValue: scope) else {
-            throw AuthError.storage("api key \(id) has an unknown scope \(scope)")
-        }
-        return APIKey(
-            id: id,
-            name: row[1],
-            scope: keyScope,
-            createdAt: Timestamp(milliseconds: row[3]),
-            lastUsedAt: (row[4] as Int64?).map(Timestamp.init(milliseconds:)),
-            revokedAt: (row[5] as Int64?).map(Timestamp.init(milliseconds:))
-        )
     }
 }

@@ -64,12 +64,12 @@ extension SQLiteStorage {
 
             let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             let statement = try db.cachedStatement(sql: """
-                SELECT \(Rows.userColumns) FROM users \(whereClause) ORDER BY email LIMIT :limit
+                SELECT \(UserRow.columns) FROM users \(whereClause) ORDER BY email LIMIT :limit
                 """)
-            let rows = try Row.fetchCursor(statement, arguments: StatementArguments(arguments))
+            let rows = try UserRow.fetchCursor(statement, arguments: StatementArguments(arguments))
             var users: [User] = []
             while let row = try rows.next() {
-                users.append(try Rows.user(db, row: row))
+                users.append(try Rows.user(db, row))
             }
             return users
         }
@@ -101,27 +101,12 @@ extension SQLiteStorage {
             try db.cachedStatement(sql: """
                 UPDATE users SET email = coalesce(?, email), password_hash = coalesce(?, password_hash), updated_at = ?
                 WHERE id = ?
-                """).execute(arguments: [changes.email, changes.passwordHash, now.milliseconds, id.rawValue])
+                """).execute(arguments: [changes.email, changes.passwordHash, now, id])
             guard db.changesCount > 0 else { throw Self.notFound(id) }
             if let roles = changes.roles {
-                let roleIDs = try Rows.existingRoles(db, roles)
-                try db.cachedStatement(sql: "DELETE FROM user_roles WHERE user_id = ?").execute(arguments: [id.rawValue])
-                let grant = try db.cachedStatement(sql: "INSERT INTO user_roles (user_id, role_id) VALUES (?, ?)")
-                for roleID in roleIDs.values {
-                    try grant.execute(arguments: [id.rawValue, roleID])
-                }
+                try Rows.replaceRoles(db, userID: id, roleIDs: try Rows.existingRoles(db, roles).values)
             }
-            let remove = try db.cachedStatement(sql: "DELETE FROM user_attributes WHERE user_id = ? AND name = ?")
-            for name in changes.removeAttributes {
-                try remove.execute(arguments: [id.rawValue, name])
-            }
-            let set = try db.cachedStatement(sql: """
-                INSERT INTO user_attributes (user_id, name, value) VALUES (?, ?, ?)
-                ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value
-                """)
-            for (name, value) in changes.setAttributes {
-                try set.execute(arguments: [id.rawValue, name, value])
-            }
+            try Rows.changeAttributes(db, userID: id, set: changes.setAttributes, remove: changes.removeAttributes)
             if changes.passwordHash != nil {
                 _ = try Rows.revokeSessions(db, userID: id, revoking: .all, at: now)
             }
@@ -133,7 +118,7 @@ extension SQLiteStorage {
     public func setBlocked(id: UserID, blocked: Bool, at now: Timestamp) async throws(AuthError) -> User {
         try await write(blocked ? "block user" : "unblock user") { db in
             try db.cachedStatement(sql: "UPDATE users SET blocked = ?, updated_at = ? WHERE id = ?")
-                .execute(arguments: [blocked, now.milliseconds, id.rawValue])
+                .execute(arguments: [blocked, now, id])
             guard db.changesCount > 0 else { throw Self.notFound(id) }
             if blocked {
                 _ = try Rows.revokeSessions(db, userID: id, revoking: .all, at: now)
@@ -146,7 +131,7 @@ extension SQLiteStorage {
     /// Attributes, roles, sessions and codes go by cascade; queued emails stay.
     public func deleteUser(id: UserID) async throws(AuthError) -> Bool {
         try await write("delete user") { db in
-            try db.cachedStatement(sql: "DELETE FROM users WHERE id = ?").execute(arguments: [id.rawValue])
+            try db.cachedStatement(sql: "DELETE FROM users WHERE id = ?").execute(arguments: [id])
             return db.changesCount > 0
         }
     }

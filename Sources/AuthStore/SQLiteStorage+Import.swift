@@ -45,7 +45,6 @@ extension SQLiteStorage {
                 for role in user.roles ?? [] where seenRoles.insert(role).inserted { roleNames.append(role) }
             }
             let roleIDs = try Rows.existingRoles(db, roleNames)
-            let time = now.milliseconds
 
             let find = try db.cachedStatement(sql: "SELECT id FROM users WHERE email = ?")
             let insertUser = try db.cachedStatement(sql: """
@@ -55,19 +54,14 @@ extension SQLiteStorage {
                 UPDATE users SET password_hash = coalesce(?, password_hash), blocked = coalesce(?, blocked), updated_at = ?
                 WHERE id = ?
                 """)
-            let setAttribute = try db.cachedStatement(sql: """
-                INSERT INTO user_attributes (user_id, name, value) VALUES (?, ?, ?)
-                ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value
-                """)
-            let clearRoles = try db.cachedStatement(sql: "DELETE FROM user_roles WHERE user_id = ?")
-            let grant = try db.cachedStatement(sql: "INSERT OR IGNORE INTO user_roles (user_id, role_id) VALUES (?, ?)")
 
             var outcomes: [ImportWriteOutcome] = []
             outcomes.reserveCapacity(users.count)
             for user in users {
-                let id: String
+                let id: UserID
                 let outcome: ImportWriteOutcome
-                if let existing = try String.fetchOne(find, arguments: [user.email]) {
+                let roles = user.roles.map { $0.compactMap { roleIDs[$0] } }
+                if let existing = try UserID.fetchOne(find, arguments: [user.email]) {
                     switch onExisting {
                     case .skip:
                         outcomes.append(.skipped)
@@ -77,29 +71,26 @@ extension SQLiteStorage {
                         continue
                     case .update:
                         id = existing
-                        try updateUser.execute(arguments: [user.passwordHash, user.blocked, time, id])
-                        if let roles = user.roles {
-                            try clearRoles.execute(arguments: [id])
-                            for role in roles { try grant.execute(arguments: [id, roleIDs[role]]) }
+                        try updateUser.execute(arguments: [user.passwordHash, user.blocked, now, id])
+                        if let roles {
+                            try Rows.replaceRoles(db, userID: id, roleIDs: roles)
                         }
                         if user.passwordHash != nil || user.blocked == true {
-                            _ = try Rows.revokeSessions(db, userID: UserID(rawValue: id), revoking: .all, at: now)
+                            _ = try Rows.revokeSessions(db, userID: id, revoking: .all, at: now)
                         }
                         outcome = .updated
                     }
                 } else {
-                    id = user.id.rawValue
-                    try insertUser.execute(arguments: [id, user.email, user.passwordHash, user.blocked ?? false, time, time])
-                    for role in user.roles ?? [] { try grant.execute(arguments: [id, roleIDs[role]]) }
+                    id = user.id
+                    try insertUser.execute(arguments: [id, user.email, user.passwordHash, user.blocked ?? false, now, now])
+                    try Rows.grantRoles(db, userID: id, roleIDs: roles ?? [])
                     if let invitation = user.invitation, let encoded = headers[user.id] {
-                        try Self.insertCode(invitation.record, db)
+                        try Rows.insertCode(invitation.record, db)
                         try Self.enqueue(invitation.email, headers: encoded, db)
                     }
                     outcome = .created
                 }
-                for (name, value) in user.attributes {
-                    try setAttribute.execute(arguments: [id, name, value])
-                }
+                try Rows.changeAttributes(db, userID: id, set: user.attributes)
                 outcomes.append(outcome)
             }
             return outcomes

@@ -11,7 +11,7 @@ extension SQLiteStorage {
         let headers = try Self.encodeHeaders(email.headers)
         return try await write("insert invited user", email: user.email) { db in
             let stored = try Self.insert(user, db)
-            try Self.insertCode(invitation, db)
+            try Rows.insertCode(invitation, db)
             try Self.enqueue(email, headers: headers, db)
             return stored
         }
@@ -19,14 +19,13 @@ extension SQLiteStorage {
 
     public func invitation(codeHash: [UInt8], at now: Timestamp) async throws(AuthError) -> UserID? {
         try await read("find invitation") { db in
-            try String.fetchOne(
+            try UserID.fetchOne(
                 db.cachedStatement(sql: """
                     SELECT user_id FROM one_time_codes
                     WHERE code_hash = ? AND purpose = ? AND used_at IS NULL AND voided_at IS NULL AND expires_at > ?
                     LIMIT 1
                     """),
-                arguments: [Data(codeHash), CodePurpose.invitation.rawValue, now.milliseconds]
-            ).map(UserID.init(rawValue:))
+                arguments: [Data(codeHash), CodePurpose.invitation, now])
         }
     }
 
@@ -41,20 +40,11 @@ extension SQLiteStorage {
             throw AuthError(.internal, "the session for invitation of \(userID) names user \(session.userID)")
         }
         return try await write("redeem invitation") { db in
-            let live = try db.cachedStatement(sql: """
-                SELECT id, code_hash FROM one_time_codes
-                WHERE user_id = ? AND purpose = ? AND used_at IS NULL AND voided_at IS NULL AND expires_at > ?
-                ORDER BY created_at DESC, id DESC
-                LIMIT 1
-                """)
-            guard let row = try Row.fetchOne(live, arguments: [userID.rawValue, CodePurpose.invitation.rawValue, now.milliseconds]),
-                ConstantTime.equals([UInt8](row[1] as Data), codeHash)
+            guard let code = try Rows.liveCode(db, userID: userID, purpose: .invitation, at: now),
+                ConstantTime.equals(code.codeHash, codeHash)
             else { return .noLiveCode }
-            let codeID: Int64 = row[0]
-            try db.cachedStatement(sql: "UPDATE one_time_codes SET used_at = ? WHERE id = ?")
-                .execute(arguments: [now.milliseconds, codeID])
-            try db.cachedStatement(sql: "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
-                .execute(arguments: [passwordHash, now.milliseconds, userID.rawValue])
+            try Rows.markCodeUsed(db, id: code.id, at: now)
+            _ = try Rows.setPasswordHash(db, userID: userID, hash: passwordHash, at: now)
             _ = try Self.insert(session, db)
             return .accepted(userID)
         }
@@ -62,18 +52,9 @@ extension SQLiteStorage {
 
     public func emailTemplate(kind: TemplateKind) async throws(AuthError) -> StoredEmailTemplate? {
         try await read("read email template") { db in
-            try Row.fetchOne(
+            try StoredEmailTemplate.fetchOne(
                 db.cachedStatement(sql: "SELECT kind, subject, text_body, html_body, updated_at FROM email_templates WHERE kind = ?"),
-                arguments: [kind]
-            ).map { row in
-                StoredEmailTemplate(
-                    kind: row[0],
-                    subject: row[1],
-                    textBody: row[2],
-                    htmlBody: row[3],
-                    updatedAt: Timestamp(milliseconds: row[4])
-                )
-            }
+                arguments: [kind])
         }
     }
 
@@ -84,7 +65,7 @@ extension SQLiteStorage {
                 ON CONFLICT(kind) DO UPDATE SET subject = excluded.subject, text_body = excluded.text_body,
                     html_body = excluded.html_body, updated_at = excluded.updated_at
                 """).execute(arguments: [
-                    template.kind, template.subject, template.textBody, template.htmlBody, template.updatedAt.milliseconds,
+                    template.kind, template.subject, template.textBody, template.htmlBody, template.updatedAt,
                 ])
         }
     }

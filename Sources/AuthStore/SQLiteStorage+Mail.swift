@@ -1,8 +1,8 @@
 public import AuthCore
 internal import AuthCrypto
-internal import Foundation
 internal import GRDB
 
+// Every outbox state in these statements is a bound `OutboxState`, never an SQL literal.
 extension SQLiteStorage {
     public func leaseMessages(
         workerID: String,
@@ -14,44 +14,42 @@ extension SQLiteStorage {
         guard limit > 0 else { return [] }
         return try await write("lease messages") { db in
             try db.cachedStatement(sql: """
-                UPDATE outbox SET state = 'dead', lease_token = NULL, lease_expires_at = NULL,
+                UPDATE outbox SET state = :dead, lease_token = NULL, lease_expires_at = NULL,
                     last_error = 'lease expired after ' || attempts || ' attempts: the worker never reported back'
-                WHERE state = 'leased' AND lease_expires_at <= ? AND attempts >= ?
-                """).execute(arguments: [now.milliseconds, maximumAttempts])
+                WHERE state = :leased AND lease_expires_at <= :now AND attempts >= :maximumAttempts
+                """).execute(arguments: [
+                    "dead": OutboxState.dead, "leased": OutboxState.leased, "now": now, "maximumAttempts": maximumAttempts,
+                ])
             // Two indexed scans: due queued messages, and leases that expired (a crashed worker's).
             let due = try Int64.fetchAll(
                 db.cachedStatement(sql: """
                     SELECT id FROM (
                         SELECT id, next_attempt_at AS due FROM outbox
-                        WHERE state = 'queued' AND next_attempt_at <= :now
+                        WHERE state = :queued AND next_attempt_at <= :now
                         UNION ALL
                         SELECT id, lease_expires_at AS due FROM outbox
-                        WHERE state = 'leased' AND lease_expires_at <= :now
+                        WHERE state = :leased AND lease_expires_at <= :now
                     ) ORDER BY due, id LIMIT :limit
                     """),
-                arguments: ["now": now.milliseconds, "limit": limit]
+                arguments: ["queued": OutboxState.queued, "leased": OutboxState.leased, "now": now, "limit": limit]
             )
             let lease = try db.cachedStatement(sql: """
-                UPDATE outbox SET state = 'leased', lease_token = ?, lease_expires_at = ?, leased_by = ?, attempts = attempts + 1
+                UPDATE outbox SET state = ?, lease_token = ?, lease_expires_at = ?, leased_by = ?, attempts = attempts + 1
                 WHERE id = ?
                 RETURNING message_id, kind, sender, recipient, subject, text_body, html_body, headers, created_at, attempts
                 """)
             var leases: [OutboxLease] = []
             for id in due {
                 let token = Base64URL.encode(SecureRandom.bytes(16))
-                guard let row = try Row.fetchOne(lease, arguments: [token, leaseUntil.milliseconds, workerID, id]) else { continue }
-                let message = NewOutboxMessage(
-                    messageID: row[0],
-                    kind: row[1],
-                    sender: row[2],
-                    recipient: row[3],
-                    subject: row[4],
-                    textBody: row[5],
-                    htmlBody: row[6],
-                    headers: try Self.decodeHeaders(row[7], messageID: row[0]),
-                    createdAt: Timestamp(milliseconds: row[8])
-                )
-                leases.append(OutboxLease(id: id, leaseToken: token, leaseExpiresAt: leaseUntil, message: message, attempt: row[9]))
+                let arguments: StatementArguments = [OutboxState.leased, token, leaseUntil, workerID, id]
+                guard let row = try Row.fetchOne(lease, arguments: arguments) else { continue }
+                leases.append(OutboxLease(
+                    id: id,
+                    leaseToken: token,
+                    leaseExpiresAt: leaseUntil,
+                    message: try NewOutboxMessage(row: row),
+                    attempt: try row.decode(forColumn: "attempts")
+                ))
             }
             return leases
         }
@@ -60,11 +58,14 @@ extension SQLiteStorage {
     public func acknowledge(_ leases: [LeaseReference], at now: Timestamp) async throws(AuthError) -> [Int64] {
         try await write("acknowledge messages") { db in
             let ack = try db.cachedStatement(sql: """
-                UPDATE outbox SET state = 'sent', sent_at = ?, lease_token = NULL, lease_expires_at = NULL, last_error = NULL
-                WHERE id = ? AND state = 'leased' AND lease_token = ?
+                UPDATE outbox SET state = :sent, sent_at = :now, lease_token = NULL, lease_expires_at = NULL, last_error = NULL
+                WHERE id = :id AND state = :leased AND lease_token = :token
                 """)
             return try Self.eachHeld(leases, db) { lease in
-                try ack.execute(arguments: [now.milliseconds, lease.id, lease.leaseToken])
+                try ack.execute(arguments: [
+                    "sent": OutboxState.sent, "leased": OutboxState.leased, "now": now,
+                    "id": lease.id, "token": lease.leaseToken,
+                ])
             }
         }
     }
@@ -79,20 +80,20 @@ extension SQLiteStorage {
     ) async throws(AuthError) -> FailureOutcome {
         try await write("report failure") { db in
             guard let attempts = try Int.fetchOne(
-                db.cachedStatement(sql: "SELECT attempts FROM outbox WHERE id = ? AND state = 'leased' AND lease_token = ?"),
-                arguments: [lease.id, lease.leaseToken]
+                db.cachedStatement(sql: "SELECT attempts FROM outbox WHERE id = ? AND state = ? AND lease_token = ?"),
+                arguments: [lease.id, OutboxState.leased, lease.leaseToken]
             ) else { return .stale }
             if permanent || attempts >= maximumAttempts {
                 try db.cachedStatement(sql: """
-                    UPDATE outbox SET state = 'dead', last_error = ?, lease_token = NULL, lease_expires_at = NULL WHERE id = ?
-                    """).execute(arguments: [reason, lease.id])
+                    UPDATE outbox SET state = ?, last_error = ?, lease_token = NULL, lease_expires_at = NULL WHERE id = ?
+                    """).execute(arguments: [OutboxState.dead, reason, lease.id])
                 return .dead
             }
             let next = retryAt(attempts)
             try db.cachedStatement(sql: """
-                UPDATE outbox SET state = 'queued', next_attempt_at = ?, last_error = ?, lease_token = NULL, lease_expires_at = NULL
+                UPDATE outbox SET state = ?, next_attempt_at = ?, last_error = ?, lease_token = NULL, lease_expires_at = NULL
                 WHERE id = ?
-                """).execute(arguments: [next.milliseconds, reason, lease.id])
+                """).execute(arguments: [OutboxState.queued, next, reason, lease.id])
             return .retry(at: next)
         }
     }
@@ -100,10 +101,10 @@ extension SQLiteStorage {
     public func renewLeases(_ leases: [LeaseReference], until: Timestamp, at now: Timestamp) async throws(AuthError) -> [Int64] {
         try await write("renew leases") { db in
             let renew = try db.cachedStatement(sql: """
-                UPDATE outbox SET lease_expires_at = ? WHERE id = ? AND state = 'leased' AND lease_token = ? AND lease_expires_at > ?
+                UPDATE outbox SET lease_expires_at = ? WHERE id = ? AND state = ? AND lease_token = ? AND lease_expires_at > ?
                 """)
             return try Self.eachHeld(leases, db) { lease in
-                try renew.execute(arguments: [until.milliseconds, lease.id, lease.leaseToken, now.milliseconds])
+                try renew.execute(arguments: [until, lease.id, OutboxState.leased, lease.leaseToken, now])
             }
         }
     }
@@ -111,69 +112,67 @@ extension SQLiteStorage {
     public func releaseLeases(_ leases: [LeaseReference], at now: Timestamp) async throws(AuthError) -> [Int64] {
         try await write("release leases") { db in
             let release = try db.cachedStatement(sql: """
-                UPDATE outbox SET state = 'queued', next_attempt_at = ?, attempts = MAX(attempts - 1, 0),
+                UPDATE outbox SET state = :queued, next_attempt_at = :now, attempts = MAX(attempts - 1, 0),
                     lease_token = NULL, lease_expires_at = NULL
-                WHERE id = ? AND state = 'leased' AND lease_token = ?
+                WHERE id = :id AND state = :leased AND lease_token = :token
                 """)
             return try Self.eachHeld(leases, db) { lease in
-                try release.execute(arguments: [now.milliseconds, lease.id, lease.leaseToken])
+                try release.execute(arguments: [
+                    "queued": OutboxState.queued, "leased": OutboxState.leased, "now": now,
+                    "id": lease.id, "token": lease.leaseToken,
+                ])
             }
         }
     }
 
     public func queueStatistics(at now: Timestamp) async throws(AuthError) -> QueueStatistics {
         try await read("queue statistics") { db in
-            let row = try Row.fetchOne(db, sql: """
-                SELECT
-                    COUNT(*) FILTER (WHERE state = 'queued'),
-                    COUNT(*) FILTER (WHERE state = 'leased'),
-                    COUNT(*) FILTER (WHERE state = 'sent'),
-                    COUNT(*) FILTER (WHERE state = 'queued' AND attempts > 0),
-                    COUNT(*) FILTER (WHERE state = 'dead'),
-                    MIN(created_at) FILTER (WHERE state = 'queued')
-                FROM outbox
-                """)!
-            let oldest: Int64? = row[5]
-            return QueueStatistics(
-                queued: row[0],
-                leased: row[1],
-                sent: row[2],
-                retrying: row[3],
-                dead: row[4],
-                oldestQueuedAt: oldest.map(Timestamp.init(milliseconds:))
-            )
+            let statistics = try QueueStatistics.fetchOne(
+                db.cachedStatement(sql: """
+                    SELECT
+                        COUNT(*) FILTER (WHERE state = :queued) AS queued,
+                        COUNT(*) FILTER (WHERE state = :leased) AS leased,
+                        COUNT(*) FILTER (WHERE state = :sent) AS sent,
+                        COUNT(*) FILTER (WHERE state = :queued AND attempts > 0) AS retrying,
+                        COUNT(*) FILTER (WHERE state = :dead) AS dead,
+                        MIN(created_at) FILTER (WHERE state = :queued) AS oldest_queued_at
+                    FROM outbox
+                    """),
+                arguments: [
+                    "queued": OutboxState.queued, "leased": OutboxState.leased,
+                    "sent": OutboxState.sent, "dead": OutboxState.dead,
+                ])
+            guard let statistics else { throw AuthError.storage("queue statistics: no row returned") }
+            return statistics
         }
     }
 
     public func deadMessages(afterID: Int64?, limit: Int) async throws(AuthError) -> [DeadMessage] {
         try await read("list dead messages") { db in
-            try Row.fetchAll(
+            try DeadMessage.fetchAll(
                 db.cachedStatement(sql: """
-                    SELECT id, recipient, subject, attempts, COALESCE(last_error, ''), created_at FROM outbox
-                    WHERE state = 'dead' AND id > ? ORDER BY id LIMIT ?
+                    SELECT id, recipient, subject, attempts, last_error, created_at FROM outbox
+                    WHERE state = ? AND id > ? ORDER BY id LIMIT ?
                     """),
-                arguments: [afterID ?? 0, limit]
-            ).map { row in
-                DeadMessage(id: row[0], recipient: row[1], subject: row[2], attempts: row[3], lastError: row[4], createdAt: Timestamp(milliseconds: row[5]))
-            }
+                arguments: [OutboxState.dead, afterID ?? 0, limit]
+            )
         }
     }
 
     public func requeueDeadMessages(ids: [Int64], at now: Timestamp) async throws(AuthError) -> Int {
         try await write("requeue dead messages") { db in
             if ids.isEmpty {
-                try db.execute(
-                    sql: "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ? WHERE state = 'dead'",
-                    arguments: [now.milliseconds]
-                )
+                try db.cachedStatement(sql: """
+                    UPDATE outbox SET state = :queued, attempts = 0, next_attempt_at = :now WHERE state = :dead
+                    """).execute(arguments: ["queued": OutboxState.queued, "dead": OutboxState.dead, "now": now])
                 return db.changesCount
             }
             let requeue = try db.cachedStatement(sql: """
-                UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ? WHERE id = ? AND state = 'dead'
+                UPDATE outbox SET state = :queued, attempts = 0, next_attempt_at = :now WHERE id = :id AND state = :dead
                 """)
             var count = 0
             for id in Set(ids) {
-                try requeue.execute(arguments: [now.milliseconds, id])
+                try requeue.execute(arguments: ["queued": OutboxState.queued, "dead": OutboxState.dead, "now": now, "id": id])
                 count += db.changesCount
             }
             return count
@@ -182,7 +181,8 @@ extension SQLiteStorage {
 
     public func deleteSentMessages(sentBefore cutoff: Timestamp) async throws(AuthError) -> Int {
         try await write("prune sent messages") { db in
-            try db.execute(sql: "DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?", arguments: [cutoff.milliseconds])
+            try db.cachedStatement(sql: "DELETE FROM outbox WHERE state = ? AND sent_at < ?")
+                .execute(arguments: [OutboxState.sent, cutoff])
             return db.changesCount
         }
     }

@@ -1,51 +1,18 @@
-public import AuthCore
+internal import AuthCore
 internal import Foundation
 internal import GRDB
 
 extension SQLiteStorage {
-    public func outboxMessages(recipient: String?) async throws(AuthError) -> [OutboxRecord] {
-        try await read("read outbox") { db in
-            let columns = """
-                id, message_id, kind, sender, recipient, subject, text_body, html_body, headers, created_at,
-                state, attempts
-                """
-            let rows: RowCursor
-            if let recipient {
-                rows = try Row.fetchCursor(
-                    db.cachedStatement(sql: "SELECT \(columns) FROM outbox WHERE recipient = ? ORDER BY id"),
-                    arguments: [recipient])
-            } else {
-                rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT \(columns) FROM outbox ORDER BY id"))
-            }
-            var records: [OutboxRecord] = []
-            while let row = try rows.next() {
-                let message = NewOutboxMessage(
-                    messageID: row[1],
-                    kind: row[2],
-                    sender: row[3],
-                    recipient: row[4],
-                    subject: row[5],
-                    textBody: row[6],
-                    htmlBody: row[7],
-                    headers: try Self.decodeHeaders(row[8], messageID: row[1]),
-                    createdAt: Timestamp(milliseconds: row[9])
-                )
-                records.append(OutboxRecord(id: row[0], message: message, state: row[10], attempts: row[11]))
-            }
-            return records
-        }
-    }
-
-    /// Queues `message` (state "queued", due at its creation time) in the caller's transaction.
+    /// Queues `message` (due at its creation time) in the caller's transaction.
     static func enqueue(_ message: NewOutboxMessage, headers: String, _ db: Database) throws {
         try db.cachedStatement(sql: """
             INSERT INTO outbox
-                (message_id, kind, sender, recipient, subject, text_body, html_body, headers, created_at, next_attempt_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                (message_id, kind, sender, recipient, subject, text_body, html_body, headers, created_at, state, next_attempt_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
                 message.messageID, message.kind, message.sender, message.recipient, message.subject,
                 message.textBody, message.htmlBody, headers,
-                message.createdAt.milliseconds, message.createdAt.milliseconds,
+                message.createdAt, OutboxState.queued, message.createdAt,
             ])
     }
 

@@ -19,7 +19,7 @@ extension SQLiteStorage {
             try db.cachedStatement(sql: """
                 INSERT INTO page_rules (pattern, access, created_at) VALUES (?, ?, ?)
                 ON CONFLICT (pattern) DO UPDATE SET access = excluded.access
-                """).execute(arguments: [rule.pattern, rule.access.rawValue, now.milliseconds])
+                """).execute(arguments: [rule.pattern, rule.access, now])
             try db.cachedStatement(sql: "DELETE FROM page_rule_groups WHERE pattern = ?")
                 .execute(arguments: [rule.pattern])
             let insert = try db.cachedStatement(sql: "INSERT INTO page_rule_groups (pattern, group_id) VALUES (?, ?)")
@@ -42,22 +42,19 @@ extension SQLiteStorage {
     public func pageRules() async throws(AuthError) -> [PageRule] {
         try await read("read page rules") { db in
             let rows = try Row.fetchCursor(db.cachedStatement(sql: """
-                SELECT page_rules.pattern, page_rules.access, "groups".name FROM page_rules
+                SELECT page_rules.pattern, page_rules.access, "groups".name AS group_name FROM page_rules
                 LEFT JOIN page_rule_groups ON page_rule_groups.pattern = page_rules.pattern
                 LEFT JOIN "groups" ON "groups".id = page_rule_groups.group_id
                 ORDER BY page_rules.pattern
                 """))
             var rules: [PageRule] = []
             while let row = try rows.next() {
-                let pattern: String = row[0]
+                let pattern: String = try row.decode(forColumn: "pattern")
                 if rules.last?.pattern != pattern {
-                    let access: String = row[1]
-                    guard let pageAccess = PageAccess(rawValue: access) else {
-                        throw AuthError.storage("page rule \(pattern) has an unknown access \(access)")
-                    }
-                    rules.append(PageRule(pattern: pattern, access: pageAccess))
+                    // An unknown access (written by a newer build) is a thrown decoding error.
+                    rules.append(PageRule(pattern: pattern, access: try row.decode(forColumn: "access")))
                 }
-                if let group: String = row[2] {
+                if let group: String = try row.decode(forColumn: "group_name") {
                     rules[rules.count - 1].groups.append(group)
                 }
             }
@@ -94,8 +91,8 @@ extension SQLiteStorage {
         var settings: [Settings.Key: String] = [:]
         let rows = try Row.fetchCursor(db.cachedStatement(sql: "SELECT key, value FROM settings"))
         while let row = try rows.next() {
-            guard let key = Settings.Key(rawValue: row["key"]) else { continue }
-            settings[key] = row["value"] as String
+            guard let key = Settings.Key(rawValue: try row.decode(forColumn: "key")) else { continue }
+            settings[key] = try row.decode(String.self, forColumn: "value")
         }
         return settings
     }

@@ -11,7 +11,7 @@ extension SQLiteStorage {
                 throw AuthError(.alreadyExists, "role \(name) already exists", field: "name")
             }
             try db.cachedStatement(sql: "INSERT INTO roles (name, created_at) VALUES (?, ?)")
-                .execute(arguments: [name, now.milliseconds])
+                .execute(arguments: [name, now])
             return RoleInfo(name: name, userCount: 0)
         }
     }
@@ -50,9 +50,9 @@ extension SQLiteStorage {
 
     public func roles() async throws(AuthError) -> [RoleInfo] {
         try await read("read roles") { db in
-            try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT name, (SELECT count(*) FROM user_roles WHERE role_id = roles.id) FROM roles ORDER BY name
-                """)).map { row in RoleInfo(name: row[0], userCount: row[1]) }
+            try RoleInfo.fetchAll(db.cachedStatement(sql: """
+                SELECT name, (SELECT count(*) FROM user_roles WHERE role_id = roles.id) AS user_count FROM roles ORDER BY name
+                """))
         }
     }
 
@@ -85,7 +85,7 @@ extension SQLiteStorage {
             }
             let roleIDs = try Rows.existingRoles(db, roles)
             try db.cachedStatement(sql: #"INSERT INTO "groups" (name, created_at) VALUES (?, ?)"#)
-                .execute(arguments: [name, now.milliseconds])
+                .execute(arguments: [name, now])
             try Rows.replaceGroupRoles(db, groupID: db.lastInsertedRowID, roleIDs: roleIDs.values)
             return Group(name: name, roles: roleIDs.keys.sorted())
         }
@@ -117,18 +117,18 @@ extension SQLiteStorage {
     public func groups() async throws(AuthError) -> [Group] {
         try await read("read groups") { db in
             let rows = try Row.fetchCursor(db.cachedStatement(sql: """
-                SELECT "groups".name, roles.name FROM "groups"
+                SELECT "groups".name AS group_name, roles.name AS role_name FROM "groups"
                 LEFT JOIN group_roles ON group_roles.group_id = "groups".id
                 LEFT JOIN roles ON roles.id = group_roles.role_id
                 ORDER BY "groups".name
                 """))
             var groups: [Group] = []
             while let row = try rows.next() {
-                let name: String = row[0]
+                let name: String = try row.decode(forColumn: "group_name")
                 if groups.last?.name != name {
                     groups.append(Group(name: name, roles: []))
                 }
-                if let role: String = row[1] {
+                if let role: String = try row.decode(forColumn: "role_name") {
                     groups[groups.count - 1].roles.append(role)
                 }
             }

@@ -17,12 +17,12 @@ extension SQLiteStorage {
                 (user_id, token_hash, created_at, last_seen_at, idle_expires_at, absolute_expires_at, client_address)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [
-                session.userID.rawValue,
+                session.userID,
                 Data(session.tokenHash),
-                session.createdAt.milliseconds,
-                session.createdAt.milliseconds,
-                session.idleExpiresAt.milliseconds,
-                session.absoluteExpiresAt.milliseconds,
+                session.createdAt,
+                session.createdAt,
+                session.idleExpiresAt,
+                session.absoluteExpiresAt,
                 session.clientAddress,
             ])
         return SessionRecord(
@@ -48,29 +48,12 @@ extension SQLiteStorage {
     /// The token check inside a read transaction (also what a synchronous caller would use).
     static func authenticate(_ db: Database, tokenHash: [UInt8], now: Timestamp) throws -> AuthenticatedSession? {
         let statement = try db.cachedStatement(sql: Queries.authenticate)
-        let arguments: StatementArguments = ["hash": Data(tokenHash), "now": now.milliseconds]
-        guard let row = try Row.fetchOne(statement, arguments: arguments) else { return nil }
-        let userID: String = row[1]
-        let session = SessionRecord(
-            id: row[0],
-            userID: UserID(rawValue: userID),
-            tokenHash: tokenHash,
-            createdAt: Timestamp(milliseconds: row[2]),
-            lastSeenAt: Timestamp(milliseconds: row[3]),
-            idleExpiresAt: Timestamp(milliseconds: row[4]),
-            absoluteExpiresAt: Timestamp(milliseconds: row[5])
-        )
-        let user = User(
-            id: session.userID,
-            email: row[6],
-            attributes: try Rows.attributes(db, userID: userID),
-            roles: try Rows.roles(db, userID: userID),
-            blocked: false,
-            hasPassword: row[7],
-            createdAt: Timestamp(milliseconds: row[8]),
-            updatedAt: Timestamp(milliseconds: row[9])
-        )
-        return AuthenticatedSession(session: session, user: user)
+        let arguments: StatementArguments = ["hash": Data(tokenHash), "now": now]
+        guard let row = try AuthenticatedSessionRow.fetchOne(statement, arguments: arguments) else { return nil }
+        let user = row.user(
+            attributes: try Rows.attributes(db, userID: row.userID),
+            roles: try Rows.roles(db, userID: row.userID))
+        return AuthenticatedSession(session: row.session(tokenHash: tokenHash), user: user)
     }
 
     /// Never moves either time backwards (concurrent touches may land out of order), and
@@ -81,7 +64,7 @@ extension SQLiteStorage {
                 UPDATE sessions
                 SET last_seen_at = max(last_seen_at, ?), idle_expires_at = max(idle_expires_at, ?)
                 WHERE id = ? AND revoked_at IS NULL
-                """).execute(arguments: [lastSeenAt.milliseconds, idleExpiresAt.milliseconds, id])
+                """).execute(arguments: [lastSeenAt, idleExpiresAt, id])
         }
     }
 
@@ -92,7 +75,7 @@ extension SQLiteStorage {
                 UPDATE sessions SET revoked_at = :now
                 WHERE token_hash = :hash AND revoked_at IS NULL
                   AND idle_expires_at > :now AND absolute_expires_at > :now
-                """).execute(arguments: ["now": now.milliseconds, "hash": Data(tokenHash)])
+                """).execute(arguments: ["now": now, "hash": Data(tokenHash)])
             return db.changesCount > 0
         }
     }
@@ -115,7 +98,7 @@ extension SQLiteStorage {
             try db.cachedStatement(sql: """
                 DELETE FROM sessions
                 WHERE revoked_at < :cutoff OR idle_expires_at < :cutoff OR absolute_expires_at < :cutoff
-                """).execute(arguments: ["cutoff": cutoff.milliseconds])
+                """).execute(arguments: ["cutoff": cutoff])
             return db.changesCount
         }
     }

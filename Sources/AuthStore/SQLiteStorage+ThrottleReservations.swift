@@ -6,32 +6,14 @@ extension SQLiteStorage {
     /// are serialised, so the count each one sees includes every earlier one.
     public func reserveAttempt(_ reservations: [ThrottleReservation], at now: Timestamp) async throws(AuthError) -> ThrottleVerdict {
         try await write("reserve attempt") { db in
-            let read = try db.cachedStatement(sql: """
-                SELECT failures, window_started_at, last_failure_at FROM throttles WHERE key = ?
-                """)
             for reservation in reservations {
-                let record = try Row.fetchOne(read, arguments: [reservation.key]).map { row in
-                    ThrottleRecord(
-                        failures: row["failures"],
-                        windowStartedAt: Timestamp(milliseconds: row["window_started_at"]),
-                        lastFailureAt: Timestamp(milliseconds: row["last_failure_at"]))
-                }
+                let record = try Self.throttle(db, key: reservation.key)
                 if let until = reservation.allowedAt(after: record, now: now) {
                     return .refused(key: reservation.key, until: until)
                 }
             }
-            let count = try db.cachedStatement(sql: """
-                INSERT INTO throttles (key, failures, window_started_at, last_failure_at)
-                VALUES (:key, 1, :now, :now)
-                ON CONFLICT (key) DO UPDATE SET
-                    failures = CASE WHEN window_started_at <= :cutoff THEN 1 ELSE failures + 1 END,
-                    window_started_at = CASE WHEN window_started_at <= :cutoff THEN :now ELSE window_started_at END,
-                    last_failure_at = :now
-                """)
             for reservation in reservations {
-                try count.execute(arguments: [
-                    "key": reservation.key, "now": now.milliseconds, "cutoff": (now - reservation.rule.window).milliseconds,
-                ])
+                _ = try Self.countFailure(db, key: reservation.key, window: reservation.rule.window, at: now)
             }
             return .allowed
         }

@@ -26,13 +26,13 @@ extension SQLiteStorage {
     /// Blocked users are returned too: whether they may sign in is the caller's decision.
     public func credentials(email: String) async throws(AuthError) -> UserCredentials? {
         try await read("read credentials") { db in
-            try Rows.credentials(db, where: "email", email)
+            try Rows.credentials(db, .email(email))
         }
     }
 
     public func credentials(id: UserID) async throws(AuthError) -> UserCredentials? {
         try await read("read credentials") { db in
-            try Rows.credentials(db, where: "id", id.rawValue)
+            try Rows.credentials(db, .id(id))
         }
     }
 
@@ -41,19 +41,9 @@ extension SQLiteStorage {
         try await write("update user", email: changes.email) { db in
             try db.cachedStatement(sql: """
                 UPDATE users SET email = coalesce(?, email), updated_at = ? WHERE id = ?
-                """).execute(arguments: [changes.email, now.milliseconds, id.rawValue])
+                """).execute(arguments: [changes.email, now, id])
             guard db.changesCount > 0 else { throw Self.notFound(id) }
-            let remove = try db.cachedStatement(sql: "DELETE FROM user_attributes WHERE user_id = ? AND name = ?")
-            for name in changes.removeAttributes {
-                try remove.execute(arguments: [id.rawValue, name])
-            }
-            let set = try db.cachedStatement(sql: """
-                INSERT INTO user_attributes (user_id, name, value) VALUES (?, ?, ?)
-                ON CONFLICT (user_id, name) DO UPDATE SET value = excluded.value
-                """)
-            for (name, value) in changes.setAttributes {
-                try set.execute(arguments: [id.rawValue, name, value])
-            }
+            try Rows.changeAttributes(db, userID: id, set: changes.setAttributes, remove: changes.removeAttributes)
             guard let user = try Rows.user(db, id: id) else { throw Self.notFound(id) }
             return user
         }
@@ -67,9 +57,7 @@ extension SQLiteStorage {
         at now: Timestamp
     ) async throws(AuthError) {
         try await write("set password") { db in
-            try db.cachedStatement(sql: "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
-                .execute(arguments: [hash, now.milliseconds, userID.rawValue])
-            guard db.changesCount > 0 else { throw Self.notFound(userID) }
+            guard try Rows.setPasswordHash(db, userID: userID, hash: hash, at: now) else { throw Self.notFound(userID) }
             _ = try Rows.revokeSessions(db, userID: userID, revoking: revoking, at: now)
         }
     }
@@ -77,24 +65,18 @@ extension SQLiteStorage {
     /// Inserts the user row, its attributes and roles (creating missing role rows).
     static func insert(_ user: NewUser, _ db: Database) throws -> User {
         let roles = Array(Set(user.roles)).sorted()
-        let created = user.createdAt.milliseconds
         try db.cachedStatement(sql: """
             INSERT INTO users (id, email, password_hash, blocked, created_at, updated_at)
-            VALUES (?, ?, ?, 0, ?, ?)
-            """).execute(arguments: [user.id.rawValue, user.email, user.passwordHash, created, created])
-        let setAttribute = try db.cachedStatement(sql: """
-            INSERT INTO user_attributes (user_id, name, value) VALUES (?, ?, ?)
-            """)
-        for (name, value) in user.attributes {
-            try setAttribute.execute(arguments: [user.id.rawValue, name, value])
-        }
+            VALUES (?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [user.id, user.email, user.passwordHash, false, user.createdAt, user.createdAt])
+        try Rows.changeAttributes(db, userID: user.id, set: user.attributes)
         let createRole = try db.cachedStatement(sql: "INSERT OR IGNORE INTO roles (name, created_at) VALUES (?, ?)")
         let grantRole = try db.cachedStatement(sql: """
             INSERT INTO user_roles (user_id, role_id) SELECT ?, id FROM roles WHERE name = ?
             """)
         for role in roles {
-            try createRole.execute(arguments: [role, created])
-            try grantRole.execute(arguments: [user.id.rawValue, role])
+            try createRole.execute(arguments: [role, user.createdAt])
+            try grantRole.execute(arguments: [user.id, role])
         }
         return User(
             id: user.id,
@@ -107,5 +89,4 @@ extension SQLiteStorage {
             updatedAt: user.createdAt
         )
     }
-
 }

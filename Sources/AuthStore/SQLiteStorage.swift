@@ -8,6 +8,8 @@ internal import NIOPosix
 /// connection. Each protocol method is one GRDB `read` or `write` (one transaction);
 /// errors are mapped to `AuthError`.
 public final class SQLiteStorage: Storage {
+    /// The database file, for logs and for a second look at it (another process, a test).
+    public let path: String
     let pool: DatabasePool
     /// Threads that run the hot read (the token check) with GRDB's blocking `read`: one
     /// hop there and back instead of the several of its async `read`, and never a blocked
@@ -21,6 +23,7 @@ public final class SQLiteStorage: Storage {
     /// Opens the database at `path`, creating the file when missing, and brings its schema
     /// up to date.
     public init(path: String) throws(AuthError) {
+        self.path = path
         hotReaders = NIOThreadPool(numberOfThreads: 2)
         hotReaders.start()
         var configuration = Configuration()

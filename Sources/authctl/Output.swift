@@ -1,3 +1,4 @@
+import AuthTime
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -185,21 +186,7 @@ func printError(_ text: String) {
 /// Milliseconds since the epoch as `YYYY-MM-DD HH:MM:SSZ` (UTC); "-" for 0.
 func formatTime(_ milliseconds: Int64) -> String {
     guard milliseconds > 0 else { return "-" }
-    let seconds = milliseconds / 1000
-    let days = seconds / 86_400
-    let secondsOfDay = seconds % 86_400
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468
-    let era = (z >= 0 ? z : z - 146_096) / 146_097
-    let dayOfEra = z - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let mp = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * mp + 2) / 5 + 1
-    let month = mp < 10 ? mp + 3 : mp - 9
-    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-    func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-    return "\(year)-\(two(month))-\(two(day)) \(two(secondsOfDay / 3600)):\(two(secondsOfDay / 60 % 60)):\(two(secondsOfDay % 60))Z"
+    return UTCDateTime(millisecondsSinceEpoch: milliseconds).formatted(separator: " ", milliseconds: false)
 }
 
 func yesNo(_ value: Bool) -> String { value ? "yes" : "no" }

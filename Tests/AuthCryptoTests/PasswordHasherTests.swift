@@ -1,4 +1,5 @@
 import AuthCrypto
+import AuthdTesting
 import Testing
 
 /// Runs `body` with a hasher and always shuts it down.

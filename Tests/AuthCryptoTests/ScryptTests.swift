@@ -1,4 +1,5 @@
 import AuthCrypto
+import AuthdTesting
 import Testing
 
 @Suite struct ScryptTests {

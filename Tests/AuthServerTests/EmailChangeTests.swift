@@ -1,116 +1,117 @@
 import AuthClient
 import AuthCore
+import AuthdTesting
 import Testing
 
 @Suite("Email change: a stolen session cannot move the account")
 struct EmailChangeTests {
     @Test("a new email needs the current password; a wrong one is PERMISSION_DENIED and counts as a failed login")
     func needsThePassword() async throws {
-        let authd = try await TestAuthd.start()
-        let token = try await authd.client.signUp("owner@example.com").session!.token
-        let missing = await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(token: token, email: AuthV1.StringValue(value: "thief@example.com")))
-        }
-        #expect(missing?.fieldViolations.first?.field == "current_password")
-        for _ in 0..<5 {
-            let wrong = await expectRPCError(.permissionDenied) {
-                try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
-                    token: token, email: AuthV1.StringValue(value: "thief@example.com"), currentPassword: "guess guess"))
+        try await withTestAuthd { authd async throws in
+            let token = try await authd.client.signUp("owner@example.com").session!.token
+            let missing = await expectRPCError(.invalidArgument) {
+                try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(token: token, email: AuthV1.StringValue(value: "thief@example.com")))
             }
-            #expect(wrong?.fieldViolations.first?.field == "current_password")
+            #expect(missing?.fieldViolations.first?.field == "current_password")
+            for _ in 0..<5 {
+                let wrong = await expectRPCError(.permissionDenied) {
+                    try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
+                        token: token, email: AuthV1.StringValue(value: "thief@example.com"), currentPassword: "guess guess"))
+                }
+                #expect(wrong?.fieldViolations.first?.field == "current_password")
+            }
+            // Guessing the password through UpdateProfile trips the account's login throttle.
+            await expectRPCError(.resourceExhausted) {
+                try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
+                    token: token, email: AuthV1.StringValue(value: "thief@example.com"), currentPassword: "correct horse"))
+            }
+            #expect(try await authd.outboxMessages(recipient: "thief@example.com").isEmpty)
+            #expect(try await authd.client.me(token).email == "owner@example.com")
         }
-        // Guessing the password through UpdateProfile trips the account's login throttle.
-        await expectRPCError(.resourceExhausted) {
-            try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
-                token: token, email: AuthV1.StringValue(value: "thief@example.com"), currentPassword: "correct horse"))
-        }
-        #expect(try await (try authd.openStorage()).outboxMessages(recipient: "thief@example.com").isEmpty)
-        #expect(try await authd.client.me(token).email == "owner@example.com")
-        try await authd.finish()
     }
 
     @Test("the change waits for the code sent to the new address; the old address is told at once")
     func confirmationAndNotice() async throws {
-        let authd = try await TestAuthd.start()
-        _ = try await authd.adminClient.admin.updateSettings(AuthV1.UpdateSettingsRequest(appName: AuthV1.StringValue(value: "Cars")))
-        let token = try await authd.client.signUp("owner@example.com").session!.token
-        let started = try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
-            token: token, email: AuthV1.StringValue(value: "owner.new@example.com"), currentPassword: "correct horse"))
-        #expect(started.user?.email == "owner@example.com")
-        #expect(started.pendingEmail == "owner.new@example.com")
-        #expect(started.codeValidForSeconds == 15 * 60)
+        try await withTestAuthd { authd async throws in
+            _ = try await authd.adminClient.admin.updateSettings(AuthV1.UpdateSettingsRequest(appName: AuthV1.StringValue(value: "Cars")))
+            let token = try await authd.client.signUp("owner@example.com").session!.token
+            let started = try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
+                token: token, email: AuthV1.StringValue(value: "owner.new@example.com"), currentPassword: "correct horse"))
+            #expect(started.user?.email == "owner@example.com")
+            #expect(started.pendingEmail == "owner.new@example.com")
+            #expect(started.codeValidForSeconds == 15 * 60)
 
-        let notice = try #require(try await lastMessage(authd, to: "owner@example.com"))
-        #expect(notice.kind == .emailChangeNotice)
-        #expect(notice.subject == "Your Cars email address is changing")
-        #expect(notice.text.contains("from owner@example.com to owner.new@example.com"))
-        let confirmation = try #require(try await lastMessage(authd, to: "owner.new@example.com"))
-        #expect(confirmation.kind == .emailChangeCode)
-        let code = try #require(try await authd.lastCode(for: "owner.new@example.com"))
+            let notice = try #require(try await lastMessage(authd, to: "owner@example.com"))
+            #expect(notice.kind == .emailChangeNotice)
+            #expect(notice.subject == "Your Cars email address is changing")
+            #expect(notice.text.contains("from owner@example.com to owner.new@example.com"))
+            let confirmation = try #require(try await lastMessage(authd, to: "owner.new@example.com"))
+            #expect(confirmation.kind == .emailChangeCode)
+            let code = try #require(try await authd.lastCode(for: "owner.new@example.com"))
 
-        // Not yet: the account is still at the old address.
-        _ = try await authd.client.login("owner@example.com", "correct horse")
-        await expectRPCError(.unauthenticated) { try await authd.client.login("owner.new@example.com", "correct horse") }
+            // Not yet: the account is still at the old address.
+            _ = try await authd.client.login("owner@example.com", "correct horse")
+            await expectRPCError(.unauthenticated) { try await authd.client.login("owner.new@example.com", "correct horse") }
 
-        let wrong = String(format: "%08d", (Int(code)! + 1) % 100_000_000)
-        await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: wrong))
+            let wrong = String(format: "%08d", (Int(code)! + 1) % 100_000_000)
+            await expectRPCError(.invalidArgument) {
+                try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: wrong))
+            }
+            let moved = try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: code))
+            #expect(moved.user?.email == "owner.new@example.com")
+            _ = try await authd.client.login("owner.new@example.com", "correct horse")
+            // Single use.
+            await expectRPCError(.invalidArgument) {
+                try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: code))
+            }
         }
-        let moved = try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: code))
-        #expect(moved.user?.email == "owner.new@example.com")
-        _ = try await authd.client.login("owner.new@example.com", "correct horse")
-        // Single use.
-        await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: code))
-        }
-        try await authd.finish()
     }
 
     @Test("five wrong codes void the change; a code of another account's session does not work")
     func wrongCodes() async throws {
-        let authd = try await TestAuthd.start()
-        let token = try await authd.client.signUp("owner@example.com").session!.token
-        let other = try await authd.client.signUp("other@example.com").session!.token
-        _ = try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
-            token: token, email: AuthV1.StringValue(value: "owner.new@example.com"), currentPassword: "correct horse"))
-        let code = try #require(try await authd.lastCode(for: "owner.new@example.com"))
-        await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: other, code: code))
-        }
-        for offset in 1...5 {
-            let wrong = String(format: "%08d", (Int(code)! + offset) % 100_000_000)
+        try await withTestAuthd { authd async throws in
+            let token = try await authd.client.signUp("owner@example.com").session!.token
+            let other = try await authd.client.signUp("other@example.com").session!.token
+            _ = try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
+                token: token, email: AuthV1.StringValue(value: "owner.new@example.com"), currentPassword: "correct horse"))
+            let code = try #require(try await authd.lastCode(for: "owner.new@example.com"))
             await expectRPCError(.invalidArgument) {
-                try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: wrong))
+                try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: other, code: code))
             }
+            for offset in 1...5 {
+                let wrong = String(format: "%08d", (Int(code)! + offset) % 100_000_000)
+                await expectRPCError(.invalidArgument) {
+                    try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: wrong))
+                }
+            }
+            await expectRPCError(.invalidArgument) {
+                try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: code))
+            }
+            #expect(try await authd.client.me(token).email == "owner@example.com")
         }
-        await expectRPCError(.invalidArgument) {
-            try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: code))
-        }
-        #expect(try await authd.client.me(token).email == "owner@example.com")
-        try await authd.finish()
     }
 
     @Test("an address taken between the request and the confirmation is ALREADY_EXISTS and changes nothing")
     func takenMeanwhile() async throws {
-        let authd = try await TestAuthd.start()
-        let token = try await authd.client.signUp("owner@example.com").session!.token
-        _ = try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
-            token: token, email: AuthV1.StringValue(value: "wanted@example.com"), currentPassword: "correct horse"))
-        let code = try #require(try await authd.lastCode(for: "wanted@example.com"))
-        _ = try await authd.client.signUp("wanted@example.com")
-        await expectRPCError(.alreadyExists) {
-            try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: code))
+        try await withTestAuthd { authd async throws in
+            let token = try await authd.client.signUp("owner@example.com").session!.token
+            _ = try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
+                token: token, email: AuthV1.StringValue(value: "wanted@example.com"), currentPassword: "correct horse"))
+            let code = try #require(try await authd.lastCode(for: "wanted@example.com"))
+            _ = try await authd.client.signUp("wanted@example.com")
+            await expectRPCError(.alreadyExists) {
+                try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: code))
+            }
+            #expect(try await authd.client.me(token).email == "owner@example.com")
         }
-        #expect(try await authd.client.me(token).email == "owner@example.com")
-        try await authd.finish()
     }
 
     @Test("the admin path stays direct")
     func adminChangesDirectly() async throws {
-        let authd = try await TestAuthd.start()
-        let user = try await authd.client.signUp("owner@example.com").user!
-        let updated = try await authd.adminClient.admin.updateUser(AuthV1.UpdateUserRequest(id: user.id, email: AuthV1.StringValue(value: "moved@example.com")))
-        #expect(updated.user?.email == "moved@example.com")
-        try await authd.finish()
+        try await withTestAuthd { authd async throws in
+            let user = try await authd.client.signUp("owner@example.com").user!
+            let updated = try await authd.adminClient.admin.updateUser(AuthV1.UpdateUserRequest(id: user.id, email: AuthV1.StringValue(value: "moved@example.com")))
+            #expect(updated.user?.email == "moved@example.com")
+        }
     }
 }

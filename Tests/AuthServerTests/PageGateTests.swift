@@ -1,4 +1,5 @@
 import AuthClient
+import AuthdTesting
 import Testing
 
 /// The car-rental example (README), set up over the wire; returns the tokens of a Premium
@@ -40,80 +41,80 @@ struct PageGateTests {
 
     @Test("no spelling of an admin page lets a visitor or a Premium user in")
     func hostilePaths() async throws {
-        let authd = try await TestAuthd.start()
-        let (premium, admin) = try await carRental(authd)
-        for path in Self.hostile {
-            for token in ["", premium] {
-                do {
-                    let answer = try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: token, path: path))
-                    #expect(!answer.allowed, "\(path) was allowed for \(token.isEmpty ? "a visitor" : "a Premium user")")
-                    #expect(answer.matchedRule.hasPrefix("/admin"), "\(path) matched \(answer.matchedRule)")
-                } catch {
-                    #expect(error.code == .invalidArgument, "\(path): \(error)")
-                    #expect(error.fieldViolations.first?.field == "path")
+        try await withTestAuthd { authd async throws in
+            let (premium, admin) = try await carRental(authd)
+            for path in Self.hostile {
+                for token in ["", premium] {
+                    do {
+                        let answer = try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: token, path: path))
+                        #expect(!answer.allowed, "\(path) was allowed for \(token.isEmpty ? "a visitor" : "a Premium user")")
+                        #expect(answer.matchedRule.hasPrefix("/admin"), "\(path) matched \(answer.matchedRule)")
+                    } catch let error as RPCError {
+                        #expect(error.code == .invalidArgument, "\(path): \(error)")
+                        #expect(error.fieldViolations.first?.field == "path")
+                    }
                 }
             }
+            // The admin still gets the normalised pages it may see.
+            let users = try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: admin, path: "/premium/../admin/users"))
+            #expect(users.allowed && users.matchedRule == "/admin/*")
         }
-        // The admin still gets the normalised pages it may see.
-        let users = try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: admin, path: "/premium/../admin/users"))
-        #expect(users.allowed && users.matchedRule == "/admin/*")
-        try await authd.finish()
     }
 
     @Test("a path no rule matches gets the unmatched_page_access setting")
     func unmatchedDefault() async throws {
-        let authd = try await TestAuthd.start()
-        let (premium, _) = try await carRental(authd)
-        let admin = authd.adminClient.admin
-        func decide(_ token: String, _ path: String) async throws -> AuthV1.AuthorizePageResponse {
-            try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: token, path: path))
+        try await withTestAuthd { authd async throws in
+            let (premium, _) = try await carRental(authd)
+            let admin = authd.adminClient.admin
+            func decide(_ token: String, _ path: String) async throws -> AuthV1.AuthorizePageResponse {
+                try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: token, path: path))
+            }
+            #expect(try await decide("", "/about").reason == .public)
+            let settings = try await admin.updateSettings(AuthV1.UpdateSettingsRequest(unmatchedPageAccess: .signedIn)).settings
+            #expect(settings?.unmatchedPageAccess == .signedIn)
+            let visitor = try await decide("", "/about")
+            #expect(!visitor.allowed && visitor.reason == .notSignedIn && visitor.redirect == "/login" && visitor.matchedRule == "")
+            #expect(try await decide(premium, "/about").reason == .signedIn)
+            #expect(try await decide("", "/").allowed)  // a public rule still opens its page
+            await expectRPCError(.invalidArgument) {
+                try await admin.updateSettings(AuthV1.UpdateSettingsRequest(unmatchedPageAccess: .groups))
+            }
         }
-        #expect(try await decide("", "/about").reason == .public)
-        let settings = try await admin.updateSettings(AuthV1.UpdateSettingsRequest(unmatchedPageAccess: .signedIn)).settings
-        #expect(settings?.unmatchedPageAccess == .signedIn)
-        let visitor = try await decide("", "/about")
-        #expect(!visitor.allowed && visitor.reason == .notSignedIn && visitor.redirect == "/login" && visitor.matchedRule == "")
-        #expect(try await decide(premium, "/about").reason == .signedIn)
-        #expect(try await decide("", "/").allowed)  // a public rule still opens its page
-        await expectRPCError(.invalidArgument) {
-            try await admin.updateSettings(AuthV1.UpdateSettingsRequest(unmatchedPageAccess: .groups))
-        }
-        try await authd.finish()
     }
 
     @Test("letter case matters unless the deployment says its router ignores it")
     func caseInsensitivity() async throws {
-        let authd = try await TestAuthd.start()
-        let (premium, _) = try await carRental(authd)
-        let admin = authd.adminClient.admin
-        let before = try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: premium, path: "/ADMIN/users"))
-        #expect(before.matchedRule == "")  // "/ADMIN" is another page by the URL standard
-        _ = try await admin.updateSettings(AuthV1.UpdateSettingsRequest(pagePathsCaseInsensitive: AuthV1.BoolValue(value: true)))
-        let after = try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: premium, path: "/ADMIN/users"))
-        #expect(!after.allowed && after.reason == .notInGroup && after.matchedRule == "/admin/*")
-        try await authd.finish()
+        try await withTestAuthd { authd async throws in
+            let (premium, _) = try await carRental(authd)
+            let admin = authd.adminClient.admin
+            let before = try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: premium, path: "/ADMIN/users"))
+            #expect(before.matchedRule == "")  // "/ADMIN" is another page by the URL standard
+            _ = try await admin.updateSettings(AuthV1.UpdateSettingsRequest(pagePathsCaseInsensitive: AuthV1.BoolValue(value: true)))
+            let after = try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: premium, path: "/ADMIN/users"))
+            #expect(!after.allowed && after.reason == .notInGroup && after.matchedRule == "/admin/*")
+        }
     }
 
     @Test("redirects are paths on the app unless their origin is listed")
     func redirects() async throws {
-        let authd = try await TestAuthd.start()
-        let admin = authd.adminClient.admin
-        for bad in ["//evil.example/login", "/\\evil.example", "https://evil.example/login", "javascript:alert(1)", "login"] {
-            let error = await expectRPCError(.invalidArgument) {
-                try await admin.updateSettings(AuthV1.UpdateSettingsRequest(signInRedirect: AuthV1.StringValue(value: bad)))
+        try await withTestAuthd { authd async throws in
+            let admin = authd.adminClient.admin
+            for bad in ["//evil.example/login", "/\\evil.example", "https://evil.example/login", "javascript:alert(1)", "login"] {
+                let error = await expectRPCError(.invalidArgument) {
+                    try await admin.updateSettings(AuthV1.UpdateSettingsRequest(signInRedirect: AuthV1.StringValue(value: bad)))
+                }
+                #expect(error?.fieldViolations.first?.field == "sign_in_redirect", "\(bad)")
             }
-            #expect(error?.fieldViolations.first?.field == "sign_in_redirect", "\(bad)")
+            let listed = try await admin.updateSettings(AuthV1.UpdateSettingsRequest(
+                forbiddenRedirect: AuthV1.StringValue(value: "https://shop.example/upgrade"),
+                redirectOrigins: AuthV1.StringList(values: ["https://shop.example"]))).settings
+            #expect(listed?.forbiddenRedirect == "https://shop.example/upgrade")
+            #expect(listed?.redirectOrigins == ["https://shop.example"])
+            await expectRPCError(.invalidArgument) {
+                try await admin.updateSettings(AuthV1.UpdateSettingsRequest(redirectOrigins: AuthV1.StringList(values: ["https://shop.example/path"])))
+            }
+            let ok = try await admin.updateSettings(AuthV1.UpdateSettingsRequest(signInRedirect: AuthV1.StringValue(value: "/sign-in?next=%2F")))
+            #expect(ok.settings?.signInRedirect == "/sign-in?next=%2F")
         }
-        let listed = try await admin.updateSettings(AuthV1.UpdateSettingsRequest(
-            forbiddenRedirect: AuthV1.StringValue(value: "https://shop.example/upgrade"),
-            redirectOrigins: AuthV1.StringList(values: ["https://shop.example"]))).settings
-        #expect(listed?.forbiddenRedirect == "https://shop.example/upgrade")
-        #expect(listed?.redirectOrigins == ["https://shop.example"])
-        await expectRPCError(.invalidArgument) {
-            try await admin.updateSettings(AuthV1.UpdateSettingsRequest(redirectOrigins: AuthV1.StringList(values: ["https://shop.example/path"])))
-        }
-        let ok = try await admin.updateSettings(AuthV1.UpdateSettingsRequest(signInRedirect: AuthV1.StringValue(value: "/sign-in?next=%2F")))
-        #expect(ok.settings?.signInRedirect == "/sign-in?next=%2F")
-        try await authd.finish()
     }
 }

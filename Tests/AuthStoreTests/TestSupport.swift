@@ -1,30 +1,10 @@
 import AuthCore
+import AuthdTesting
 import Foundation
-@testable import AuthStore
 
-/// Runs `body` with the path of a database file (not yet created) in a fresh temporary
-/// directory, and removes the directory afterwards.
-func withDatabasePath(_ body: (String) async throws -> Void) async throws {
-    let directory = FileManager.default.temporaryDirectory
-        .appendingPathComponent("authstore-tests-\(UUID().uuidString)", isDirectory: true)
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    try await body(directory.appendingPathComponent("authd.sqlite").path)
-}
-
-/// Runs `body` with a store over a fresh file, closing it and removing the file afterwards.
-func withStore(_ body: (SQLiteStorage) async throws -> Void) async throws {
-    try await withDatabasePath { path async throws in
-        let store = try SQLiteStorage(path: path)
-        do {
-            try await body(store)
-        } catch {
-            try? store.close()
-            throw error
-        }
-        try store.close()
-    }
-}
+/// The store kinds every role suite runs against. A new implementation of `Storage`
+/// runs all of them by adding its factory here.
+let storeKinds: [StorageFactory] = [.sqlite]
 
 let t0 = Timestamp(milliseconds: 1_800_000_000_000)
 let idleTimeout = Duration.seconds(30 * 60)
@@ -77,4 +57,8 @@ func resetCode(for userID: UserID, hash: [UInt8], at time: Timestamp = t0) -> Ne
         createdAt: time,
         expiresAt: time + .seconds(15 * 60)
     )
+}
+
+func apiKey(_ id: String, scope: KeyScope = .admin, at time: Timestamp = t0) -> NewAPIKey {
+    NewAPIKey(id: id, name: "key \(id)", scope: scope, secretHash: randomBytes(), createdAt: time)
 }

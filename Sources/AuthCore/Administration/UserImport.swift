@@ -1,5 +1,7 @@
 import AuthCrypto
+import AuthTime
 import CSV
+import Foundation
 
 // MARK: Domain types
 
@@ -137,7 +139,7 @@ extension AdministrationService {
             throw .invalidArgument("first_line is the line of the first record: 2 or more (the header is line 1)", field: "first_line")
         }
         let separator = options.rolesSeparator.isEmpty ? ";" : options.rolesSeparator
-        let records = CSVRecords.split(rows, firstLine: firstLine)
+        let records = CSVRecords.read(rows, firstLine: firstLine)
         guard records.count <= Self.maximumImportRows else {
             throw .invalidArgument("a chunk holds at most \(Self.maximumImportRows) records, this one \(records.count)", field: "rows")
         }
@@ -149,7 +151,7 @@ extension AdministrationService {
         var roleNames = Set<String>()
         report.reserveCapacity(records.count)
         for record in records {
-            switch columns.parse(record, separator: separator, configuration: configuration) {
+            switch columns.parse(record.fields, separator: separator, configuration: configuration) {
             case .failure(let failure):
                 report.append(UserImportRow(line: record.line, email: failure.email, outcome: .error, reason: failure.reason))
             case .success(let parsed):
@@ -279,16 +281,15 @@ extension AdministrationService {
             throw .invalidArgument("page_size is at most \(Self.maximumExportPageSize)", field: "page_size")
         }
         let size = requested == 0 ? Self.defaultExportPageSize : requested
-        var csv: [UInt8] = []
+        var rows: [[String]] = []
         let attributeNames: [String]
         let after: String?
         if pageToken.isEmpty {
             attributeNames = try await storage.attributeNames()
             after = nil
-            let header = ["id", "email"]
+            rows.append(["id", "email"]
                 + attributeNames.map { Self.reservedColumns.contains($0.lowercased()) ? Self.attributePrefix + $0 : $0 }
-                + ["roles", "blocked", "created_at", "updated_at"]
-            CSVOutput.appendRecord(header, to: &csv)
+                + ["roles", "blocked", "created_at", "updated_at"])
         } else {
             (after, attributeNames) = try Self.decodeExportToken(pageToken)
         }
@@ -302,8 +303,9 @@ extension AdministrationService {
             fields.append(user.blocked ? "true" : "false")
             fields.append(CSVOutput.iso8601(user.createdAt))
             fields.append(CSVOutput.iso8601(user.updatedAt))
-            CSVOutput.appendRecord(fields, to: &csv)
+            rows.append(fields)
         }
+        let csv = try CSVOutput.records(rows)
         let next = users.count > size ? Self.encodeExportToken(after: page.last!.email, attributeNames: attributeNames) : ""
         return (csv, next)
     }
@@ -405,17 +407,11 @@ struct ImportColumns {
         var reason: String
     }
 
-    func parse(_ record: CSVRecords.Record, separator: String, configuration: IdentityConfiguration) -> Result<Parsed, Failure> {
-        if let problem = record.problem { return .failure(Failure(email: "", reason: problem)) }
-        guard let text = String(validating: record.bytes, as: UTF8.self) else {
-            return .failure(Failure(email: "", reason: "the record is not valid UTF-8"))
-        }
+    func parse(_ read: Result<[String], CSVRecords.Unreadable>, separator: String, configuration: IdentityConfiguration) -> Result<Parsed, Failure> {
         let fields: [String]
-        do {
-            let reader = try CSVReader(string: text)
-            fields = reader.next() ?? [""]
-        } catch {
-            return .failure(Failure(email: "", reason: "the record cannot be read as CSV: \(error)"))
+        switch read {
+        case .success(let values): fields = values
+        case .failure(let unreadable): return .failure(Failure(email: "", reason: unreadable.reason))
         }
         var rawEmail = ""
         if let index = columns.firstIndex(where: { if case .email = $0 { true } else { false } }), index < fields.count {
@@ -478,23 +474,69 @@ struct ImportColumns {
     }
 }
 
-/// Cuts CSV bytes into records (RFC 4180: a quoted field may hold commas, doubled quotes
-/// and line breaks), noting the line each record starts on. The fields of a record are
-/// then read by CSV.swift; this pass only finds where records begin and end, which the
-/// library does not report, and the quoting errors the library would silently accept.
+/// Reading a chunk of CSV records: a small scanner cuts the bytes into records and a
+/// single CSV.swift reader reads the fields of every sound one.
+///
+/// The scanner is the least CSV.swift cannot do for us (docs/decisions.md, "CSV import and
+/// export"): it reports no line numbers, so a row could not be named by the line its record
+/// starts on; it reads an unclosed quote to the end of the input and a closing quote
+/// followed by text as part of the field, so neither could be refused; and it returns a
+/// blank line as a record. The scanner only finds where each record begins and ends (RFC
+/// 4180: a quoted field may hold commas, doubled quotes and line breaks), counts lines,
+/// and notes those two quoting errors. The fields themselves, quotes undone, are CSV.swift's.
 enum CSVRecords {
+    /// Why a record cannot be read; its row is reported with `reason`.
+    struct Unreadable: Error {
+        var reason: String
+    }
+
     struct Record {
+        /// The line the record starts on.
+        var line: Int
+        var fields: Result<[String], Unreadable>
+    }
+
+    /// The records of `bytes`, the first on line `firstLine`. Blank lines are no records.
+    static func read(_ bytes: [UInt8], firstLine: Int) -> [Record] {
+        var records: [Record] = []
+        var sound: [(index: Int, text: String)] = []
+        for extent in split(bytes, firstLine: firstLine) {
+            if let problem = extent.problem {
+                records.append(Record(line: extent.line, fields: .failure(Unreadable(reason: problem))))
+            } else if let text = String(validating: extent.bytes, as: UTF8.self) {
+                sound.append((records.count, text))
+                records.append(Record(line: extent.line, fields: .success([])))
+            } else {
+                records.append(Record(line: extent.line, fields: .failure(Unreadable(reason: "the record is not valid UTF-8"))))
+            }
+        }
+        guard !sound.isEmpty else { return records }
+        // Each sound record is one CSV row, so one reader over them, a line break between
+        // two, gives their fields in order.
+        do {
+            let reader = try CSVReader(string: sound.map(\.text).joined(separator: "\n"))
+            for (index, _) in sound {
+                records[index].fields = .success(reader.next() ?? [""])
+            }
+        } catch {
+            for (index, _) in sound {
+                records[index].fields = .failure(Unreadable(reason: "the record cannot be read as CSV: \(error)"))
+            }
+        }
+        return records
+    }
+
+    /// Where a record is in the bytes, and the quoting error that makes it unreadable.
+    struct Extent {
         var line: Int
         var bytes: ArraySlice<UInt8>
-        /// Why the record cannot be read, when it cannot.
         var problem: String?
     }
 
     private enum State { case fieldStart, unquoted, quoted, quoteInQuoted }
 
-    /// Blank lines are no records.
-    static func split(_ bytes: [UInt8], firstLine: Int) -> [Record] {
-        var records: [Record] = []
+    static func split(_ bytes: [UInt8], firstLine: Int) -> [Extent] {
+        var records: [Extent] = []
         var state = State.fieldStart
         var line = firstLine
         var recordLine = firstLine
@@ -504,7 +546,7 @@ enum CSVRecords {
         var index = 0
         func finish(at end: Int) {
             if end > recordStart || problem != nil {
-                records.append(Record(line: recordLine, bytes: bytes[recordStart..<end], problem: problem))
+                records.append(Extent(line: recordLine, bytes: bytes[recordStart..<end], problem: problem))
             }
             problem = nil
             state = .fieldStart
@@ -550,49 +592,31 @@ enum CSVRecords {
     }
 }
 
-/// Writing CSV: RFC 4180 quoting, CRLF-free ("\n" ends a record), no BOM.
+/// Writing CSV with CSV.swift's writer: RFC 4180 quoting, "\n" after every record, no BOM.
+/// The writer quotes a field with a comma, quote or line break; a field with a leading or
+/// trailing space is quoted too, so that a spreadsheet or a trimming reader keeps it.
 enum CSVOutput {
-    static func appendRecord(_ fields: [String], to bytes: inout [UInt8]) {
-        for (index, field) in fields.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            let utf8 = field.utf8
-            let needsQuotes = utf8.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 }
-                || utf8.first == UInt8(ascii: " ") || utf8.last == UInt8(ascii: " ")
-            if needsQuotes {
-                bytes.append(UInt8(ascii: "\""))
-                for byte in utf8 {
-                    if byte == UInt8(ascii: "\"") { bytes.append(byte) }
-                    bytes.append(byte)
-                }
-                bytes.append(UInt8(ascii: "\""))
-            } else {
-                bytes.append(contentsOf: utf8)
+    static func records(_ rows: [[String]]) throws(AuthError) -> [UInt8] {
+        guard !rows.isEmpty else { return [] }
+        let stream = OutputStream(toMemory: ())
+        defer { stream.close() }
+        do {
+            let writer = try CSVWriter(stream: stream, newline: .lf)
+            for fields in rows {
+                try writer.write(row: fields) { index in fields[index].first == " " || fields[index].last == " " }
             }
+        } catch {
+            throw AuthError(.internal, "writing CSV failed: \(error)")
         }
-        bytes.append(UInt8(ascii: "\n"))
+        guard let data = stream.property(forKey: .dataWrittenToMemoryStreamKey) as? Data else {
+            throw AuthError(.internal, "writing CSV failed: no output")
+        }
+        // The writer puts a line break between records; every record ends with one.
+        return [UInt8](data) + [UInt8(ascii: "\n")]
     }
 
     /// UTC with milliseconds: 2026-11-29T06:20:17.123Z.
     static func iso8601(_ time: Timestamp) -> String {
-        let ms = time.milliseconds
-        let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
-        let millis = ms - seconds * 1000
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(millis, 3))Z"
+        UTCDateTime(millisecondsSinceEpoch: time.milliseconds).formatted()
     }
 }

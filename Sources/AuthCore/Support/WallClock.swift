@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Milliseconds since the Unix epoch: what the store keeps and the wire carries.
 public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var milliseconds: Int64
@@ -51,23 +49,6 @@ public struct SystemWallClock: WallClock {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Timestamp(milliseconds: Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000)
-    }
-}
-
-/// A clock that moves only when told to: for tests.
-public final class ManualWallClock: WallClock {
-    private let current: Mutex<Timestamp>
-
-    public init(_ start: Timestamp = Timestamp(milliseconds: 1_800_000_000_000)) {
-        current = Mutex(start)
-    }
-
-    public var now: Timestamp {
-        current.withLock { $0 }
-    }
-
-    public func advance(by duration: Duration) {
-        current.withLock { $0 = $0 + duration }
     }
 }
 

@@ -1,9 +1,11 @@
 import AuthCore
+import AuthdTesting
+import GRDB
 import Testing
 @testable import AuthStore
 
-@Suite("SQLiteStorage: the file")
-struct PersistenceTests {
+@Suite("SQLiteStorage: the file, connections and query plans")
+struct SQLiteStorageTests {
     static let tables = [
         "api_keys", "email_templates", "forgot_password_decoy", "group_roles", "groups", "one_time_codes", "outbox", "page_rule_groups",
         "page_rules", "roles", "sessions", "settings", "throttles", "user_attributes", "user_roles", "users",
@@ -25,41 +27,45 @@ struct PersistenceTests {
 
             for _ in 0..<2 {
                 let store = try SQLiteStorage(path: path)
+                let probe = try SQLiteProbe(path: path)
+                defer { probe.close() }
                 let found = try #require(try await store.authenticate(tokenHash: session.tokenHash, at: t0 + .seconds(1)))
                 #expect(found.user == user)
                 #expect(try await store.credentials(email: "ada@example.com")?.passwordHash == new.passwordHash)
-                #expect(try await store.outboxMessages(recipient: nil).map(\.message) == [email])
+                #expect(try await probe.outboxMessages(recipient: nil).map(\.message) == [email])
                 #expect(try await store.throttle(key: ThrottleKey(.loginAccount, "k"))?.failures == 1)
                 // Migrations ran once, however often the file is opened.
-                #expect(try await store.textForTesting("SELECT identifier FROM grdb_migrations") == ["v1", "v2 email change", "v3 forgot-password decoy"])
+                #expect(try await probe.texts("SELECT identifier FROM grdb_migrations") == ["v1", "v2 email change", "v3 forgot-password decoy"])
                 try store.close()
             }
         }
     }
 
     @Test func schemaAndConnectionSettings() async throws {
-        try await withStore { store async throws in
-            let tables = try await store.textForTesting("""
+        try await withSQLiteStorage { store, probe async throws in
+            let tables = try await probe.texts("""
                 SELECT name FROM sqlite_master
                 WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'grdb_migrations'
                 ORDER BY name
                 """)
             #expect(tables == Self.tables)
-            #expect(try await store.textForTesting("PRAGMA journal_mode") == ["wal"])
-            #expect(try await store.integerForTesting("PRAGMA foreign_keys") == 1)
-            #expect(try await store.integerForTesting("PRAGMA foreign_keys", onWriter: true) == 1)
-            #expect(try await store.integerForTesting("PRAGMA busy_timeout", onWriter: true) == 5000)
-            #expect(try await store.integerForTesting("PRAGMA synchronous", onWriter: true) == 2)
-            #expect(try await store.textForTesting("PRAGMA foreign_key_check").isEmpty)
-            #expect(try await store.textForTesting("PRAGMA integrity_check") == ["ok"])
+            #expect(try await probe.texts("PRAGMA journal_mode") == ["wal"])
+            // The store's own connections: a reader's settings, then the writer's.
+            #expect(try await store.pool.read { db in try Int.fetchOne(db, sql: "PRAGMA foreign_keys") } == 1)
+            let writer = try await store.pool.write { db in
+                try ["foreign_keys", "busy_timeout", "synchronous"].map { try Int.fetchOne(db, sql: "PRAGMA \($0)") }
+            }
+            #expect(writer == [1, 5000, 2])
+            #expect(try await probe.texts("PRAGMA foreign_key_check").isEmpty)
+            #expect(try await probe.texts("PRAGMA integrity_check") == ["ok"])
         }
     }
 
     /// The token check must stay flat as users and sessions grow: no statement of it scans.
     @Test(arguments: [Queries.authenticate, Queries.attributes, Queries.roles])
     func tokenCheckUsesIndexedLookupsOnly(sql: String) async throws {
-        try await withStore { store async throws in
-            let plan = try await store.queryPlanForTesting(sql)
+        try await withSQLiteStorage { store, probe async throws in
+            let plan = try await probe.queryPlan(sql)
             #expect(!plan.isEmpty)
             #expect(plan.allSatisfy { $0.hasPrefix("SEARCH") }, "\(plan)")
         }
@@ -83,6 +89,36 @@ struct PersistenceTests {
             }
             #expect(error?.code == .internal)
             #expect(error?.message.contains("open") == true)
+        }
+    }
+
+    @Test func prefixUpperBound() {
+        #expect(SQLiteStorage.prefixUpperBound("ab") == "ac")
+        #expect(SQLiteStorage.prefixUpperBound("a%") == "a&")
+        #expect(SQLiteStorage.prefixUpperBound("a\u{D7FF}") == "a\u{E000}")
+        #expect(SQLiteStorage.prefixUpperBound("a\u{10FFFF}") == "b")
+        #expect(SQLiteStorage.prefixUpperBound("\u{10FFFF}") == nil)
+        #expect(SQLiteStorage.prefixUpperBound("") == nil)
+    }
+
+    @Test func prefixListingUsesTheEmailIndex() async throws {
+        try await withSQLiteStorage { store, probe async throws in
+            let plan = try await probe.queryPlan("""
+                SELECT \(UserRow.columns) FROM users
+                WHERE email >= :low AND email < :high AND blocked = :blocked
+                  AND EXISTS (SELECT 1 FROM user_roles WHERE user_id = users.id AND role_id = :role)
+                ORDER BY email LIMIT :limit
+                """)
+            #expect(plan.first?.contains("USING INDEX sqlite_autoindex_users_") == true, "\(plan)")
+            #expect(!plan.contains { $0.hasPrefix("SCAN") || $0.contains("TEMP B-TREE") }, "\(plan)")
+        }
+    }
+
+    @Test func apiKeyLookupIsOneIndexedSearch() async throws {
+        try await withSQLiteStorage { store, probe async throws in
+            let plan = try await probe.queryPlan(Queries.apiKey)
+            #expect(plan.count == 1)
+            #expect(plan.allSatisfy { $0.hasPrefix("SEARCH api_keys USING INDEX") }, "\(plan)")
         }
     }
 }

@@ -1,11 +1,12 @@
 import AuthCore
+import AuthdTesting
 import Testing
-@testable import AuthStore
 
-@Suite("SQLiteStorage: sessions")
-struct SessionStorageTests {
-    @Test func insertedSessionAuthenticatesWithItsUser() async throws {
-        try await withStore { store async throws in
+@Suite("SessionStore")
+struct SessionStoreTests {
+    @Test(arguments: storeKinds)
+    func insertedSessionAuthenticatesWithItsUser(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com", attributes: ["name": "Ada"], roles: ["Premium", "Admin"])
             let user = try await store.insertUser(new, session: nil)
             let session = newSession(for: new.id)
@@ -27,8 +28,9 @@ struct SessionStorageTests {
         }
     }
 
-    @Test func sessionOfUnknownUserIsNotFound() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func sessionOfUnknownUserIsNotFound(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let error = await #expect(throws: AuthError.self) {
                 _ = try await store.insertSession(newSession(for: .generate()))
             }
@@ -36,16 +38,18 @@ struct SessionStorageTests {
         }
     }
 
-    @Test func unknownTokenDoesNotAuthenticate() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func unknownTokenDoesNotAuthenticate(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             _ = try await store.insertUser(new, session: newSession(for: new.id))
             #expect(try await store.authenticate(tokenHash: randomBytes(), at: t0) == nil)
         }
     }
 
-    @Test func revokedSessionDoesNotAuthenticate() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func revokedSessionDoesNotAuthenticate(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -56,8 +60,9 @@ struct SessionStorageTests {
         }
     }
 
-    @Test func expiredSessionsDoNotAuthenticate() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func expiredSessionsDoNotAuthenticate(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -75,33 +80,36 @@ struct SessionStorageTests {
         }
     }
 
-    @Test func blockedUserDoesNotAuthenticate() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func blockedUserDoesNotAuthenticate(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
-            try await store.executeForTesting("UPDATE users SET blocked = 1 WHERE id = '\(new.id)'")
+            try await probe.execute("UPDATE users SET blocked = 1 WHERE id = '\(new.id)'")
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) == nil)
             #expect(try await store.user(id: new.id)?.blocked == true)
             #expect(try await store.credentials(email: new.email)?.user.blocked == true)
-            try await store.executeForTesting("UPDATE users SET blocked = 0 WHERE id = '\(new.id)'")
+            try await probe.execute("UPDATE users SET blocked = 0 WHERE id = '\(new.id)'")
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) != nil)
         }
     }
 
-    @Test func deletedUserDoesNotAuthenticate() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func deletedUserDoesNotAuthenticate(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
-            try await store.executeForTesting("DELETE FROM users WHERE id = '\(new.id)'")
+            try await probe.execute("DELETE FROM users WHERE id = '\(new.id)'")
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) == nil)
-            #expect(try await store.integerForTesting("SELECT count(*) FROM sessions") == 0)
+            #expect(try await probe.integer("SELECT count(*) FROM sessions") == 0)
         }
     }
 
-    @Test func touchSessionExtendsIdleExpiry() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func touchSessionExtendsIdleExpiry(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             _ = try await store.insertUser(new, session: nil)
             let session = newSession(for: new.id)
@@ -126,8 +134,9 @@ struct SessionStorageTests {
         }
     }
 
-    @Test func touchDoesNotReviveARevokedSession() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func touchDoesNotReviveARevokedSession(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             _ = try await store.insertUser(new, session: nil)
             let session = newSession(for: new.id)
@@ -138,8 +147,9 @@ struct SessionStorageTests {
         }
     }
 
-    @Test func revokeSessionsOfAUser() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func revokeSessionsOfAUser(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let ada = newUser("ada@example.com")
             let bob = newUser("bob@example.com")
             _ = try await store.insertUser(ada, session: nil)
@@ -169,6 +179,37 @@ struct SessionStorageTests {
 
             #expect(try await store.authenticate(tokenHash: bobs.tokenHash, at: now) != nil)
             #expect(try await store.revokeSessions(userID: .generate(), revoking: .all, at: now) == 0)
+        }
+    }
+
+    @Test(arguments: storeKinds)
+    func deleteSessionsTakesOnlyThoseThatEndedBeforeTheCutoff(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
+            let new = newUser("ada@example.com")
+            _ = try await store.insertUser(new, session: nil)
+            let live = newSession(for: new.id)
+            let revoked = newSession(for: new.id)
+            let idle = NewSession(
+                userID: new.id, tokenHash: randomBytes(), createdAt: t0,
+                idleExpiresAt: t0 + .seconds(60), absoluteExpiresAt: t0 + absoluteTimeout)
+            let absolute = NewSession(
+                userID: new.id, tokenHash: randomBytes(), createdAt: t0,
+                idleExpiresAt: t0 + .seconds(600), absoluteExpiresAt: t0 + .seconds(120))
+            for session in [live, revoked, idle, absolute] {
+                _ = try await store.insertSession(session)
+            }
+            #expect(try await store.revokeSession(tokenHash: revoked.tokenHash, at: t0 + .seconds(30)))
+
+            // Nothing ended before t0 + 30 s; the revocation at exactly the cutoff is kept.
+            #expect(try await store.deleteSessions(endedBefore: t0 + .seconds(30)) == 0)
+            // After the revocation and the idle expiry, before the absolute one.
+            #expect(try await store.deleteSessions(endedBefore: t0 + .seconds(61)) == 2)
+            #expect(try await probe.integer("SELECT count(*) FROM sessions") == 2)
+            #expect(try await store.deleteSessions(endedBefore: t0 + .seconds(121)) == 1)
+            #expect(try await store.deleteSessions(endedBefore: t0 + .seconds(121)) == 0)
+            // The live session is untouched and still works.
+            #expect(try await store.authenticate(tokenHash: live.tokenHash, at: t0 + .seconds(121)) != nil)
+            #expect(try await probe.integer("SELECT count(*) FROM sessions") == 1)
         }
     }
 }

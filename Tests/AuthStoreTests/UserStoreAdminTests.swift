@@ -1,12 +1,12 @@
 import AuthCore
+import AuthdTesting
 import Testing
-@testable import AuthStore
 
-@Suite("SQLiteStorage: users, as the Admin service sees them")
-struct AdminUserStorageTests {
+@Suite("UserStore: users as the Admin service sees them")
+struct UserStoreAdminTests {
     /// Inserts users with these emails (and roles), returning them by email.
     @discardableResult
-    private func insert(_ store: SQLiteStorage, _ users: [(String, [String])]) async throws -> [String: User] {
+    private func insert(_ store: any Storage, _ users: [(String, [String])]) async throws -> [String: User] {
         var inserted: [String: User] = [:]
         for (email, roles) in users {
             inserted[email] = try await store.insertUser(newUser(email, attributes: ["name": email], roles: roles), session: nil)
@@ -14,8 +14,9 @@ struct AdminUserStorageTests {
         return inserted
     }
 
-    @Test func paginationWalksEveryUserOnceInEmailOrder() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func paginationWalksEveryUserOnceInEmailOrder(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let emails = (0..<25).map { "user\(String(format: "%02d", ($0 * 7) % 25))@example.com" }
             try await insert(store, emails.map { ($0, ["Member"]) })
             var pages: [[User]] = []
@@ -42,8 +43,9 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func emailPrefixIsARangeWhereWildcardsAreOrdinary() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func emailPrefixIsARangeWhereWildcardsAreOrdinary(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             try await insert(store, [
                 ("a%b@example.com", []), ("a%c@example.com", []), ("axb@example.com", []),
                 ("a_b@example.com", []), ("acb@example.com", []), ("a@example.com", []),
@@ -70,17 +72,9 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func prefixUpperBound() {
-        #expect(SQLiteStorage.prefixUpperBound("ab") == "ac")
-        #expect(SQLiteStorage.prefixUpperBound("a%") == "a&")
-        #expect(SQLiteStorage.prefixUpperBound("a\u{D7FF}") == "a\u{E000}")
-        #expect(SQLiteStorage.prefixUpperBound("a\u{10FFFF}") == "b")
-        #expect(SQLiteStorage.prefixUpperBound("\u{10FFFF}") == nil)
-        #expect(SQLiteStorage.prefixUpperBound("") == nil)
-    }
-
-    @Test func roleGroupAndBlockedFiltersCombine() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func roleGroupAndBlockedFiltersCombine(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let users = try await insert(store, [
                 ("admin@example.com", ["Admin"]),
                 ("both@example.com", ["Admin", "Premium"]),
@@ -126,8 +120,9 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func adminUpdateChangesEverythingAndAPasswordEndsSessions() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func adminUpdateChangesEverythingAndAPasswordEndsSessions(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("old@example.com", attributes: ["name": "Ada", "city": "London"], roles: ["Admin"])
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -162,7 +157,7 @@ struct AdminUserStorageTests {
             #expect(try await store.credentials(id: new.id)?.passwordHash == "$scrypt$admin-set")
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: later + .seconds(1)) == nil)
             #expect(try await store.authenticate(tokenHash: other.tokenHash, at: later + .seconds(1)) == nil)
-            #expect(try await store.integerForTesting("SELECT count(*) FROM sessions WHERE revoked_at IS NULL") == 0)
+            #expect(try await probe.integer("SELECT count(*) FROM sessions WHERE revoked_at IS NULL") == 0)
 
             // A user invited without a password gets one.
             let invited = newUser("invited@example.com", passwordHash: nil)
@@ -172,8 +167,9 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func adminUpdateRefusalsChangeNothing() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func adminUpdateRefusalsChangeNothing(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             _ = try await store.insertUser(newUser("first@example.com"), session: nil)
             let second = newUser("second@example.com", attributes: ["name": "B"], roles: ["Admin"])
             let session = newSession(for: second.id)
@@ -211,8 +207,9 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func blockingEndsSessionsAndUnblockingDoesNotRestoreThem() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func blockingEndsSessionsAndUnblockingDoesNotRestoreThem(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -225,7 +222,7 @@ struct AdminUserStorageTests {
             let blocked = try await store.setBlocked(id: new.id, blocked: true, at: t0 + .seconds(1))
             #expect(blocked.blocked)
             #expect(blocked.updatedAt == t0 + .seconds(1))
-            #expect(try await store.integerForTesting(
+            #expect(try await probe.integer(
                 "SELECT count(*) FROM sessions WHERE user_id = '\(new.id)' AND revoked_at IS NOT NULL") == 2)
 
             let unblocked = try await store.setBlocked(id: new.id, blocked: false, at: t0 + .seconds(2))
@@ -247,8 +244,9 @@ struct AdminUserStorageTests {
         }
     }
 
-    @Test func deleteUserTakesItsRowsAlong() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func deleteUserTakesItsRowsAlong(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("gone@example.com", attributes: ["name": "Gone"], roles: ["Admin"])
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
@@ -257,23 +255,11 @@ struct AdminUserStorageTests {
             #expect(try await store.user(id: new.id) == nil)
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) == nil)
             for table in ["sessions", "user_attributes", "user_roles", "one_time_codes"] {
-                #expect(try await store.integerForTesting("SELECT count(*) FROM \(table)") == 0, "\(table)")
+                #expect(try await probe.integer("SELECT count(*) FROM \(table)") == 0, "\(table)")
             }
             #expect(try await store.roles() == [RoleInfo(name: "Admin", userCount: 0)])
             #expect(try await store.deleteUser(id: new.id) == false)
         }
     }
 
-    @Test func prefixListingUsesTheEmailIndex() async throws {
-        try await withStore { store async throws in
-            let plan = try await store.queryPlanForTesting("""
-                SELECT \(Rows.userColumns) FROM users
-                WHERE email >= :low AND email < :high AND blocked = :blocked
-                  AND EXISTS (SELECT 1 FROM user_roles WHERE user_id = users.id AND role_id = :role)
-                ORDER BY email LIMIT :limit
-                """)
-            #expect(plan.first?.contains("USING INDEX sqlite_autoindex_users_") == true, "\(plan)")
-            #expect(!plan.contains { $0.hasPrefix("SCAN") || $0.contains("TEMP B-TREE") }, "\(plan)")
-        }
-    }
 }

@@ -1,11 +1,12 @@
 import AuthCore
+import AuthdTesting
 import Testing
-@testable import AuthStore
 
-@Suite("SQLiteStorage: users")
-struct UserStorageTests {
-    @Test func insertedUserReadsBackByIDAndEmail() async throws {
-        try await withStore { store async throws in
+@Suite("UserStore")
+struct UserStoreTests {
+    @Test(arguments: storeKinds)
+    func insertedUserReadsBackByIDAndEmail(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser(
                 "ada@example.com",
                 attributes: ["name": "Ada", "image": "https://example.com/ada.png"],
@@ -26,16 +27,18 @@ struct UserStorageTests {
         }
     }
 
-    @Test func unknownUsersAreNil() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func unknownUsersAreNil(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             #expect(try await store.user(id: .generate()) == nil)
             #expect(try await store.credentials(id: .generate()) == nil)
             #expect(try await store.credentials(email: "nobody@example.com") == nil)
         }
     }
 
-    @Test func userWithoutPasswordHasNone() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func userWithoutPasswordHasNone(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("invited@example.com", passwordHash: nil)
             #expect(try await store.insertUser(new, session: nil).hasPassword == false)
             let credentials = try #require(try await store.credentials(id: new.id))
@@ -44,20 +47,22 @@ struct UserStorageTests {
         }
     }
 
-    @Test func rolesAreCreatedOnceAndSortedByName() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func rolesAreCreatedOnceAndSortedByName(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let first = newUser("a@example.com", roles: ["Zeta", "Admin"])
             let second = newUser("b@example.com", roles: ["Admin", "Beta"])
             _ = try await store.insertUser(first, session: nil)
             _ = try await store.insertUser(second, session: nil)
             #expect(try await store.user(id: first.id)?.roles == ["Admin", "Zeta"])
             #expect(try await store.user(id: second.id)?.roles == ["Admin", "Beta"])
-            #expect(try await store.textForTesting("SELECT name FROM roles ORDER BY name") == ["Admin", "Beta", "Zeta"])
+            #expect(try await probe.texts("SELECT name FROM roles ORDER BY name") == ["Admin", "Beta", "Zeta"])
         }
     }
 
-    @Test func duplicateEmailIsAlreadyExistsAndLeavesNothingBehind() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func duplicateEmailIsAlreadyExistsAndLeavesNothingBehind(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             _ = try await store.insertUser(newUser("taken@example.com"), session: nil)
             let second = newUser("taken@example.com", attributes: ["name": "Second"], roles: ["NewRole"])
             let error = await #expect(throws: AuthError.self) {
@@ -67,14 +72,15 @@ struct UserStorageTests {
             #expect(error?.field == "email")
             #expect(error?.message.contains("taken@example.com") == true)
             #expect(try await store.user(id: second.id) == nil)
-            #expect(try await store.integerForTesting("SELECT count(*) FROM users") == 1)
-            #expect(try await store.integerForTesting("SELECT count(*) FROM sessions") == 0)
-            #expect(try await store.integerForTesting("SELECT count(*) FROM roles") == 0)
+            #expect(try await probe.integer("SELECT count(*) FROM users") == 1)
+            #expect(try await probe.integer("SELECT count(*) FROM sessions") == 0)
+            #expect(try await probe.integer("SELECT count(*) FROM roles") == 0)
         }
     }
 
-    @Test func insertUserWithFirstSession() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func insertUserWithFirstSession(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com", roles: ["Admin"])
             let session = newSession(for: new.id, clientAddress: "203.0.113.7")
             let user = try await store.insertUser(new, session: session)
@@ -82,12 +88,13 @@ struct UserStorageTests {
             #expect(found.user == user)
             #expect(found.session.userID == new.id)
             #expect(found.session.lastSeenAt == t0)
-            #expect(try await store.textForTesting("SELECT client_address FROM sessions") == ["203.0.113.7"])
+            #expect(try await probe.texts("SELECT client_address FROM sessions") == ["203.0.113.7"])
         }
     }
 
-    @Test func updateUserChangesEmailAndAttributes() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func updateUserChangesEmailAndAttributes(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("old@example.com", attributes: ["name": "Ada", "city": "London", "image": "a.png"])
             _ = try await store.insertUser(new, session: nil)
             let later = t0 + .seconds(60)
@@ -115,8 +122,9 @@ struct UserStorageTests {
         }
     }
 
-    @Test func updateUserEmailConflict() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func updateUserEmailConflict(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             _ = try await store.insertUser(newUser("first@example.com"), session: nil)
             let second = newUser("second@example.com", attributes: ["name": "B"])
             _ = try await store.insertUser(second, session: nil)
@@ -136,8 +144,9 @@ struct UserStorageTests {
         }
     }
 
-    @Test func updateUserKeepingItsOwnEmail() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func updateUserKeepingItsOwnEmail(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             _ = try await store.insertUser(new, session: nil)
             let updated = try await store.updateUser(
@@ -146,8 +155,9 @@ struct UserStorageTests {
         }
     }
 
-    @Test func firstSessionOfAnotherUserIsRefused() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func firstSessionOfAnotherUserIsRefused(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let error = await #expect(throws: AuthError.self) {
                 _ = try await store.insertUser(new, session: newSession(for: .generate()))
@@ -157,8 +167,9 @@ struct UserStorageTests {
         }
     }
 
-    @Test func updateUnknownUserIsNotFound() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func updateUnknownUserIsNotFound(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let error = await #expect(throws: AuthError.self) {
                 _ = try await store.updateUser(id: .generate(), changes: UserChanges(email: "x@example.com"), at: t0)
             }
@@ -166,8 +177,9 @@ struct UserStorageTests {
         }
     }
 
-    @Test func setPasswordHashRevokesWhatItIsTold() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func setPasswordHashRevokesWhatItIsTold(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("ada@example.com")
             let own = newSession(for: new.id)
             _ = try await store.insertUser(new, session: own)
@@ -194,8 +206,9 @@ struct UserStorageTests {
         }
     }
 
-    @Test func setPasswordHashOfUnknownUserIsNotFound() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func setPasswordHashOfUnknownUserIsNotFound(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let error = await #expect(throws: AuthError.self) {
                 try await store.setPasswordHash(userID: .generate(), hash: "$scrypt$x", revoking: .all, at: t0)
             }
@@ -203,18 +216,34 @@ struct UserStorageTests {
         }
     }
 
-    @Test func deletingAUserCascades() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func deletingAUserCascades(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let new = newUser("gone@example.com", attributes: ["name": "Gone"], roles: ["Admin"])
             _ = try await store.insertUser(new, session: newSession(for: new.id))
             try await store.issueCode(resetCode(for: new.id, hash: randomBytes()), email: resetEmail(to: new.email))
-            try await store.executeForTesting("DELETE FROM users WHERE id = '\(new.id)'")
+            try await probe.execute("DELETE FROM users WHERE id = '\(new.id)'")
             for table in ["sessions", "user_attributes", "user_roles", "one_time_codes"] {
-                #expect(try await store.integerForTesting("SELECT count(*) FROM \(table)") == 0, "\(table)")
+                #expect(try await probe.integer("SELECT count(*) FROM \(table)") == 0, "\(table)")
             }
             // The role and the queued email are not the user's to take along.
-            #expect(try await store.integerForTesting("SELECT count(*) FROM roles") == 1)
-            #expect(try await store.outboxMessages(recipient: nil).count == 1)
+            #expect(try await probe.integer("SELECT count(*) FROM roles") == 1)
+            #expect(try await probe.outboxMessages(recipient: nil).count == 1)
+        }
+    }
+
+    @Test(arguments: storeKinds)
+    func existingEmailsAndAttributeNamesAreReadInOneGo(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
+            #expect(try await store.existingEmails(["ada@example.com"]).isEmpty)
+            #expect(try await store.existingEmails([]).isEmpty)
+            #expect(try await store.attributeNames().isEmpty)
+            _ = try await store.insertUser(newUser("ada@example.com", attributes: ["name": "Ada", "Zone": "1"]), session: nil)
+            _ = try await store.insertUser(newUser("bob@example.com", attributes: ["name": "Bob", "city": "Oslo"]), session: nil)
+            let found = try await store.existingEmails(["bob@example.com", "nobody@example.com", "ada@example.com"])
+            #expect(found == ["ada@example.com", "bob@example.com"])
+            // Each name once, sorted bytewise (upper case before lower case).
+            #expect(try await store.attributeNames() == ["Zone", "city", "name"])
         }
     }
 }

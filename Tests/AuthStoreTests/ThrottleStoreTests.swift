@@ -1,11 +1,12 @@
 import AuthCore
+import AuthdTesting
 import Testing
-@testable import AuthStore
 
-@Suite("SQLiteStorage: throttles and outbox")
-struct ThrottleAndOutboxStorageTests {
-    @Test func failuresCountWithinAWindowAndRestartAfterIt() async throws {
-        try await withStore { store async throws in
+@Suite("ThrottleStore")
+struct ThrottleStoreTests {
+    @Test(arguments: storeKinds)
+    func failuresCountWithinAWindowAndRestartAfterIt(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             let key = ThrottleKey(.loginAccount, "ada@example.com")
             let window = Duration.seconds(15 * 60)
             #expect(try await store.throttle(key: key) == nil)
@@ -33,8 +34,9 @@ struct ThrottleAndOutboxStorageTests {
         }
     }
 
-    @Test func parallelFailuresAreAllCounted() async throws {
-        try await withStore { store async throws in
+    @Test(arguments: storeKinds)
+    func parallelFailuresAreAllCounted(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<20 {
                     group.addTask {
@@ -49,29 +51,22 @@ struct ThrottleAndOutboxStorageTests {
         }
     }
 
-    @Test func outboxFiltersByRecipientOldestFirst() async throws {
-        try await withStore { store async throws in
-            let ada = newUser("ada@example.com")
-            let bob = newUser("bob@example.com")
-            _ = try await store.insertUser(ada, session: nil)
-            _ = try await store.insertUser(bob, session: nil)
-            #expect(try await store.outboxMessages(recipient: nil).isEmpty)
-            let messages = [
-                resetEmail(to: ada.email, at: t0, headers: ["X-A": "1", "X-Quote": "\"quoted\" and \\ backslash"]),
-                resetEmail(to: bob.email, at: t0 + .seconds(1)),
-                resetEmail(to: ada.email, at: t0 + .seconds(2)),
-            ]
-            for (index, message) in messages.enumerated() {
-                let user = message.recipient == ada.email ? ada.id : bob.id
-                try await store.issueCode(
-                    resetCode(for: user, hash: randomBytes(), at: t0 + .seconds(Int64(index))), email: message)
-            }
-            let all = try await store.outboxMessages(recipient: nil)
-            #expect(all.map(\.message) == messages)
-            #expect(all.map(\.id) == all.map(\.id).sorted())
-            #expect(try await store.outboxMessages(recipient: ada.email).map(\.message) == [messages[0], messages[2]])
-            #expect(try await store.outboxMessages(recipient: bob.email).map(\.message) == [messages[1]])
-            #expect(try await store.outboxMessages(recipient: "nobody@example.com").isEmpty)
+    @Test(arguments: storeKinds)
+    func deleteThrottlesTakesOnlyIdleCounters(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
+            let idle = ThrottleKey(.loginAccount, "idle@example.com")
+            let busy = ThrottleKey(.loginAddress, "203.0.113.7")
+            _ = try await store.recordFailure(key: idle, window: .seconds(3600), at: t0)
+            _ = try await store.recordFailure(key: busy, window: .seconds(3600), at: t0)
+            _ = try await store.recordFailure(key: busy, window: .seconds(3600), at: t0 + .seconds(100))
+
+            #expect(try await store.deleteThrottles(idleSince: t0) == 0)
+            #expect(try await store.deleteThrottles(idleSince: t0 + .seconds(100)) == 1)
+            #expect(try await store.throttle(key: idle) == nil)
+            #expect(try await store.throttle(key: busy)?.failures == 2)
+            #expect(try await store.deleteThrottles(idleSince: t0 + .seconds(101)) == 1)
+            #expect(try await store.throttle(key: busy) == nil)
+            #expect(try await store.deleteThrottles(idleSince: t0 + .seconds(101)) == 0)
         }
     }
 }

@@ -1,0 +1,195 @@
+public import AuthClient
+public import AuthCore
+public import AuthCrypto
+public import AuthRPC
+public import AuthServer
+public import AuthStore
+public import Foundation
+internal import Logging
+internal import Synchronization
+
+/// Runs `body` with a real authd on a free loopback port, over a database file in a fresh
+/// directory, with a clock the test moves and cheap scrypt parameters. The server is shut
+/// down and the directory removed when `body` returns or throws (a failed `#require`
+/// included). Inside, `authd.restart()` starts a new server on the same file.
+public func withTestAuthd(
+    clock: ManualWallClock = ManualWallClock(),
+    scrypt: ScryptParameters = .testing,
+    identity: IdentityConfiguration = .defaults,
+    // Wide, so that flow tests see the throttles and code limits, not the queue's bounds
+    // (its own tests set them).
+    hashQueue: HashQueueLimits = HashQueueLimits(maximumWaiting: 4096, maximumPerSource: 4096),
+    requireServiceKey: Bool = false,
+    registeringMore: @escaping @Sendable (inout Router) -> Void = { _ in },
+    _ body: (TestAuthd) async throws -> Void
+) async throws {
+    let directory = try makeTemporaryDirectory("authd-test")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let options = TestAuthd.Options(
+        clock: clock, scrypt: scrypt, identity: identity, hashQueue: hashQueue,
+        requireServiceKey: requireServiceKey, registeringMore: registeringMore)
+    let authd = try await TestAuthd(directory: directory, options: options)
+    do {
+        try await body(authd)
+    } catch {
+        try? await authd.stop()
+        throw error
+    }
+    try await authd.stop()
+}
+
+/// A running authd (see `withTestAuthd`) and clients of it.
+public final class TestAuthd: Sendable {
+    /// How a server is started; `restart` changes only what it is given.
+    struct Options: Sendable {
+        var clock: ManualWallClock
+        var scrypt: ScryptParameters
+        var identity: IdentityConfiguration
+        var hashQueue: HashQueueLimits
+        var requireServiceKey: Bool
+        var registeringMore: @Sendable (inout Router) -> Void
+    }
+
+    /// One server's life: what `restart` replaces.
+    private struct Running: Sendable {
+        var server: AuthdServer
+        var task: Task<Void, any Error>
+        var client: AuthdClient
+        var adminKey: String
+        var adminClient: AuthdClient
+        var stopped = false
+    }
+
+    public let directory: URL
+    public let clock: ManualWallClock
+    private let options: Mutex<Options>
+    private let running: Mutex<Running>
+
+    public var databasePath: String { directory.appendingPathComponent("authd.sqlite").path }
+    public var server: AuthdServer { running.withLock { $0.server } }
+    /// A client without a key.
+    public var client: AuthdClient { running.withLock { $0.client } }
+    /// A client that sends `adminKey` with every call.
+    public var adminClient: AuthdClient { running.withLock { $0.adminClient } }
+    /// The first admin key, as a first start on an empty database writes it.
+    public var adminKey: String { running.withLock { $0.adminKey } }
+
+    init(directory: URL, options: Options) async throws {
+        self.directory = directory
+        self.clock = options.clock
+        self.options = Mutex(options)
+        self.running = Mutex(try await Self.start(directory: directory, options: options))
+    }
+
+    private static func start(directory: URL, options: Options) async throws -> Running {
+        var logger = Logger(label: "test.authd")
+        logger.logLevel = .critical
+        let server = try AuthdServer(
+            configuration: .init(
+                rpc: .init(port: 0),
+                databasePath: directory.appendingPathComponent("authd.sqlite").path,
+                scrypt: options.scrypt,
+                hashingThreads: 1,
+                hashQueue: options.hashQueue,
+                identity: options.identity,
+                clock: options.clock,
+                requireServiceKey: options.requireServiceKey
+            ),
+            logger: logger,
+            registeringMore: options.registeringMore
+        )
+        // A first start writes the key file; a restart finds it there.
+        _ = try await server.createFirstAdminKeyIfNeeded()
+        let adminKey = try String(
+            contentsOfFile: directory.appendingPathComponent("authd.sqlite.admin-key").path, encoding: .utf8
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await server.start()
+        let task = Task { try await server.run() }
+        let port = server.localPort!
+        return Running(
+            server: server,
+            task: task,
+            client: AuthdClient(host: "127.0.0.1", port: port),
+            adminKey: adminKey,
+            adminClient: AuthdClient(
+                host: "127.0.0.1", port: port,
+                configuration: .init(metadata: ["authorization": "Bearer \(adminKey)"]))
+        )
+    }
+
+    private static func stop(_ running: Running) async throws {
+        await running.client.close()
+        await running.adminClient.close()
+        await running.server.beginGracefulShutdown()
+        try await running.task.value
+    }
+
+    /// Stops the server, keeping the database. Stopping twice is harmless.
+    public func stop() async throws {
+        let toStop: Running? = running.withLock { running in
+            guard !running.stopped else { return nil }
+            running.stopped = true
+            return running
+        }
+        if let toStop { try await Self.stop(toStop) }
+    }
+
+    /// Stops the server if it runs and starts a new one on the same database and clock,
+    /// with other scrypt parameters when given. `client` and `adminClient` then talk to it.
+    public func restart(scrypt: ScryptParameters? = nil) async throws {
+        try await stop()
+        let options = self.options.withLock { options in
+            if let scrypt { options.scrypt = scrypt }
+            return options
+        }
+        let started = try await Self.start(directory: directory, options: options)
+        running.withLock { $0 = started }
+    }
+
+    /// A client presenting `key`.
+    public func client(key: String) -> AuthdClient {
+        AuthdClient(host: "127.0.0.1", port: server.localPort!, configuration: .init(metadata: ["authorization": "Bearer \(key)"]))
+    }
+
+    /// A second look at the same database file, as another process would have.
+    public func openStorage() throws -> SQLiteStorage {
+        try SQLiteStorage(path: databasePath)
+    }
+
+    /// Runs SQL that no RPC offers (deleting a user behind the server's back), on the file.
+    public func execute(_ sql: String, arguments: [String] = []) async throws {
+        let probe = try SQLiteProbe(path: databasePath)
+        defer { probe.close() }
+        try await probe.execute(sql, arguments: arguments)
+    }
+
+    /// Every outbox row, or those to `recipient`, by id.
+    public func outboxMessages(recipient: String?) async throws -> [OutboxRecord] {
+        let probe = try SQLiteProbe(path: databasePath)
+        defer { probe.close() }
+        return try await probe.outboxMessages(recipient: recipient)
+    }
+
+    /// The code of the newest password-reset email to `email`.
+    public func lastCode(for email: String) async throws -> String? {
+        guard let body = try await outboxMessages(recipient: email).last?.message.textBody else { return nil }
+        let digits = body.split(whereSeparator: { !$0.isNumber }).first { $0.count == 8 }
+        return digits.map { String($0) }
+    }
+}
+
+extension AuthdClient {
+    public func signUp(_ email: String, _ password: String = "correct horse", attributes: [String: String] = [:]) async throws -> AuthV1.SignUpResponse {
+        try await auth.signUp(AuthV1.SignUpRequest(email: email, password: password, attributes: attributes))
+    }
+
+    /// `address` is the end user's, as a backend would pass it on.
+    public func login(_ email: String, _ password: String, from address: String? = nil) async throws -> AuthV1.LoginResponse {
+        let options = CallOptions(metadata: address.map { [MetadataKey.clientAddress: $0] } ?? [:])
+        return try await auth.login(AuthV1.LoginRequest(email: email, password: password), options: options)
+    }
+
+    public func me(_ token: String) async throws -> AuthV1.User {
+        try await auth.getMe(AuthV1.GetMeRequest(token: token)).user!
+    }
+}
