@@ -3,11 +3,15 @@ import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
 let package = Package(
     name: "authd",
-    platforms: [.macOS(.v15)],
+    // Linux only (Debian 12 and the Swift 6 toolchain): the server and the tools call Glibc
+    // and Linux interfaces (epoll through NIO, umask, /proc) directly. No Apple platform is
+    // declared because none is built or tested.
     products: [
         .library(name: "AuthClient", targets: ["AuthClient"]),
         .executable(name: "authd", targets: ["authd"]),
@@ -150,6 +154,7 @@ let package = Package(
             name: "AuthMailer",
             dependencies: [
                 "AuthClient", "AuthLogging", "CCurl",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -12,10 +12,10 @@ import Darwin
 /// Not fsync'd: a machine crash can lose a message the worker acknowledged.
 public struct FileTransport: MailTransport {
     public let directory: String
-    private let io = BlockingQueue(label: "auth-mailer.file")
+    private let io = BlockingQueue()
     private let clock: @Sendable () -> Int64
 
-    public init(directory: String, clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }) {
+    public init(directory: String, clock: @escaping @Sendable () -> Int64 = UnixClock.now) {
         self.directory = directory
         self.clock = clock
     }

@@ -61,13 +61,13 @@ public final class SMTPTransport: MailTransport, @unchecked Sendable {
     // The handle and buffers are only touched on `io`.
     private let handle: UnsafeMutableRawPointer
     private let errorBuffer: UnsafeMutablePointer<CChar>
-    private let io = BlockingQueue(label: "auth-mailer.smtp")
+    private let io = BlockingQueue()
     private let clock: @Sendable () -> Int64
     public let configuration: SMTPConfiguration
 
     private static let globalInit: CURLcode = authd_curl_global_init()
 
-    public init(configuration: SMTPConfiguration, clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }) throws(DeliveryFailure) {
+    public init(configuration: SMTPConfiguration, clock: @escaping @Sendable () -> Int64 = UnixClock.now) throws(DeliveryFailure) {
         guard Self.globalInit == CURLE_OK, let handle = curl_easy_init() else {
             throw DeliveryFailure(permanent: false, reason: "libcurl failed to initialise")
         }

@@ -1,6 +1,6 @@
 public import AuthWire
 public import NIOCore
-import NIOPosix
+public import NIOPosix
 import Synchronization
 
 /// Makes typed calls. The generated service clients (`AuthService.Client`, ...) call through it.

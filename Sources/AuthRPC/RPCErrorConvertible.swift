@@ -1,3 +1,4 @@
+import AuthWire
 /// An error that knows the status it reaches a caller with. Handlers throw their own
 /// errors; the router converts them here, in one place, instead of every method
 /// wrapping its body (grpc-swift-2's `RPCErrorConvertible`).

@@ -7,7 +7,7 @@ import Darwin
 #endif
 public import Logging
 public import NIOCore
-import NIOPosix
+public import NIOPosix
 import Synchronization
 
 /// Serves a `Router` over TCP: framed, multiplexed, bounded.
@@ -153,6 +153,11 @@ public final class RPCServer: Sendable {
     }
 
     /// Stops accepting, lets calls in flight finish, then sends every connection a GOAWAY.
+    ///
+    /// This is what swift-nio-extras' `ServerQuiescingHelper` does, with its event
+    /// (`ChannelShouldQuiesceEvent`); it is not used because the server already owns the
+    /// table of open connections (for the global and per-peer caps), and the helper would
+    /// keep a second one of the same channels and add a dependency for a dozen lines.
     public func beginGracefulShutdown() {
         let (channel, connections) = state.withLock { state in
             state.shuttingDown = true
@@ -160,7 +165,7 @@ public final class RPCServer: Sendable {
         }
         channel?.close(promise: nil)
         for connection in connections {
-            connection.pipeline.fireUserInboundEventTriggered(DrainConnectionEvent())
+            connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         }
         // Connections that ignore the drain (a call that never ends) are closed after the grace period.
         let grace = TimeAmount(configuration.shutdownGracePeriod)

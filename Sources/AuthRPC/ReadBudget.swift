@@ -1,5 +1,6 @@
 import NIOCore
 import Synchronization
+import Logging
 
 /// Bytes read from every connection's socket and not yet done with, against the server-wide
 /// limit. Connections paused by it register to be woken when another connection releases.

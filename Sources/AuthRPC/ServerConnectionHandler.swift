@@ -2,8 +2,6 @@ import AuthWire
 import Logging
 import NIOCore
 
-/// Asks a connection to finish its calls in flight, then say GOAWAY and close.
-struct DrainConnectionEvent: Sendable {}
 
 /// The server side of one connection: turns request frames into handler calls, many
 /// in flight at once, and their outcomes into response frames, in completion order.
@@ -110,7 +108,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
-        case is DrainConnectionEvent:
+        case is ChannelShouldQuiesceEvent:  // finish the calls in flight, then GOAWAY and close
             draining = true
             finishDrainIfDone()
         default:

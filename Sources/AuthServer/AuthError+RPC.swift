@@ -1,5 +1,6 @@
-import AuthCore
-import AuthRPC
+public import AuthCore
+public import AuthRPC
+import AuthWire
 
 /// The one place where domain errors become wire statuses: the router converts what a
 /// handler throws through this conformance.

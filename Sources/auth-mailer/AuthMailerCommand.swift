@@ -5,6 +5,7 @@ import AuthdVersion
 import Logging
 import ServiceLifecycle
 
+import UnixSignals
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

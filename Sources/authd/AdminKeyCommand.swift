@@ -1,5 +1,6 @@
 import ArgumentParser
 import AuthServer
+import AuthCore
 
 /// `authd admin-key create`: the offline way back in when every admin key is lost.
 struct AdminKeyCommand: AsyncParsableCommand {

@@ -7,6 +7,8 @@ import AuthdVersion
 import Logging
 import ServiceLifecycle
 
+import AuthWire
+import UnixSignals
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -5,6 +5,7 @@ import AuthdTesting
 import Foundation
 import GRDB
 import Testing
+import AuthServer
 
 /// Issue 10's throttle races, address spellings, mail floods and input, over the wire.
 @Suite("Abuse: throttles, addresses, floods of mail and odd input")

@@ -2,6 +2,7 @@ import AuthClient
 import AuthdTesting
 import Foundation
 import Testing
+import AuthServer
 
 @Suite("API keys")
 struct APIKeyTests {

@@ -4,6 +4,7 @@ import AuthCrypto
 import AuthdTesting
 import Foundation
 import Testing
+import AuthStore
 
 /// Asserts that `body` fails with `code`, and returns the error for more checks.
 @discardableResult

@@ -2,6 +2,7 @@ import AuthClient
 import AuthCore
 import AuthdTesting
 import Testing
+import Foundation
 
 @Suite("Email change: a stolen session cannot move the account")
 struct EmailChangeTests {

@@ -2,6 +2,7 @@ import AuthClient
 import AuthdTesting
 import Foundation
 import Testing
+import AuthCore
 
 /// CSV import and export over the wire.
 @Suite("CSV import and export")

@@ -1,6 +1,7 @@
 import AuthCore
 import AuthdTesting
 import Testing
+import Foundation
 
 @Suite("UserStore: users as the Admin service sees them")
 struct UserStoreAdminTests {

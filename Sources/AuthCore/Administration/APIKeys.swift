@@ -1,5 +1,5 @@
 import AuthCrypto
-import Logging
+public import Logging
 
 /// Creates API keys and checks the one a call presents.
 ///

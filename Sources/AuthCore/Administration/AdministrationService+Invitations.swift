@@ -1,4 +1,5 @@
 import AuthCrypto
+import Logging
 
 /// Invitations and the email templates they (and password resets) are written with.
 extension AdministrationService {

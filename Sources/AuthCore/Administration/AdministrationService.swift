@@ -1,5 +1,5 @@
-import AuthCrypto
-import Logging
+public import AuthCrypto
+public import Logging
 
 /// Operators' work: users, roles, groups, page rules, settings.
 ///

@@ -1,6 +1,6 @@
-import AuthCrypto
+public import AuthCrypto
 import AuthLogging
-import Logging
+public import Logging
 
 /// A session just made: the token is shown to the caller this once.
 public struct SignedIn: Hashable, Sendable {

@@ -2,6 +2,7 @@ import AuthAPI
 import AuthCore
 import AuthRPC
 import AuthWire
+import Logging
 
 /// CSV import and export of users.
 extension AdminHandler {

@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 internal import CProtobufC
+import CAuthProto
 
 /// A bump allocator for the C structs that protobuf-c packs from.
 ///
