@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "AuthClient", targets: ["AuthClient"]),
+        // For Benchmarks/ (micro-benchmarks of the wire code); not an API for applications.
+        .library(name: "AuthBenchSupport", targets: ["AuthWire", "AuthRPC", "AuthCrypto"]),
         .executable(name: "authd", targets: ["authd"]),
         .executable(name: "authbench", targets: ["authbench"]),
         .executable(name: "authctl", targets: ["authctl"]),
