@@ -26,6 +26,7 @@ struct EchoServer: ParsableCommand {
     var threads = System.coreCount
 
     func run() throws {
+        unblockTermination()
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let channel = try ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -67,4 +68,14 @@ final class EchoHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
+}
+
+/// A process started by Foundation's `Process` inherits its parent's blocked signals: let
+/// SIGTERM and SIGINT end this server again (their default action), before any thread starts.
+func unblockTermination() {
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    sigaddset(&signals, SIGTERM)
+    sigaddset(&signals, SIGINT)
+    pthread_sigmask(SIG_UNBLOCK, &signals, nil)
 }

@@ -31,6 +31,7 @@ struct GRPCGetMeServer: AsyncParsableCommand {
     var responseHex: String
 
     func run() async throws {
+        unblockTermination()
         let response = try Auth_V1_GetMeResponse(serializedBytes: hexBytes(responseHex))
         let server = GRPCServer(
             transport: .http2NIOPosix(
@@ -89,4 +90,14 @@ struct GetMeService: Auth_V1_Auth.SimpleServiceProtocol {
     func confirmPassword(request: Auth_V1_ConfirmPasswordRequest, context: ServerContext) async throws -> Auth_V1_ConfirmPasswordResponse { try unimplemented() }
     func acceptInvite(request: Auth_V1_AcceptInviteRequest, context: ServerContext) async throws -> Auth_V1_AcceptInviteResponse { try unimplemented() }
     func authorizePage(request: Auth_V1_AuthorizePageRequest, context: ServerContext) async throws -> Auth_V1_AuthorizePageResponse { try unimplemented() }
+}
+
+/// A process started by Foundation's `Process` inherits its parent's blocked signals: let
+/// SIGTERM and SIGINT end this server again (their default action), before any thread starts.
+func unblockTermination() {
+    var signals = sigset_t()
+    sigemptyset(&signals)
+    sigaddset(&signals, SIGTERM)
+    sigaddset(&signals, SIGINT)
+    pthread_sigmask(SIG_UNBLOCK, &signals, nil)
 }

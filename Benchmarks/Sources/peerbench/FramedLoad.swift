@@ -57,8 +57,10 @@ struct FramedLoad {
         }
         try await sleep(untilNanos: windowStart)
         let cpuBefore = try server.cpuMicroseconds()
+        let clientBefore = try processCPUMicroseconds()
         try await sleep(untilNanos: windowEnd)
         let cpuAfter = try server.cpuMicroseconds()
+        let clientAfter = try processCPUMicroseconds()
 
         // A server that stops answering must not hang the harness: its connections are
         // closed, which ends their handlers with an error.
@@ -73,6 +75,7 @@ struct FramedLoad {
         }
         total.windowSeconds = Double(windowNanos) / 1e9
         total.serverCPUMicroseconds = cpuAfter - cpuBefore
+        total.clientCPUMicroseconds = clientAfter - clientBefore
         return total
     }
 }

@@ -59,8 +59,10 @@ struct GRPCLoad {
                 try await sleep(untilNanos: windowStart)
                 var cpu = Measurement()
                 cpu.serverCPUMicroseconds = -(try server.cpuMicroseconds())
+                cpu.clientCPUMicroseconds = -(try processCPUMicroseconds())
                 try await sleep(untilNanos: windowEnd)
                 cpu.serverCPUMicroseconds += try server.cpuMicroseconds()
+                cpu.clientCPUMicroseconds += try processCPUMicroseconds()
                 return cpu
             }
             var total = Measurement()
@@ -68,6 +70,7 @@ struct GRPCLoad {
                 guard let part else { continue }
                 total.merge(part)
                 total.serverCPUMicroseconds += part.serverCPUMicroseconds
+                total.clientCPUMicroseconds += part.clientCPUMicroseconds
             }
             total.windowSeconds = Double(windowNanos) / 1e9
             return total

@@ -72,8 +72,8 @@ struct PeerBench: AsyncParsableCommand {
     @Option(help: "Seconds of load before each measured window.")
     var warmup = 1.0
 
-    @Option(help: "Event loop threads of the framed load client.")
-    var clientThreads = 1
+    @Option(help: "Event loop threads of the framed load client (default: one per core).")
+    var clientThreads = System.coreCount
 
     @Option(help: "authd's scrypt log N (low: the password is only hashed during setup).")
     var scryptLogN = 10
@@ -161,8 +161,11 @@ struct PeerBench: AsyncParsableCommand {
         for configuration in configurations {
             let label = "\(configuration.connections) x \(configuration.depth)"
             print("\n## \(label): rounds alternate \(order.map(\.rawValue).joined(separator: " / "))")
-            print(pad("round", 5) + "  " + pad("stack", 10, right: false) + pad("calls/s", 10) + pad("p50 ms", 9)
-                + pad("p99 ms", 9) + pad("p99.9 ms", 9) + pad("errors", 7) + pad("CPU us/call", 12) + "  load")
+            let header: [String] = [
+                pad("round", 5), "  ", pad("stack", 12, right: false), pad("calls/s", 10), pad("p50 ms", 9),
+                pad("p99 ms", 9), pad("p99.9 ms", 9), pad("errors", 7), pad("srv CPU us", 11), pad("cli CPU us", 11), "  load",
+            ]
+            print(header.joined())
             var byStack: [Stack: [Measurement]] = [:]
             for round in 1...rounds {
                 for stack in order {
@@ -191,12 +194,15 @@ struct PeerBench: AsyncParsableCommand {
                         ).run(warmupNanos: nanos(warmup), windowNanos: nanos(duration), server: server)
                     }
                     byStack[stack, default: []].append(measurement)
-                    print(pad(String(round), 5) + "  " + pad(stack.rawValue, 10, right: false)
-                        + pad(format(measurement.callsPerSecond), 10) + pad(format(measurement.milliseconds(50), 3), 9)
-                        + pad(format(measurement.milliseconds(99), 3), 9) + pad(format(measurement.milliseconds(99.9), 3), 9)
-                        + pad(String(measurement.errors), 7) + pad(format(measurement.cpuPerCall, 1), 12)
-                        + "  " + loadAverage()
-                        + (measurement.firstError.map { "  first error: \($0)" } ?? ""))
+                    let row: [String] = [
+                        pad(String(round), 5), "  ", pad(stack.rawValue, 12, right: false),
+                        pad(format(measurement.callsPerSecond), 10), pad(format(measurement.milliseconds(50), 3), 9),
+                        pad(format(measurement.milliseconds(99), 3), 9), pad(format(measurement.milliseconds(99.9), 3), 9),
+                        pad(String(measurement.errors), 7), pad(format(measurement.cpuPerCall, 1), 11),
+                        pad(format(measurement.clientCPUPerCall, 1), 11), "  ", loadAverage(),
+                        measurement.firstError.map { "  first error: \($0)" } ?? "",
+                    ]
+                    print(row.joined())
                     fflush(nil)
                     try await Task.sleep(nanoseconds: 300_000_000)
                 }
@@ -204,17 +210,18 @@ struct PeerBench: AsyncParsableCommand {
             for stack in order { summary.append((label, stack, byStack[stack] ?? [])) }
         }
 
-        print("\n## Summary: median calls/s of the rounds; latency over all rounds' calls; CPU = server utime+stime in the windows / calls")
+        print("\n## Summary: median calls/s of the rounds; latency over all rounds' calls; CPU = utime+stime of the server (and of this client) in the windows / calls")
         print("")
-        print("| C × D | stack | calls/s (median) | min–max | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/call | × echo | × grpc |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        print("| C × D | stack | calls/s (median) | min–max | p50 ms | p99 ms | p99.9 ms | errors | server CPU µs/call | client CPU µs/call | × echo | × grpc |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
         for (label, stack, measurements) in summary {
             var merged = Measurement()
-            var cpu = 0.0
+            var cpu = 0.0, clientCPU = 0.0
             for measurement in measurements {
                 merged.merge(measurement)
                 cpu += measurement.serverCPUMicroseconds
+                clientCPU += measurement.clientCPUMicroseconds
             }
             let rates = measurements.map(\.callsPerSecond).sorted()
             let median = rates.isEmpty ? 0 : rates[rates.count / 2]
@@ -225,11 +232,13 @@ struct PeerBench: AsyncParsableCommand {
             let cells = [
                 label, stack.title, format(median), "\(format(rates.first ?? 0))–\(format(rates.last ?? 0))",
                 format(merged.milliseconds(50), 3), format(merged.milliseconds(99), 3), format(merged.milliseconds(99.9), 3),
-                String(merged.errors), format(merged.calls > 0 ? cpu / Double(merged.calls) : 0, 1), ratio, grpcRatio,
+                String(merged.errors), format(merged.calls > 0 ? cpu / Double(merged.calls) : 0, 1),
+                format(merged.calls > 0 ? clientCPU / Double(merged.calls) : 0, 1), ratio, grpcRatio,
             ]
             print("| " + cells.joined(separator: " | ") + " |")
         }
         print("\n# load average at the end: \(loadAverage())")
+        fflush(nil)
         try await group.shutdownGracefully()
     }
 

@@ -38,7 +38,7 @@ final class ServerProcess: @unchecked Sendable {
             throw HarnessError("\(name): no executable at \(executable) (build it first: make bench-peers)")
         }
         outputPath = workDirectory + "/\(name).out"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -65,23 +65,32 @@ final class ServerProcess: @unchecked Sendable {
 
     /// utime + stime of the whole process (every thread), in microseconds.
     func cpuMicroseconds() throws -> Double {
-        let text = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-        // The command name (field 2) may hold spaces; fields after its ')' start at field 3.
-        guard let close = text.lastIndex(of: ")") else { throw HarnessError("unreadable /proc/\(pid)/stat") }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // fields[0] is field 3 (state); utime is field 14, stime field 15.
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
-            throw HarnessError("unreadable /proc/\(pid)/stat")
-        }
-        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
-        return (user + system) * 1_000_000 / ticksPerSecond
+        try processCPUMicroseconds("/proc/\(pid)/stat")
     }
 
+    /// SIGTERM, then SIGKILL if it has not exited within 15 s. (Polls instead of
+    /// `waitUntilExit`, which can hang when called from Swift concurrency on Linux.)
     func stop() {
         guard process.isRunning else { return }
         process.terminate()
-        process.waitUntilExit()
+        let deadline = nowNanos() + 15_000_000_000
+        while process.isRunning && nowNanos() < deadline { usleep(20_000) }
+        if process.isRunning { kill(pid, SIGKILL) }
     }
+}
+
+/// utime + stime of a process (all its threads) from its /proc/PID/stat, in microseconds.
+func processCPUMicroseconds(_ path: String = "/proc/self/stat") throws -> Double {
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    // The command name (field 2) may hold spaces; fields after its ')' start at field 3.
+    guard let close = text.lastIndex(of: ")") else { throw HarnessError("unreadable \(path)") }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    // fields[0] is field 3 (state); utime is field 14, stime field 15.
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+        throw HarnessError("unreadable \(path)")
+    }
+    let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+    return (user + system) * 1_000_000 / ticksPerSecond
 }
 
 /// What one measured window of one stack gave.
@@ -94,9 +103,12 @@ struct Measurement: Sendable {
     var firstError: String?
     var windowSeconds = 0.0
     var serverCPUMicroseconds = 0.0
+    /// The load client's own CPU (this process) in the window.
+    var clientCPUMicroseconds = 0.0
 
     var callsPerSecond: Double { windowSeconds > 0 ? Double(calls) / windowSeconds : 0 }
     var cpuPerCall: Double { calls > 0 ? serverCPUMicroseconds / Double(calls) : 0 }
+    var clientCPUPerCall: Double { calls > 0 ? clientCPUMicroseconds / Double(calls) : 0 }
 
     mutating func record(latencyNanos: UInt64) {
         _ = histogram.record(max(1, latencyNanos))
