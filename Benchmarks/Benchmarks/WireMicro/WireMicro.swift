@@ -7,13 +7,12 @@ import AuthWire
 import Benchmark
 import NIOCore
 
-// authd's wire types, named once here: when they move into a namespace (AuthV1.Frame, ...),
-// only these lines change.
-typealias WireFrame = Frame
-typealias WireStatus = Status
-typealias WireUser = User
-typealias WireGetMeRequest = GetMeRequest
-typealias WireGetMeResponse = GetMeResponse
+// authd's wire types, named once here (they live in the AuthV1 namespace).
+typealias WireFrame = AuthV1.Frame
+typealias WireStatus = AuthV1.Status
+typealias WireUser = AuthV1.User
+typealias WireGetMeRequest = AuthV1.GetMeRequest
+typealias WireGetMeResponse = AuthV1.GetMeResponse
 
 /// What a GetMe looks like on the wire in the peer harness: a 51-character session token,
 /// a user with two attributes, two roles and one group, a 16-digit request id.
@@ -68,7 +67,7 @@ let benchmarks: @Sendable () -> Void = {
     )
 
     Benchmark("Frame decode: GetMe request, FrameDecoder (ByteBuffer → Frame)") { benchmark in
-        var decoder = FrameDecoder(maximumFrameBytes: 4 << 20)
+        var decoder = FrameDecoder(maximumFrameBytes: 4 << 20, limits: DecodingLimits())
         let input = Sample.prefixedRequestFrame
         for _ in benchmark.scaledIterations {
             var buffer = input
