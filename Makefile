@@ -12,7 +12,7 @@ GENERATED   := Sources/CAuthProto Sources/AuthWire/Generated Sources/AuthAPI/Gen
                Tests/AuthWireTests/Generated clients/python/auth
 
 .PHONY: help deps apt-deps python-deps generate check-generated build build-release run test \
-        test-swift test-python bench clean
+        test-swift test-python bench bench-peers bench-micro clean
 
 help:
 	@echo "make run              install what is missing, build, start authd on $(DATA_DIR)/authd.sqlite"
@@ -21,6 +21,8 @@ help:
 	@echo "make generate         regenerate C, Swift and Python code from proto/"
 	@echo "make check-generated  fail when generated code is stale"
 	@echo "make bench            release build, then the load benchmarks of docs/benchmarks.md"
+	@echo "make bench-peers      authd beside a bare NIO echo and grpc-swift-2 (Benchmarks/, PEERS_ARGS=...)"
+	@echo "make bench-micro      micro-benchmarks of the wire code (Benchmarks/, ordo-one/benchmark)"
 
 deps: apt-deps python-deps
 
@@ -72,6 +74,19 @@ test-python: python-deps build
 
 bench: build-release
 	tools/bench.sh
+
+# The peer harness (Benchmarks/, its own package): release authd, echo and grpc-swift-2
+# servers, one closed-loop client, the table of docs/benchmarks.md. PEERS_ARGS passes
+# options, e.g. PEERS_ARGS="--configs 4x16 --rounds 5" (see Benchmarks/README.md).
+PEERS_ARGS ?=
+bench-peers: apt-deps
+	swift build -c release --product authd
+	cd Benchmarks && for p in bench-echo-server bench-grpc-server peerbench; do \
+	    swift build -c release --product $$p || exit 1; done
+	cd Benchmarks && .build/release/peerbench --authd ../.build/release/authd $(PEERS_ARGS)
+
+bench-micro: apt-deps
+	cd Benchmarks && swift package --disable-sandbox benchmark --target WireMicro
 
 clean:
 	rm -rf .build $(VENV)

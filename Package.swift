@@ -14,6 +14,8 @@ let package = Package(
     // declared because none is built or tested.
     products: [
         .library(name: "AuthClient", targets: ["AuthClient"]),
+        // For Benchmarks/ (micro-benchmarks of the wire code); not an API for applications.
+        .library(name: "AuthBenchSupport", targets: ["AuthWire", "AuthRPC", "AuthCrypto"]),
         .executable(name: "authd", targets: ["authd"]),
         .executable(name: "authbench", targets: ["authbench"]),
         .executable(name: "authctl", targets: ["authctl"]),

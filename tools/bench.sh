@@ -3,10 +3,11 @@
 # database, runs authbench against it, stops it. Not part of `make test`.
 #   tools/bench.sh                      health, getme and login at the default settings
 #   WORKLOADS="health" tools/bench.sh   just one
+#   BIN=/path/to/release tools/bench.sh another build's authd and authbench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=.build/release
+bin=${BIN:-.build/release}
 workdir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$workdir"' EXIT
 
