@@ -12,7 +12,7 @@ GENERATED   := Sources/CAuthProto Sources/AuthWire/Generated Sources/AuthAPI/Gen
                Tests/AuthWireTests/Generated clients/python/auth
 
 .PHONY: help deps apt-deps python-deps generate check-generated build build-release run test \
-        test-swift test-python bench clean
+        test-swift test-python bench dist dist-check clean
 
 help:
 	@echo "make run              install what is missing, build, start authd on $(DATA_DIR)/authd.sqlite"
@@ -21,6 +21,8 @@ help:
 	@echo "make generate         regenerate C, Swift and Python code from proto/"
 	@echo "make check-generated  fail when generated code is stale"
 	@echo "make bench            release build, then the load benchmarks of docs/benchmarks.md"
+	@echo "make dist             release tarball in dist/ (static Swift runtime, units, docs; slow)"
+	@echo "make dist-check       unpack the tarball, run it without the Swift toolchain, health check"
 
 deps: apt-deps python-deps
 
@@ -73,5 +75,13 @@ test-python: python-deps build
 bench: build-release
 	tools/bench.sh
 
+# The release tarball: binaries with the Swift runtime linked in, built in .build-dist
+# (docs/operations.md, "Install"). Slow; not part of `make test`.
+dist: apt-deps
+	tools/dist.sh
+
+dist-check: python-deps
+	tools/dist-check.sh
+
 clean:
-	rm -rf .build $(VENV)
+	rm -rf .build .build-dist dist $(VENV)
