@@ -86,12 +86,13 @@ for binary in "${binaries[@]}"; do
 done
 runpath=$(readelf -d "$root/bin/authd" | grep -E 'RUNPATH|RPATH' || true)
 echo "  authd's RUNPATH: ${runpath:-none}"
-# Which Debian packages provide them (dpkg -S), for docs/operations.md's apt line.
+# Which Debian packages hold them, with their dependencies (BUILD-INFO names the ones the
+# binaries link directly: the apt line of docs/operations.md).
 packages=$(for library in $(printf '%s\n' "${needed[@]}" | sort -u); do
-    path=$(ldconfig -p | awk -v l="$library" '$1 == l {print $NF; exit}')
-    [ -n "$path" ] && dpkg -S "$(readlink -f "$path")" 2>/dev/null | cut -d: -f1
+    dpkg -S "*/$library" 2>/dev/null | head -1 | cut -d: -f1
 done | sort -u | tr '\n' ' ')
-echo "  from Debian packages: $packages"
+echo "  from Debian packages (and their dependencies): $packages"
+echo "  $(grep '^needs:' "$root/BUILD-INFO")"
 
 # 3. Run, with the toolchain out of reach.
 if [ "$inside" = 1 ]; then

@@ -56,9 +56,15 @@ package() {
     done
     install -m 0644 docs/operations.md docs/authctl.md docs/mailer.md docs/protocol.md "$root/docs/"
     install -m 0644 README.md VERSION "$root/"
+    local versions
+    versions=$(for product in "${products[@]}"; do "$root/bin/$product" --version; done | sort -u)
+    if [ "$(wc -l <<< "$versions")" != 1 ]; then
+        echo "dist: the binaries are of different builds:"$'\n'"$versions" >&2
+        return 1
+    fi
     {
         echo "version: $version"
-        echo "commit: $("$root/bin/authd" --version | sed -n 's/.*(commit \(.*\)).*/\1/p')"
+        echo "commit: $(sed -n 's/.*(commit \(.*\)).*/\1/p' <<< "$versions")"
         echo "arch: $arch"
         echo "needs: $(needed_packages "$root/bin")"
     } > "$root/BUILD-INFO"
@@ -87,9 +93,9 @@ case "${1:-}" in
             echo "dist: the work tree has changes: the binaries will say commit …-dirty" >&2
         fi
         echo "dist: swift build -c release --static-swift-stdlib --scratch-path $scratch (slow)"
-        for product in "${products[@]}"; do
-            swift build -c release --static-swift-stdlib --scratch-path "$scratch" --product "$product"
-        done
+        # One build of every product: the version plugin runs once, so all four say the
+        # same commit.
+        swift build -c release --static-swift-stdlib --scratch-path "$scratch"
         package "$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)" dist
         ;;
     *)
