@@ -12,7 +12,7 @@ GENERATED   := Sources/CAuthProto Sources/AuthWire/Generated Sources/AuthAPI/Gen
                Tests/AuthWireTests/Generated clients/python/auth
 
 .PHONY: help deps apt-deps python-deps generate check-generated build build-release run test \
-        test-swift test-python bench bench-peers bench-micro clean
+        test-swift test-python bench bench-peers bench-micro dist dist-check clean
 
 help:
 	@echo "make run              install what is missing, build, start authd on $(DATA_DIR)/authd.sqlite"
@@ -23,6 +23,8 @@ help:
 	@echo "make bench            release build, then the load benchmarks of docs/benchmarks.md"
 	@echo "make bench-peers      authd beside a bare NIO echo and grpc-swift-2 (Benchmarks/, PEERS_ARGS=...)"
 	@echo "make bench-micro      micro-benchmarks of the wire code (Benchmarks/, ordo-one/benchmark)"
+	@echo "make dist             release tarball in dist/ (static Swift runtime, units, docs; slow)"
+	@echo "make dist-check       unpack the tarball, run it without the Swift toolchain, health check"
 
 deps: apt-deps python-deps
 
@@ -88,5 +90,13 @@ bench-peers: apt-deps
 bench-micro: apt-deps
 	cd Benchmarks && swift package --disable-sandbox benchmark --target WireMicro
 
+# The release tarball: binaries with the Swift runtime linked in, built in .build-dist
+# (docs/operations.md, "Install"). Slow; not part of `make test`.
+dist: apt-deps
+	tools/dist.sh
+
+dist-check: python-deps
+	tools/dist-check.sh
+
 clean:
-	rm -rf .build $(VENV)
+	rm -rf .build .build-dist dist $(VENV)

@@ -173,7 +173,7 @@ public final class RPCClient: RPCCaller {
         let maximumFrameBytes = configuration.maximumFrameBytes
         let limits = configuration.decodingLimits
         let future = ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

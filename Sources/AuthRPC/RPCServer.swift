@@ -75,7 +75,7 @@ public final class RPCServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(AcceptErrorLogger(log: acceptLog))
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: UInt(Self.readsPerWakeUp))
             .childChannelOption(
                 .recvAllocator,

@@ -36,7 +36,7 @@ public final class SQLiteStorage: Storage {
             // last commits to a power cut. FULL syncs the WAL at each commit: an acknowledged
             // write survives both. (Only the writer connection writes; the setting is its own.)
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            try Schema.migrator.migrate(pool)
+            try Schema.migrate(pool)
             // The WAL and shared-memory files exist once the pool has written.
             try DatabaseFiles.restrictModes(of: path)
         } catch {

@@ -21,17 +21,21 @@ struct Authd: AsyncParsableCommand {
         discussion: """
             Serves until SIGTERM or SIGINT. Also: 'authd admin-key create --database PATH --name NAME' \
             makes an admin key straight on the database file when no admin key is left \
-            ('authd admin-key create --help').
+            ('authd admin-key create --help'); 'authd backup --database PATH --output FILE' copies \
+            the database consistently while it serves ('authd backup --help').
             """,
         version: AuthdVersion.description
     )
 
-    /// `authd admin-key …` is a command of its own: its options share names with the
-    /// server's (`--database`), so it is dispatched before the server's options are parsed.
+    /// `authd admin-key …` and `authd backup` are commands of their own: their options share
+    /// names with the server's (`--database`), so they are dispatched before the server's
+    /// options are parsed.
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == AdminKeyCommand.configuration.commandName {
             await AdminKeyCommand.main(Array(arguments.dropFirst()))
+        } else if arguments.first == BackupCommand.name {
+            BackupCommand.main(Array(arguments.dropFirst()))
         } else {
             await Self.main(arguments)
         }

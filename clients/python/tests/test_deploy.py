@@ -10,15 +10,21 @@ the port (AUTHD_PORT=0).
 
 from __future__ import annotations
 
+import ctypes.util
 import os
+import pwd
+import re
 import shutil
+import signal
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from auth.v1 import admin_pb2, common_pb2
+from auth.v1 import admin_pb2, auth_pb2, common_pb2
 from conftest import REPO_ROOT, AuthdServer
 from systemd_units import command_line, parse_exec, parse_unit, service_environment, unit_values
 
@@ -125,3 +131,120 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path):
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result
     assert result.stdout == "" and result.stderr == "", result
+
+
+# ---- Hardening -------------------------------------------------------------------
+
+# What `systemd-analyze security` (v252) gives the units: keep them there (docs/operations.md,
+# "Hardening"; 8.3 EXPOSED before). A change that loosens a unit fails here, and one that
+# tightens it can lower the figure.
+EXPOSURE_AT_MOST = {"authd.service": 1.2, "auth-mailer.service": 1.2}
+
+
+@pytest.mark.parametrize("unit_name", sorted(EXPOSURE_AT_MOST))
+def test_units_are_hardened(unit_name: str):
+    """`systemd-analyze security --offline=yes` on the unit file: its overall exposure is
+    at most what docs/operations.md states. Skipped, saying so, without systemd-analyze."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (Debian package systemd): the units' exposure was NOT checked")
+    result = subprocess.run([analyze, "security", "--offline=yes", "--no-pager", str(DEPLOY / unit_name)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result
+    match = re.search(rf"Overall exposure level for {re.escape(unit_name)}: (\d+\.\d+) (\w+)", result.stdout)
+    assert match, result.stdout[-2000:]
+    exposure = float(match.group(1))
+    assert exposure <= EXPOSURE_AT_MOST[unit_name], \
+        f"{unit_name}: exposure {exposure} {match.group(2)}, above {EXPOSURE_AT_MOST[unit_name]}:\n" + \
+        "\n".join(line for line in result.stdout.splitlines() if line.startswith("✗"))
+    operations = (REPO_ROOT / "docs" / "operations.md").read_text()
+    assert f"`{unit_name}` | 8.3 EXPOSED | {EXPOSURE_AT_MOST[unit_name]} OK" in operations, \
+        "docs/operations.md states another figure"
+
+
+def sandbox_available() -> Optional[str]:
+    """Why the seccomp sandbox cannot run here, or None."""
+    if shutil.which("systemd-analyze") is None:
+        return "systemd-analyze is not installed (Debian package systemd)"
+    if ctypes.util.find_library("seccomp") is None:
+        return "libseccomp is not installed (Debian package libseccomp2)"
+    return None
+
+
+def sandboxed(unit_name: str, command: List[str]) -> List[str]:
+    """command run under the unit's seccomp filters, as an unprivileged user when we are root
+    (unit_sandbox.py says what is and is not reproduced)."""
+    user = ["--user", "nobody"] if os.geteuid() == 0 else []
+    return [sys.executable, str(Path(__file__).with_name("unit_sandbox.py")), str(DEPLOY / unit_name), *user, "--", *command]
+
+
+def test_authd_and_the_mailer_run_under_the_units_seccomp_filters(authd_binary: Path):
+    """The units' SystemCallFilter=, SystemCallArchitectures=, MemoryDenyWriteExecute= and
+    RestrictAddressFamilies= enforced by the kernel (with libseccomp, as systemd does), on
+    authd and auth-mailer doing their work: sign-ups and logins (the scrypt threads),
+    token checks, admin calls, SQLite writes, the outbox, mail sent over SMTP with STARTTLS
+    and AUTH (libcurl, OpenSSL), SIGTERM. A system call outside the filter would kill them
+    (SIGSYS); W+X memory would fail. Swift compiles ahead of time and needs none."""
+    missing = sandbox_available()
+    if missing:
+        pytest.skip(f"{missing}: the units' seccomp filters were NOT tried on authd")
+    from smtp_server import PASSWORD as SMTP_PASSWORD, USER as SMTP_USER, SMTPServer
+
+    # A directory the unprivileged user owns, as StateDirectory= is the service's own.
+    workdir = Path(tempfile.mkdtemp(prefix="authd-sandbox-"))
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(workdir, nobody.pw_uid, nobody.pw_gid)
+    mail = None
+    try:
+        database = workdir / "authd.sqlite"
+        server = AuthdServer(authd_binary, workdir, database=database, command=sandboxed("authd.service", [
+            str(authd_binary), "--host", "127.0.0.1", "--port", "0", "--database", str(database),
+            "--scrypt-log-n", "12"])).start()
+        try:
+            key = (workdir / "authd.sqlite.admin-key").read_text().strip()
+            with server.client(api_key=key) as admin:
+                admin.admin.update_settings(admin_pb2.UpdateSettingsRequest(
+                    app_base_url=common_pb2.StringValue(value="https://cars.example")))
+                admin.admin.create_role(admin_pb2.RoleRequest(name="Premium"))
+                admin.admin.create_user(admin_pb2.CreateUserRequest(email="invited@example.com", send_invitation=True))
+                mailer_key = admin.admin.create_api_key(admin_pb2.CreateApiKeyRequest(
+                    name="sandboxed mailer", scope=admin_pb2.KEY_SCOPE_MAILER)).secret
+            with server.client() as client:
+                for n in range(4):
+                    email = f"user-{n}@example.com"
+                    token = client.auth.sign_up(auth_pb2.SignUpRequest(email=email, password="correct horse")).session.token
+                    assert client.auth.get_me(auth_pb2.GetMeRequest(token=token)).user.email == email
+                    client.auth.login(auth_pb2.LoginRequest(email=email, password="correct horse"))
+                client.auth.forgot_password(auth_pb2.ForgotPasswordRequest(email="user-0@example.com"))
+
+            mail = SMTPServer(workdir, "starttls").start()
+            for name, text in (("mailer.key", mailer_key), ("smtp.pass", SMTP_PASSWORD)):
+                (workdir / name).write_text(text + "\n")
+                os.chmod(workdir / name, 0o600)
+                if os.geteuid() == 0:
+                    os.chown(workdir / name, nobody.pw_uid, nobody.pw_gid)
+            mailer_log = open(workdir / "mailer.log", "wb")
+            mailer = subprocess.Popen(sandboxed("auth-mailer.service", [
+                str(authd_binary.with_name("auth-mailer")), "--address", f"127.0.0.1:{server.port}",
+                "--key-file", str(workdir / "mailer.key"), "--smtp-url", mail.url, "--starttls", "required",
+                "--smtp-ca-file", str(mail.cert), "--smtp-user", SMTP_USER,
+                "--smtp-password-file", str(workdir / "smtp.pass"), "--poll-interval-ms", "100"]),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=mailer_log)
+            try:
+                mail.mailbox.wait_for(lambda m: len(m.all()) == 2, 120, "the invitation and the code, sent by the sandboxed mailer")
+                assert all(delivery.tls and delivery.authenticated for delivery in mail.mailbox.all())
+            finally:
+                if mailer.poll() is None:
+                    mailer.send_signal(signal.SIGTERM)
+                mailer_status = mailer.wait(timeout=60)
+                mailer_log.close()
+            assert mailer_status == 0, (workdir / "mailer.log").read_text()[-3000:]
+            assert server.alive(), server.output_tail()
+        finally:
+            status = server.stop()
+        assert status == 0, f"authd under the unit's filters: status {status}\n{server.output_tail()}"
+    finally:
+        if mail is not None:
+            mail.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
