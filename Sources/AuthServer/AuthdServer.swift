@@ -34,6 +34,8 @@ public final class AuthdServer: Service {
         public var mail: MailPolicy
         /// How long ended sessions, finished codes and idle throttles are kept.
         public var retention: RetentionPolicy
+        /// How many sessions the token check keeps in memory, and for how long at most.
+        public var sessionCache: SessionCache.Limits
 
         public init(
             rpc: ServerConfiguration = .defaults,
@@ -46,7 +48,8 @@ public final class AuthdServer: Service {
             firstAdminKeyFile: String? = nil,
             requireServiceKey: Bool = false,
             mail: MailPolicy = .defaults,
-            retention: RetentionPolicy = .defaults
+            retention: RetentionPolicy = .defaults,
+            sessionCache: SessionCache.Limits = .defaults
         ) {
             self.rpc = rpc
             self.databasePath = databasePath
@@ -59,6 +62,7 @@ public final class AuthdServer: Service {
             self.requireServiceKey = requireServiceKey
             self.mail = mail
             self.retention = retention
+            self.sessionCache = sessionCache
         }
     }
 
@@ -82,7 +86,10 @@ public final class AuthdServer: Service {
         logger: Logger,
         registeringMore: (inout Router) -> Void
     ) throws {
-        let storage = try SQLiteStorage(path: configuration.databasePath)
+        // Every service writes through CachingStorage, which keeps the session cache true.
+        let sessionCache = SessionCache(limits: configuration.sessionCache)
+        let storage = CachingStorage(try SQLiteStorage(path: configuration.databasePath), cache: sessionCache)
+        let toucher = SessionToucher(store: storage)
         let clock = configuration.clock
         let hasher = PasswordHasher(parameters: configuration.scrypt, threads: configuration.hashingThreads, queue: configuration.hashQueue)
         // The owners of state, one each.
@@ -91,11 +98,14 @@ public final class AuthdServer: Service {
         let keys = APIKeys(storage: storage, clock: clock, logger: logger)
         let servingState = ServingState()
         // The stateless flows over them.
+        let sessions = SessionAuthenticator(
+            sessions: storage, cache: sessionCache, toucher: toucher, clock: clock, policy: configuration.identity.sessions)
         let identity = IdentityService(
             storage: storage,
             hasher: hasher,
             directory: directory,
             loginGate: loginGate,
+            sessions: sessions,
             clock: clock,
             configuration: configuration.identity,
             logger: logger
@@ -109,7 +119,6 @@ public final class AuthdServer: Service {
             logger: logger
         )
         let outbox = Outbox(storage: storage, clock: clock, policy: configuration.mail)
-        let sessions = SessionAuthenticator(sessions: storage, clock: clock, policy: configuration.identity.sessions)
         let pageGate = PageGate(sessions: sessions, directory: directory)
 
         var router = Router()
@@ -139,6 +148,7 @@ public final class AuthdServer: Service {
             configuration: ServiceGroupConfiguration(
                 services: [
                     .init(service: PruningService(pruner: pruner, interval: configuration.retention.interval, logger: logger)),
+                    .init(service: SessionTouchService(toucher: toucher, logger: logger)),
                     .init(service: RPCService(server: rpcServer, state: servingState, logger: logger)),
                 ],
                 logger: logger

@@ -51,3 +51,30 @@ struct PruningService: Service {
         }
     }
 }
+
+/// Writes the noted uses of sessions back every second, and once more at shutdown, so
+/// that token checks never write on their own path.
+struct SessionTouchService: Service {
+    let toucher: SessionToucher
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            } catch {
+                break  // shutting down: flush once more below
+            }
+            await flush()
+        }
+        await flush()
+    }
+
+    private func flush() async {
+        do {
+            try await toucher.flush()
+        } catch {
+            logger.warning("recording session use failed: \(error)")
+        }
+    }
+}

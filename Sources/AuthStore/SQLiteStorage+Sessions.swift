@@ -56,15 +56,19 @@ extension SQLiteStorage {
         return AuthenticatedSession(session: row.session(tokenHash: tokenHash), user: user)
     }
 
-    /// Never moves either time backwards (concurrent touches may land out of order), and
-    /// leaves a revoked or unknown session alone.
-    public func touchSession(id: Int64, lastSeenAt: Timestamp, idleExpiresAt: Timestamp) async throws(AuthError) {
-        try await write("touch session") { db in
-            try db.cachedStatement(sql: """
+    /// Records uses in one transaction. Never moves either time backwards (touches may
+    /// land out of order), and leaves a revoked or unknown session alone.
+    public func touchSessions(_ touches: [SessionTouch]) async throws(AuthError) {
+        guard !touches.isEmpty else { return }
+        try await write("touch sessions") { db in
+            let statement = try db.cachedStatement(sql: """
                 UPDATE sessions
                 SET last_seen_at = max(last_seen_at, ?), idle_expires_at = max(idle_expires_at, ?)
                 WHERE id = ? AND revoked_at IS NULL
-                """).execute(arguments: [lastSeenAt, idleExpiresAt, id])
+                """)
+            for touch in touches {
+                try statement.execute(arguments: [touch.lastSeenAt, touch.idleExpiresAt, touch.sessionID])
+            }
         }
     }
 

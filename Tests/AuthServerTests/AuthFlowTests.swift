@@ -135,7 +135,7 @@ struct SignUpLoginTests {
             let response = try await authd.client.signUp("blocked@example.com")
             let token = response.session!.token
             _ = try await authd.client.me(token)
-            try await authd.execute("UPDATE users SET blocked = 1 WHERE id = ?", arguments: [response.user!.id])
+            _ = try await authd.adminClient.admin.blockUser(AuthV1.UserIdRequest(id: response.user!.id))
             await expectRPCError(.unauthenticated) { try await authd.client.me(token) }
             let login = await expectRPCError(.permissionDenied) { try await authd.client.login("blocked@example.com", "correct horse") }
             #expect(login?.message == "this account is blocked")
@@ -148,7 +148,8 @@ struct SignUpLoginTests {
     func deletedUser() async throws {
         try await withTestAuthd { authd async throws in
             let response = try await authd.client.signUp("gone@example.com")
-            try await authd.execute("DELETE FROM users WHERE id = ?", arguments: [response.user!.id])
+            _ = try await authd.client.me(response.session!.token)
+            _ = try await authd.adminClient.admin.deleteUser(AuthV1.UserIdRequest(id: response.user!.id))
             await expectRPCError(.unauthenticated) { try await authd.client.me(response.session!.token) }
         }
     }

@@ -74,7 +74,7 @@ struct SessionStoreTests {
             let kept = newSession(for: new.id)
             let record = try await store.insertSession(kept)
             let end = t0 + absoluteTimeout
-            try await store.touchSession(id: record.id, lastSeenAt: end - .seconds(1), idleExpiresAt: end + idleTimeout)
+            try await store.touchSessions([SessionTouch(sessionID: record.id, lastSeenAt: end - .seconds(1), idleExpiresAt: end + idleTimeout)])
             #expect(try await store.authenticate(tokenHash: kept.tokenHash, at: end - .milliseconds(1)) != nil)
             #expect(try await store.authenticate(tokenHash: kept.tokenHash, at: end) == nil)
         }
@@ -115,7 +115,7 @@ struct SessionStoreTests {
             let session = newSession(for: new.id)
             let record = try await store.insertSession(session)
             let touchedAt = t0 + .seconds(20 * 60)
-            try await store.touchSession(id: record.id, lastSeenAt: touchedAt, idleExpiresAt: touchedAt + idleTimeout)
+            try await store.touchSessions([SessionTouch(sessionID: record.id, lastSeenAt: touchedAt, idleExpiresAt: touchedAt + idleTimeout)])
 
             let afterFirstIdle = t0 + idleTimeout + .seconds(1)
             let found = try #require(try await store.authenticate(tokenHash: session.tokenHash, at: afterFirstIdle))
@@ -124,13 +124,13 @@ struct SessionStoreTests {
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: touchedAt + idleTimeout) == nil)
 
             // A late, older touch does not pull the expiry back.
-            try await store.touchSession(id: record.id, lastSeenAt: t0 + .seconds(1), idleExpiresAt: t0 + .seconds(2))
+            try await store.touchSessions([SessionTouch(sessionID: record.id, lastSeenAt: t0 + .seconds(1), idleExpiresAt: t0 + .seconds(2))])
             let again = try #require(try await store.authenticate(tokenHash: session.tokenHash, at: afterFirstIdle))
             #expect(again.session.lastSeenAt == touchedAt)
             #expect(again.session.idleExpiresAt == touchedAt + idleTimeout)
 
             // Touching an unknown session is harmless.
-            try await store.touchSession(id: record.id + 1000, lastSeenAt: touchedAt, idleExpiresAt: touchedAt + idleTimeout)
+            try await store.touchSessions([SessionTouch(sessionID: record.id + 1000, lastSeenAt: touchedAt, idleExpiresAt: touchedAt + idleTimeout)])
         }
     }
 
@@ -142,7 +142,7 @@ struct SessionStoreTests {
             let session = newSession(for: new.id)
             let record = try await store.insertSession(session)
             #expect(try await store.revokeSession(tokenHash: session.tokenHash, at: t0 + .seconds(1)))
-            try await store.touchSession(id: record.id, lastSeenAt: t0 + .seconds(2), idleExpiresAt: t0 + idleTimeout * 2)
+            try await store.touchSessions([SessionTouch(sessionID: record.id, lastSeenAt: t0 + .seconds(2), idleExpiresAt: t0 + idleTimeout * 2)])
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0 + .seconds(2)) == nil)
         }
     }

@@ -38,6 +38,7 @@ public struct IdentityService: Sendable {
         hasher: PasswordHasher,
         directory: Directory,
         loginGate: LoginGate,
+        sessions: SessionAuthenticator,
         clock: any WallClock = SystemWallClock(),
         configuration: IdentityConfiguration = .defaults,
         logger: Logger = Logger(label: "authd.identity")
@@ -48,7 +49,7 @@ public struct IdentityService: Sendable {
         self.configuration = configuration
         self.throttler = Throttler(store: storage)
         self.loginGate = loginGate
-        self.sessions = SessionAuthenticator(sessions: storage, clock: clock, policy: configuration.sessions)
+        self.sessions = sessions
         self.outgoingMail = OutgoingMail(
             directory: directory, throttles: storage, mailsPerMailboxPerHour: configuration.throttles.mailsPerMailboxPerHour)
         self.logger = logger

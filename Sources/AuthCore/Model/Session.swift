@@ -65,3 +65,16 @@ public struct AuthenticatedSession: Hashable, Sendable {
         self.user = user
     }
 }
+
+/// A recorded use of a session: its new last-seen time and idle expiry.
+public struct SessionTouch: Hashable, Sendable {
+    public var sessionID: Int64
+    public var lastSeenAt: Timestamp
+    public var idleExpiresAt: Timestamp
+
+    public init(sessionID: Int64, lastSeenAt: Timestamp, idleExpiresAt: Timestamp) {
+        self.sessionID = sessionID
+        self.lastSeenAt = lastSeenAt
+        self.idleExpiresAt = idleExpiresAt
+    }
+}

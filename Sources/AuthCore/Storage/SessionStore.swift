@@ -16,8 +16,9 @@ public protocol SessionStore: Sendable {
     /// revoked, either expiry has passed at `now`, or its user is blocked.
     func authenticate(tokenHash: [UInt8], at now: Timestamp) async throws(AuthError) -> AuthenticatedSession?
 
-    /// Records use of a session and pushes its idle expiry forward.
-    func touchSession(id: Int64, lastSeenAt: Timestamp, idleExpiresAt: Timestamp) async throws(AuthError)
+    /// Records uses of sessions (last seen, the idle expiry pushed forward), many in one
+    /// transaction: the `SessionToucher` writes them back off the token check's path.
+    func touchSessions(_ touches: [SessionTouch]) async throws(AuthError)
 
     /// Ends one session; false when no live session had this token hash.
     func revokeSession(tokenHash: [UInt8], at now: Timestamp) async throws(AuthError) -> Bool

@@ -1,0 +1,96 @@
+import AuthCrypto
+
+/// The token check every call of a signed-in user makes: a token becomes its session and
+/// its user, current as of this call (a blocked or deleted user's session fails at once,
+/// not at its expiry). Answered from the `SessionCache` when the session is there; a miss
+/// reads the store and fills the cache. The use of the session is noted for the
+/// `SessionToucher`, never written on the answer's path.
+public struct SessionAuthenticator: Sendable {
+    let sessions: any SessionStore
+    let cache: SessionCache
+    let toucher: SessionToucher
+    let clock: any WallClock
+    let policy: SessionPolicy
+
+    public init(sessions: any SessionStore, cache: SessionCache, toucher: SessionToucher, clock: any WallClock, policy: SessionPolicy) {
+        self.sessions = sessions
+        self.cache = cache
+        self.toucher = toucher
+        self.clock = clock
+        self.policy = policy
+    }
+
+    /// What memory alone says about a token.
+    public enum MemoryAnswer: Sendable {
+        case valid(AuthenticatedSession)
+        /// Malformed, or a cached session that has expired.
+        case invalid
+        /// Not in the cache: ask `authenticate(token:)`.
+        case unknown
+    }
+
+    /// The token check without the store: for callers that can answer at once on a hit
+    /// (the event loop's fast path) and take the slow path otherwise.
+    public func authenticateFromMemory(token: String) -> MemoryAnswer {
+        guard looksLikeToken(token) else { return .invalid }
+        let tokenHash = SecretToken.hash(token)
+        guard let cached = cache.entry(for: tokenHash) else { return .unknown }
+        let now = clock.now
+        guard cached.session.idleExpiresAt > now, cached.session.absoluteExpiresAt > now else {
+            cache.dropSession(tokenHash: tokenHash)
+            return .invalid
+        }
+        return .valid(noteUse(of: cached, at: now))
+    }
+
+    public func authenticate(token: String) async throws(AuthError) -> AuthenticatedSession {
+        switch authenticateFromMemory(token: token) {
+        case .valid(let found):
+            return found
+        case .invalid:
+            throw AuthError.invalidSession
+        case .unknown:
+            break
+        }
+        let now = clock.now
+        let generation = cache.generation()
+        guard let found = try await sessions.authenticate(tokenHash: SecretToken.hash(token), at: now) else {
+            throw AuthError.invalidSession
+        }
+        cache.store(found, startedAt: generation)
+        return noteUse(of: found, at: now)
+    }
+
+    /// Notes a touch when the last recorded use is older than the touch interval, and
+    /// returns the session as the touch leaves it.
+    private func noteUse(of found: AuthenticatedSession, at now: Timestamp) -> AuthenticatedSession {
+        guard now.since(found.session.lastSeenAt) >= policy.touchInterval else { return found }
+        var touched = found
+        touched.session.lastSeenAt = now
+        touched.session.idleExpiresAt = min(now + policy.idleTimeout, found.session.absoluteExpiresAt)
+        toucher.note(SessionTouch(
+            sessionID: found.session.id, lastSeenAt: now, idleExpiresAt: touched.session.idleExpiresAt))
+        cache.noteTouch(tokenHash: found.session.tokenHash, lastSeenAt: now, idleExpiresAt: touched.session.idleExpiresAt)
+        return touched
+    }
+
+    /// A cheap shape check that spares the store a lookup of garbage.
+    func looksLikeToken(_ token: String) -> Bool {
+        token.hasPrefix(policy.tokenPrefix) && token.utf8.count <= 256
+    }
+
+    /// A fresh token and the session to store for it.
+    func makeSession(for userID: UserID, at now: Timestamp, clientAddress: String?) -> (token: String, session: NewSession) {
+        let token = SecretToken.make(prefix: policy.tokenPrefix)
+        let absolute = now + policy.absoluteTimeout
+        let session = NewSession(
+            userID: userID,
+            tokenHash: SecretToken.hash(token),
+            createdAt: now,
+            idleExpiresAt: min(now + policy.idleTimeout, absolute),
+            absoluteExpiresAt: absolute,
+            clientAddress: clientAddress
+        )
+        return (token, session)
+    }
+}
