@@ -19,6 +19,7 @@ public struct Router: Sendable {
     private struct Route: Sendable {
         let service: String
         let handle: @Sendable ([UInt8], CallContext) async -> Result<[UInt8], RPCError>
+        var answerAtOnce: AnswerAtOnce?
     }
 
     private var routes: [String: Route] = [:]
@@ -39,16 +40,9 @@ public struct Router: Sendable {
         precondition(routes[path] == nil, "\(path) registered twice")
         routes[path] = Route(service: descriptor.service) { payload, context in
             let request: Request
-            do throws(WireDecodingError) {
-                request = try Request(decoding: payload)
-            } catch {
-                return .failure(
-                    RPCError(
-                        code: .invalidArgument,
-                        message: "payload of \(path) is \(error.description)",
-                        fieldViolations: error.field.isEmpty ? [] : [RPCError.FieldViolation(field: error.field, description: error.detail)]
-                    )
-                )
+            switch Self.decode(Request.self, payload, path: path) {
+            case .success(let decoded): request = decoded
+            case .failure(let error): return .failure(error)
             }
             do {
                 return .success(try await handler(request, context).encoded())
@@ -57,6 +51,50 @@ public struct Router: Sendable {
             }
         }
         dispatch[path] = resolve(path)
+    }
+
+    /// Gives a registered method of an open service an answer from memory: tried on the
+    /// connection's event loop before a task is started for the handler, so that a call
+    /// it answers costs no thread hop. It must not block or wait; nil hands the call to
+    /// the handler. Small requests only (`ServerConfiguration.maximumInlineRequestBytes`),
+    /// so that decoding on the event loop cannot delay other connections.
+    public mutating func answerFromMemory<Request, Response>(
+        _ descriptor: MethodDescriptor<Request, Response>,
+        _ answer: @escaping @Sendable (Request, CallContext) throws -> Response?
+    ) {
+        let path = descriptor.path
+        precondition(routes[path] != nil, "\(path): register the handler before its answer from memory")
+        routes[path]?.answerAtOnce = { payload, limits, context in
+            let request: Request
+            switch Self.decode(Request.self, payload, limits: limits, path: path) {
+            case .success(let decoded): request = decoded
+            case .failure(let error): return .failure(error)
+            }
+            do {
+                return try answer(request, context).map { .success($0.encoded()) }
+            } catch {
+                return .failure(RPCError(converting: error, method: path))
+            }
+        }
+        dispatch[path] = resolve(path)
+    }
+
+    /// Decodes under `limits`, or the call's task-local `DecodingLimits.current` when nil.
+    private static func decode<Request: WireMessage>(
+        _: Request.Type, _ payload: [UInt8], limits: DecodingLimits? = nil, path: String
+    ) -> Result<Request, RPCError> {
+        do throws(WireDecodingError) {
+            guard let limits else { return .success(try Request(decoding: payload)) }
+            return .success(try Request(decoding: payload, limits: limits))
+        } catch {
+            return .failure(
+                RPCError(
+                    code: .invalidArgument,
+                    message: "payload of \(path) is \(error.description)",
+                    fieldViolations: error.field.isEmpty ? [] : [RPCError.FieldViolation(field: error.field, description: error.detail)]
+                )
+            )
+        }
     }
 
     /// Sets who may call the methods of `service` ("auth.v1.Admin"), registered or not yet.
@@ -82,7 +120,7 @@ public struct Router: Sendable {
         guard let route = routes[name] else { return nil }
         switch access[route.service] {
         case .open:
-            return RegisteredMethod(handle: route.handle)
+            return RegisteredMethod(handle: route.handle, answerAtOnce: route.answerAtOnce)
         case .guarded(let check):
             return RegisteredMethod { payload, context in
                 do throws(RPCError) {
@@ -106,7 +144,14 @@ public struct Router: Sendable {
     }
 }
 
-/// A handler with its request and response types erased to bytes.
+/// A handler with its request and response types erased to bytes, and its answer from
+/// memory if it has one (only methods of open services do: a guarded service's check
+/// may wait).
 struct RegisteredMethod: Sendable {
     let handle: @Sendable ([UInt8], CallContext) async -> Result<[UInt8], RPCError>
+    var answerAtOnce: AnswerAtOnce? = nil
 }
+
+/// An answer from memory with its types erased: the payload, the method's decoding limits
+/// (passed, not task-local: there is no task), the call. Nil hands the call to the handler.
+typealias AnswerAtOnce = @Sendable ([UInt8], DecodingLimits, CallContext) -> Result<[UInt8], RPCError>?

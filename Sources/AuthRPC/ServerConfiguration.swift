@@ -39,6 +39,10 @@ public struct ServerConfiguration: Sendable {
     public var logLinesPerPeerPerSecond: Int
     /// How long a graceful shutdown waits for calls in flight before closing anyway.
     public var shutdownGracePeriod: Duration
+    /// Requests up to this size of a method with an answer from memory (a token check) are
+    /// decoded and answered on the event loop; larger ones go to a task like any call, so
+    /// that decoding on the loop stays a bounded, tiny cost.
+    public var maximumInlineRequestBytes = 1024
 
     public init(
         host: String = "127.0.0.1",

@@ -122,12 +122,16 @@ public final class AuthdServer: Service {
         let pageGate = PageGate(sessions: sessions, directory: directory)
 
         var router = Router()
-        AuthHandler(identity: identity, sessions: sessions, pageGate: pageGate, directory: directory).register(on: &router)
+        let authHandler = AuthHandler(identity: identity, sessions: sessions, pageGate: pageGate, directory: directory)
+        authHandler.register(on: &router)
+        authHandler.registerAnswersFromMemory(on: &router)
         AdminHandler(administration: administration, keys: keys, outbox: outbox, directory: directory).register(on: &router)
         MailHandler(outbox: outbox).register(on: &router)
         registeringMore(&router)
         // Health answers for every other service routed, so it is registered last.
-        HealthHandler(services: router.serviceNames.union([HealthService.name]), state: servingState).register(on: &router)
+        let healthHandler = HealthHandler(services: router.serviceNames.union([HealthService.name]), state: servingState)
+        healthHandler.register(on: &router)
+        healthHandler.registerAnswersFromMemory(on: &router)
         // Who may call what. A service left out here is refused at dispatch.
         router.setAccess(.open, for: HealthService.name)
         router.setAccess(configuration.requireServiceKey ? Self.requireKey(.service, keys) : .open, for: AuthService.name)

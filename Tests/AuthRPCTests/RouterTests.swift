@@ -82,4 +82,53 @@ struct RouterTests {
         await client.close()
         await running.stop()
     }
+
+    @Test("an answer from memory answers on a hit, hands a miss to the handler, converts its errors, refuses bad payloads")
+    func answerFromMemory() async throws {
+        let lookup = MethodDescriptor<AuthV1.StringValue, AuthV1.StringValue>(service: "test.v1.Memory", method: "Lookup")
+        let handled = Atomic<Int>(0)
+        var router = makeTestRouter()
+        router.setAccess(.open, for: "test.v1.Memory")
+        router.register(lookup) { request, _ in
+            handled.add(1, ordering: .relaxed)
+            return AuthV1.StringValue(value: "from the handler: \(request.value)")
+        }
+        router.answerFromMemory(lookup) { request, _ in
+            switch request.value {
+            case "cached": return AuthV1.StringValue(value: "from memory")
+            case "refused": throw Refusal()
+            default: return nil
+            }
+        }
+        let running = try await RunningServer.start(router: router)
+        let client = running.client()
+        #expect(try await client.call(lookup, AuthV1.StringValue(value: "cached")).value == "from memory")
+        #expect(handled.load(ordering: .relaxed) == 0)
+        #expect(try await client.call(lookup, AuthV1.StringValue(value: "other")).value == "from the handler: other")
+        #expect(handled.load(ordering: .relaxed) == 1)
+        let refused = await #expect(throws: RPCError.self) { try await client.call(lookup, AuthV1.StringValue(value: "refused")) }
+        #expect(refused?.code == .failedPrecondition && refused?.message == "refused on purpose")
+        let garbage = await #expect(throws: RPCError.self) { try await client.callRaw(lookup.path, payload: [0xFF, 0xFF, 0xFF]) }
+        #expect(garbage?.code == .invalidArgument)
+        // Over the inline size the request goes to the handler, which decodes it off the loop.
+        let large = String(repeating: "x", count: 2048)
+        #expect(try await client.call(lookup, AuthV1.StringValue(value: large)).value == "from the handler: \(large)")
+        #expect(handled.load(ordering: .relaxed) == 2)
+        await client.close()
+        await running.stop()
+    }
+
+    @Test("a guarded service's methods never answer from memory: the access check runs first")
+    func guardedNeverAnswersFromMemory() async throws {
+        var router = makeTestRouter()
+        router.setAccess(.guarded { _ throws(RPCError) in throw RPCError(code: .unauthenticated, message: "no key") }, for: "test.v1.Guarded")
+        router.register(Self.guarded) { request, _ in request }
+        router.answerFromMemory(Self.guarded) { request, _ in request }
+        let running = try await RunningServer.start(router: router)
+        let client = running.client()
+        let refused = await #expect(throws: RPCError.self) { try await client.call(Self.guarded, AuthV1.StringValue(value: "x")) }
+        #expect(refused?.code == .unauthenticated)
+        await client.close()
+        await running.stop()
+    }
 }

@@ -39,6 +39,12 @@ public actor Directory {
         self.defaults = defaults
     }
 
+    /// The snapshot if one is loaded: for the answers given from memory (the event loop's
+    /// fast path), which take the slow path when it is nil.
+    public nonisolated func loadedSnapshot() -> Snapshot? {
+        published.withLock { $0 }
+    }
+
     /// The current snapshot; loads it when a change dropped it.
     public nonisolated func snapshot() async throws(AuthError) -> Snapshot {
         if let current = published.withLock({ $0 }) { return current }

@@ -13,20 +13,48 @@ public struct PageGate: Sendable {
 
     public func authorize(token: String, path: String) async throws(AuthError) -> PageDecision {
         let snapshot = try await directory.snapshot()
-        let settings = snapshot.settings
-        let normal = try PagePath(path, caseInsensitive: settings.pagePathsCaseInsensitive)
-        // No rule: the default access, as if a rule with no pattern had matched.
-        let rule = PagePattern.bestRule(for: normal, in: snapshot.pageRules)
-            ?? PageRule(pattern: "", access: settings.unmatchedPageAccess)
-        if rule.access == .public {
-            return PageDecision(allowed: true, reason: .public, matchedRule: rule.pattern)
-        }
-        let user: User
+        let rule = try Self.rule(for: path, in: snapshot)
+        guard rule.access != .public else { return Self.decide(rule, in: snapshot, visitor: nil) }
+        let user: User?
         do throws(AuthError) {
             guard !token.isEmpty else { throw AuthError.invalidSession }
             user = try await sessions.authenticate(token: token).user
         } catch {
             guard error.code == .unauthenticated else { throw error }
+            user = nil
+        }
+        return Self.decide(rule, in: snapshot, visitor: user)
+    }
+
+    /// The same decision from memory alone (the loaded directory snapshot and the session
+    /// cache); nil when either lacks what it needs, and the caller takes `authorize`.
+    public func authorizeFromMemory(token: String, path: String) throws(AuthError) -> PageDecision? {
+        guard let snapshot = directory.loadedSnapshot() else { return nil }
+        let rule = try Self.rule(for: path, in: snapshot)
+        guard rule.access != .public, !token.isEmpty else { return Self.decide(rule, in: snapshot, visitor: nil) }
+        switch sessions.authenticateFromMemory(token: token) {
+        case .valid(let found): return Self.decide(rule, in: snapshot, visitor: found.user)
+        case .invalid: return Self.decide(rule, in: snapshot, visitor: nil)
+        case .unknown: return nil
+        }
+    }
+
+    /// The most specific rule for the path's normal form; no rule is the default access,
+    /// as if a rule with no pattern had matched.
+    private static func rule(for path: String, in snapshot: Directory.Snapshot) throws(AuthError) -> PageRule {
+        let settings = snapshot.settings
+        let normal = try PagePath(path, caseInsensitive: settings.pagePathsCaseInsensitive)
+        return PagePattern.bestRule(for: normal, in: snapshot.pageRules)
+            ?? PageRule(pattern: "", access: settings.unmatchedPageAccess)
+    }
+
+    /// `visitor` is nil for no session or one that is invalid or expired.
+    private static func decide(_ rule: PageRule, in snapshot: Directory.Snapshot, visitor: User?) -> PageDecision {
+        let settings = snapshot.settings
+        if rule.access == .public {
+            return PageDecision(allowed: true, reason: .public, matchedRule: rule.pattern)
+        }
+        guard let user = visitor else {
             return PageDecision(allowed: false, reason: .notSignedIn, redirect: settings.signInRedirect, matchedRule: rule.pattern)
         }
         if rule.access == .signedIn {

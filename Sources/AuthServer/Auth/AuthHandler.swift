@@ -40,6 +40,19 @@ struct AuthHandler: AuthService.Handler {
         return AuthV1.GetMeResponse(user: AuthV1.User(current.user, groups: groups))
     }
 
+    /// GetMe from the session cache and the loaded directory; nil sends it to `getMe`.
+    func getMeFromMemory(_ request: AuthV1.GetMeRequest) throws(AuthError) -> AuthV1.GetMeResponse? {
+        guard let snapshot = directory.loadedSnapshot() else { return nil }
+        switch sessions.authenticateFromMemory(token: request.token) {
+        case .valid(let current):
+            return AuthV1.GetMeResponse(user: AuthV1.User(current.user, groups: snapshot.groupNames(of: current.user)))
+        case .invalid:
+            throw AuthError.invalidSession
+        case .unknown:
+            return nil
+        }
+    }
+
     func updateProfile(_ request: AuthV1.UpdateProfileRequest, context: CallContext) async throws -> AuthV1.UpdateProfileResponse {
         let changes = UserChanges(
             email: request.email?.value,
@@ -98,6 +111,16 @@ struct AuthHandler: AuthService.Handler {
 
     func authorizePage(_ request: AuthV1.AuthorizePageRequest, context: CallContext) async throws -> AuthV1.AuthorizePageResponse {
         AuthV1.AuthorizePageResponse(try await pageGate.authorize(token: request.token, path: request.path))
+    }
+
+    /// The token checks answered on the event loop when memory holds what they need.
+    func registerAnswersFromMemory(on router: inout Router) {
+        router.answerFromMemory(AuthService.Method.getMe) { request, _ in
+            try self.getMeFromMemory(request)
+        }
+        router.answerFromMemory(AuthService.Method.authorizePage) { request, _ in
+            try self.pageGate.authorizeFromMemory(token: request.token, path: request.path).map(AuthV1.AuthorizePageResponse.init)
+        }
     }
 }
 

@@ -10,6 +10,15 @@ struct HealthHandler: HealthService.Handler {
     let state: ServingState
 
     func check(_ request: AuthV1.HealthCheckRequest, context: CallContext) async throws -> AuthV1.HealthCheckResponse {
+        try answer(request)
+    }
+
+    /// Check needs nothing but memory: it is always answered on the event loop.
+    func registerAnswersFromMemory(on router: inout Router) {
+        router.answerFromMemory(HealthService.Method.check) { request, _ in try self.answer(request) }
+    }
+
+    private func answer(_ request: AuthV1.HealthCheckRequest) throws(AuthError) -> AuthV1.HealthCheckResponse {
         guard request.service.isEmpty || services.contains(request.service) else {
             throw AuthError(.notFound, "service '\(request.service)' is not served here; served: \(services.sorted().joined(separator: ", "))")
         }
