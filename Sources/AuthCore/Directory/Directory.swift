@@ -13,10 +13,22 @@ public actor Directory {
     /// What the directory holds, consistent as of one load.
     public struct Snapshot: Sendable {
         public var groups: [Group]
-        public var pageRules: [PageRule]
+        public var pageRules: [PageRule] {
+            didSet { pageRuleSet = PageRuleSet(pageRules) }
+        }
+        /// `pageRules` parsed for matching.
+        public private(set) var pageRuleSet: PageRuleSet
         public var settings: Settings
         /// The operator's templates; a kind that is absent uses the built-in one.
         public var storedTemplates: [TemplateKind: EmailTemplate]
+
+        public init(groups: [Group], pageRules: [PageRule], settings: Settings, storedTemplates: [TemplateKind: EmailTemplate]) {
+            self.groups = groups
+            self.pageRules = pageRules
+            self.pageRuleSet = PageRuleSet(pageRules)
+            self.settings = settings
+            self.storedTemplates = storedTemplates
+        }
 
         /// Names of the groups whose every role `user` holds.
         public func groupNames(of user: User) -> [String] {

@@ -44,7 +44,7 @@ public struct PageGate: Sendable {
     private static func rule(for path: String, in snapshot: Directory.Snapshot) throws(AuthError) -> PageRule {
         let settings = snapshot.settings
         let normal = try PagePath(path, caseInsensitive: settings.pagePathsCaseInsensitive)
-        return PagePattern.bestRule(for: normal, in: snapshot.pageRules)
+        return snapshot.pageRuleSet.bestRule(for: normal)
             ?? PageRule(pattern: "", access: settings.unmatchedPageAccess)
     }
 

@@ -73,7 +73,8 @@ public enum PagePattern {
         return segments
     }
 
-    static func matches(_ pattern: [Segment], _ path: [String], caseInsensitive: Bool) -> Bool {
+    /// `pattern`'s literals are already lower-cased when the path is (`PageRuleSet`).
+    static func matches(_ pattern: [Segment], _ path: [String]) -> Bool {
         for (index, segment) in pattern.enumerated() {
             switch segment {
             case .wildcard:
@@ -82,8 +83,7 @@ public enum PagePattern {
                 guard index < path.count else { return false }
             case .literal(let literal):
                 guard index < path.count else { return false }
-                let same = caseInsensitive ? path[index] == literal.lowercased() : path[index] == literal
-                guard same else { return false }
+                guard path[index] == literal else { return false }
             }
         }
         return pattern.count == path.count
@@ -104,13 +104,41 @@ public enum PagePattern {
 
     /// The most specific rule matching `path` (in its normal form), if any.
     public static func bestRule(for path: PagePath, in rules: [PageRule]) -> PageRule? {
-        var best: (rule: PageRule, segments: [Segment])?
-        for rule in rules {
-            guard let ruleSegments = try? Self.segments(of: rule.pattern, field: "pattern"),
-                matches(ruleSegments, path.segments, caseInsensitive: path.caseInsensitive)
-            else { continue }
-            if best == nil || moreSpecific(ruleSegments, than: best!.segments) {
-                best = (rule, ruleSegments)
+        PageRuleSet(rules).bestRule(for: path)
+    }
+}
+
+/// Page rules with their patterns parsed once, when the directory loads them, so that
+/// matching a path (every AuthorizePage) parses nothing.
+public struct PageRuleSet: Sendable {
+    private struct Compiled: Sendable {
+        let rule: PageRule
+        let segments: [PagePattern.Segment]
+        /// The same with literals lower-cased, for case-insensitive matching.
+        let lowercased: [PagePattern.Segment]
+    }
+
+    private let compiled: [Compiled]
+
+    public init(_ rules: [PageRule]) {
+        compiled = rules.compactMap { rule in
+            guard let segments = try? PagePattern.segments(of: rule.pattern, field: "pattern") else { return nil }
+            let lowercased = segments.map { segment -> PagePattern.Segment in
+                if case .literal(let literal) = segment { return .literal(literal.lowercased()) }
+                return segment
+            }
+            return Compiled(rule: rule, segments: segments, lowercased: lowercased)
+        }
+    }
+
+    /// The most specific rule matching `path` (in its normal form), if any.
+    public func bestRule(for path: PagePath) -> PageRule? {
+        var best: Compiled?
+        for candidate in compiled {
+            let segments = path.caseInsensitive ? candidate.lowercased : candidate.segments
+            guard PagePattern.matches(segments, path.segments) else { continue }
+            if best == nil || PagePattern.moreSpecific(candidate.segments, than: best!.segments) {
+                best = candidate
             }
         }
         return best?.rule
