@@ -18,7 +18,7 @@ public enum ServiceAccess: Sendable {
 public struct Router: Sendable {
     private struct Route: Sendable {
         let service: String
-        let handle: @Sendable ([UInt8], CallContext) async -> Result<[UInt8], RPCError>
+        let handle: Handle
         var answerAtOnce: AnswerAtOnce?
     }
 
@@ -38,9 +38,9 @@ public struct Router: Sendable {
     ) {
         let path = descriptor.path
         precondition(routes[path] == nil, "\(path) registered twice")
-        routes[path] = Route(service: descriptor.service) { payload, context in
+        routes[path] = Route(service: descriptor.service) { payload, limits, context in
             let request: Request
-            switch Self.decode(Request.self, payload, path: path) {
+            switch Self.decode(Request.self, payload, limits: limits, path: path) {
             case .success(let decoded): request = decoded
             case .failure(let error): return .failure(error)
             }
@@ -79,12 +79,11 @@ public struct Router: Sendable {
         dispatch[path] = resolve(path)
     }
 
-    /// Decodes under `limits`, or the call's task-local `DecodingLimits.current` when nil.
+    /// Decodes under the method's `limits` (`ServerConfiguration.requestLimits(for:)`).
     private static func decode<Request: WireMessage>(
-        _: Request.Type, _ payload: [UInt8], limits: DecodingLimits? = nil, path: String
+        _: Request.Type, _ payload: [UInt8], limits: DecodingLimits, path: String
     ) -> Result<Request, RPCError> {
         do throws(WireDecodingError) {
-            guard let limits else { return .success(try Request(decoding: payload)) }
             return .success(try Request(decoding: payload, limits: limits))
         } catch {
             return .failure(
@@ -122,17 +121,17 @@ public struct Router: Sendable {
         case .open:
             return RegisteredMethod(handle: route.handle, answerAtOnce: route.answerAtOnce)
         case .guarded(let check):
-            return RegisteredMethod { payload, context in
+            return RegisteredMethod { payload, limits, context in
                 do throws(RPCError) {
                     try await check(context)
                 } catch {
                     return .failure(error)
                 }
-                return await route.handle(payload, context)
+                return await route.handle(payload, limits, context)
             }
         case nil:
             let service = route.service
-            return RegisteredMethod { _, _ in
+            return RegisteredMethod { _, _, _ in
                 .failure(
                     RPCError(
                         code: .permissionDenied,
@@ -148,9 +147,12 @@ public struct Router: Sendable {
 /// memory if it has one (only methods of open services do: a guarded service's check
 /// may wait).
 struct RegisteredMethod: Sendable {
-    let handle: @Sendable ([UInt8], CallContext) async -> Result<[UInt8], RPCError>
+    let handle: Handle
     var answerAtOnce: AnswerAtOnce? = nil
 }
+
+/// A handler with its types erased: the payload, the method's decoding limits, the call.
+typealias Handle = @Sendable ([UInt8], DecodingLimits, CallContext) async -> Result<[UInt8], RPCError>
 
 /// An answer from memory with its types erased: the payload, the method's decoding limits
 /// (passed, not task-local: there is no task), the call. Nil hands the call to the handler.

@@ -181,9 +181,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let serial = nextSerial
         // The request is decoded in the task, off the event loop, under the method's limits.
         let task = Task {
-            let outcome = await DecodingLimits.$current.withValue(limits) {
-                await method.handle(payload, callContext)
-            }
+            let outcome = await method.handle(payload, limits, callContext)
             loopBound.eventLoop.execute {
                 loopBound.value.complete(callID: callID, serial: serial, outcome: outcome)
             }

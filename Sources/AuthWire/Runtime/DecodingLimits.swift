@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How much work one decode may cost, checked on the encoded bytes before protobuf-c
 /// allocates anything: protobuf-c makes one allocation per repeated element, so the
 /// element count, not the byte count, is what a hostile peer would inflate.
@@ -25,4 +33,46 @@ public struct DecodingLimits: Sendable, Hashable {
 
     /// The limits decodes in this task use.
     @TaskLocal public static var current: DecodingLimits = .defaults
+}
+
+/// Limits that `init(decoding:limits:)` sets for one synchronous decode on this thread.
+///
+/// A thread-local rather than the task-local `DecodingLimits.current`: binding a task-local
+/// costs an allocation and, outside a task (a request answered on the event loop), more than
+/// the decode of a small message. A decode never suspends, so nothing else runs on the
+/// thread between the set and the reset.
+enum ThreadDecodingLimits {
+    private final class Slot {
+        var limits: DecodingLimits?
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let created = pthread_key_create(&key) { pointer in
+            guard let pointer else { return }
+            Unmanaged<AnyObject>.fromOpaque(pointer).release()
+        }
+        precondition(created == 0, "pthread_key_create failed: \(created)")
+        return key
+    }()
+
+    /// The limits a decode on this thread uses: the override if one is set, else the task's.
+    static var effective: DecodingLimits {
+        guard let pointer = pthread_getspecific(key) else { return DecodingLimits.current }
+        return Unmanaged<Slot>.fromOpaque(pointer).takeUnretainedValue().limits ?? DecodingLimits.current
+    }
+
+    static func with<Result>(_ limits: DecodingLimits, _ body: () -> Result) -> Result {
+        let slot: Slot
+        if let pointer = pthread_getspecific(key) {
+            slot = Unmanaged<Slot>.fromOpaque(pointer).takeUnretainedValue()
+        } else {
+            slot = Slot()
+            pthread_setspecific(key, Unmanaged.passRetained(slot).toOpaque())
+        }
+        let previous = slot.limits
+        slot.limits = limits
+        defer { slot.limits = previous }
+        return body()
+    }
 }

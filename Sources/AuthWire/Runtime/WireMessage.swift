@@ -27,7 +27,7 @@ extension WireMessage {
 
     /// Decodes under `limits` instead of the task's `DecodingLimits.current`.
     public init(decoding bytes: UnsafeRawBufferPointer, limits: DecodingLimits) throws(WireDecodingError) {
-        let result = DecodingLimits.$current.withValue(limits) {
+        let result = ThreadDecodingLimits.with(limits) {
             Result { () throws(WireDecodingError) in try Self(decoding: bytes) }
         }
         self = try result.get()
@@ -48,7 +48,7 @@ extension WireMessage {
         limits: DecodingLimits = .current
     ) throws(WireDecodingError) -> WireScanReport {
         let capture = ScanCapture()
-        DecodingLimits.$current.withValue(limits) {
+        ThreadDecodingLimits.with(limits) {
             WireRuntime.$capture.withValue(capture) {
                 _ = try? Self(decoding: bytes)
             }

@@ -35,7 +35,7 @@ enum WireRuntime {
             return unpack(input, bytes.count)
         }
         let capture = Self.capture
-        var scanner = WireScanner(limits: DecodingLimits.current, refusesNUL: capture == nil)
+        var scanner = WireScanner(limits: ThreadDecodingLimits.effective, refusesNUL: capture == nil)
         do {
             try scanner.scan(bytes, as: descriptor)
         } catch {
