@@ -180,8 +180,10 @@ def test_request_with_call_id_zero_gets_goaway(authd):
 
 def test_duplicate_call_id_in_flight_gets_goaway(authd):
     # Both frames in one write: the server reads the second before it can
-    # have answered the first, so id 1 is still in flight.
-    frame = request_frame(1, HEALTH_CHECK, health_pb2.HealthCheckRequest())
+    # have answered the first, so id 1 is still in flight. A Login (it hashes
+    # a password in a task), not Health, which is answered at once on the
+    # event loop and so is never in flight when the next frame is read.
+    frame = request_frame(1, LOGIN, auth_pb2.LoginRequest(email="nobody@example.com", password="wrong horse"))
     with RawConn(authd.host, authd.port) as conn:
         conn.send(encode(frame) + encode(frame))
         first = conn.read_frame()
