@@ -279,6 +279,13 @@ struct RolesGroupsPagesTests {
             #expect(try await authd.client.me(both).groups == ["Admin", "Admin Premium", "Premium"])
             let members = try await admin.listGroupMembers(AuthV1.ListGroupMembersRequest(name: "Admin Premium")).users.map(\.email)
             #expect(members == ["both@cars.example"])
+            // docs/protocol.md: an unknown group is NOT_FOUND on ListGroupMembers' own field, `name`.
+            let unknown = await expectRPCError(.notFound) {
+                try await admin.listGroupMembers(AuthV1.ListGroupMembersRequest(name: "Nobody"))
+            }
+            #expect(unknown?.fieldViolations.first?.field == "name")
+            let filtered = await expectRPCError(.notFound) { try await admin.listUsers(AuthV1.ListUsersRequest(group: "Nobody")) }
+            #expect(filtered?.fieldViolations.first?.field == "group")
 
             func decide(_ token: String, _ path: String) async throws -> AuthV1.AuthorizePageResponse {
                 try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: token, path: path))

@@ -115,6 +115,20 @@ public struct AdministrationService: Sendable {
         return (page, next)
     }
 
+    /// The members of group `name` (docs/protocol.md: an unknown group is NOT_FOUND on
+    /// the request's field `name`, not on ListUsers' filter field `group`).
+    public func listGroupMembers(
+        name: String,
+        pageSize: Int,
+        pageToken: String
+    ) async throws(AuthError) -> (users: [User], nextPageToken: String) {
+        do {
+            return try await listUsers(filter: UserFilter(group: name), pageSize: pageSize, pageToken: pageToken)
+        } catch where error.code == .notFound && error.field == "group" {
+            throw AuthError(.notFound, "group \(name) not found", field: "name")
+        }
+    }
+
     public func updateUser(
         id: String,
         email: String?,
