@@ -66,7 +66,8 @@ enum Rows {
         _ db: Database,
         userID: UserID,
         set: [String: String],
-        remove: some Sequence<String> = [String]()
+        remove: some Sequence<String> = [String](),
+        maximumCount: Int? = nil
     ) throws {
         let delete = try db.cachedStatement(sql: "DELETE FROM user_attributes WHERE user_id = ? AND name = ?")
         for name in remove {
@@ -78,6 +79,14 @@ enum Rows {
             """)
         for (name, value) in set {
             try upsert.execute(arguments: [userID, name, value])
+        }
+        if let maximumCount {
+            let count = try Int.fetchOne(
+                db.cachedStatement(sql: "SELECT count(*) FROM user_attributes WHERE user_id = ?"), arguments: [userID]) ?? 0
+            // Thrown inside the transaction: it rolls back, so nothing of the change is written.
+            guard count <= maximumCount else {
+                throw AuthError.invalidArgument("a user has at most \(maximumCount) attributes, this would make \(count)", field: "attributes")
+            }
         }
     }
 

@@ -106,7 +106,8 @@ extension SQLiteStorage {
             if let roles = changes.roles {
                 try Rows.replaceRoles(db, userID: id, roleIDs: try Rows.existingRoles(db, roles).values)
             }
-            try Rows.changeAttributes(db, userID: id, set: changes.setAttributes, remove: changes.removeAttributes)
+            try Rows.changeAttributes(
+                db, userID: id, set: changes.setAttributes, remove: changes.removeAttributes, maximumCount: changes.maximumAttributes)
             if changes.passwordHash != nil {
                 _ = try Rows.revokeSessions(db, userID: id, revoking: .all, at: now)
             }

@@ -115,4 +115,56 @@ struct EmailChangeTests {
             #expect(updated.user?.email == "moved@example.com")
         }
     }
+
+    @Test("a refused UpdateProfile writes nothing: the mail quota is spent before the attributes are written")
+    func refusedProfileUpdateWritesNothing() async throws {
+        let identity = IdentityConfiguration(throttles: ThrottlePolicy(mailsPerMailboxPerHour: 2))
+        try await withTestAuthd(identity: identity) { authd async throws in
+            let token = try await authd.client.signUp("owner@example.com").session!.token
+            for _ in 0..<2 {
+                _ = try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
+                    token: token, email: AuthV1.StringValue(value: "full@example.com"), currentPassword: "correct horse"))
+            }
+            await expectRPCError(.resourceExhausted) {
+                try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
+                    token: token, setAttributes: ["name": "Mallory"], email: AuthV1.StringValue(value: "full@example.com"),
+                    currentPassword: "correct horse"))
+            }
+            #expect(try await authd.client.me(token).attributes["name"] == nil)
+        }
+    }
+
+    @Test("parallel UpdateProfiles cannot pass the attribute limit together; each refused one writes nothing")
+    func attributeLimitUnderParallelUpdates() async throws {
+        try await withTestAuthd { authd async throws in
+            let token = try await authd.client.signUp("owner@example.com").session!.token
+            let client = authd.client
+            // Five updates of 20 new attributes each; the limit is 64, so at most three fit.
+            let outcomes = await withTaskGroup(of: Bool.self) { group in
+                for batch in 0..<5 {
+                    group.addTask {
+                        let attributes = Dictionary(uniqueKeysWithValues: (0..<20).map { ("b\(batch)_\($0)", "v") })
+                        do {
+                            _ = try await client.auth.updateProfile(AuthV1.UpdateProfileRequest(token: token, setAttributes: attributes))
+                            return true
+                        } catch let error as RPCError {
+                            #expect(error.code == .invalidArgument && error.fieldViolations.first?.field == "attributes", "\(error)")
+                            return false
+                        } catch {
+                            Issue.record("\(error)")
+                            return false
+                        }
+                    }
+                }
+                return await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            let accepted = outcomes.filter { $0 }.count
+            let attributes = try await authd.client.me(token).attributes
+            #expect(accepted == 3)
+            #expect(attributes.count == 20 * accepted)
+            // Whole batches only: a refused one left none of its attributes behind.
+            let batches = Set(attributes.keys.map { $0.split(separator: "_")[0] })
+            #expect(batches.count == accepted)
+        }
+    }
 }

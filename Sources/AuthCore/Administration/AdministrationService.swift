@@ -138,7 +138,9 @@ public struct AdministrationService: Sendable {
         roles: [String]?
     ) async throws(AuthError) -> User {
         let current = try await user(id: id)
-        var changes = AdminUserChanges(setAttributes: setAttributes, removeAttributes: Set(removeAttributes))
+        var changes = AdminUserChanges(
+            setAttributes: setAttributes, removeAttributes: Set(removeAttributes),
+            maximumAttributes: configuration.attributes.maximumCount)
         if let email {
             changes.email = try Validation.normalizedEmail(email)
         }
