@@ -90,6 +90,15 @@ enum Rows {
         }
     }
 
+    /// Voids every live code of the user (reset codes, invitations, a pending email change):
+    /// after the account's address changes, what went to the old address must not work.
+    static func voidLiveCodes(_ db: Database, userID: UserID, at now: Timestamp) throws {
+        try db.cachedStatement(sql: """
+            UPDATE one_time_codes SET voided_at = :now
+            WHERE user_id = :user AND used_at IS NULL AND voided_at IS NULL AND expires_at > :now
+            """).execute(arguments: ["now": now, "user": userID])
+    }
+
     /// Sets the password hash and bumps `updated_at`; false when there is no such user.
     static func setPasswordHash(_ db: Database, userID: UserID, hash: String, at now: Timestamp) throws -> Bool {
         try db.cachedStatement(sql: "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")

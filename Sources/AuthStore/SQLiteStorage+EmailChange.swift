@@ -63,6 +63,7 @@ extension SQLiteStorage {
             try db.cachedStatement(sql: "UPDATE one_time_codes SET used_at = ? WHERE id = ?").execute(arguments: [now.milliseconds, codeID])
             try db.cachedStatement(sql: "UPDATE users SET email = ?, updated_at = ? WHERE id = ?")
                 .execute(arguments: [newEmail, now.milliseconds, userID.rawValue])
+            try Rows.voidLiveCodes(db, userID: userID, at: now)
             return .accepted(newEmail: newEmail)
         }
     }

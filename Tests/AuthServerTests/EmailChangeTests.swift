@@ -116,6 +116,25 @@ struct EmailChangeTests {
         }
     }
 
+    @Test("a confirmed self-service change voids the reset codes that went to the old address")
+    func confirmedChangeVoidsOldCodes() async throws {
+        try await withTestAuthd { authd async throws in
+            let token = try await authd.client.signUp("owner@example.com").session!.token
+            _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "owner@example.com"))
+            let resetCode = try #require(try await authd.lastCode(for: "owner@example.com"))
+            _ = try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
+                token: token, email: AuthV1.StringValue(value: "owner.new@example.com"), currentPassword: "correct horse"))
+            let code = try #require(try await authd.lastCode(for: "owner.new@example.com"))
+            _ = try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: code))
+            for email in ["owner@example.com", "owner.new@example.com"] {
+                await expectRPCError(.invalidArgument) {
+                    try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: email, code: resetCode, newPassword: "taken over"))
+                }
+            }
+            _ = try await authd.client.login("owner.new@example.com", "correct horse")
+        }
+    }
+
     @Test("a refused UpdateProfile writes nothing: the mail quota is spent before the attributes are written")
     func refusedProfileUpdateWritesNothing() async throws {
         let identity = IdentityConfiguration(throttles: ThrottlePolicy(mailsPerMailboxPerHour: 2))
