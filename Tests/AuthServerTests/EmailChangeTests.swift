@@ -116,6 +116,43 @@ struct EmailChangeTests {
         }
     }
 
+    @Test("an operator's change tells the old address, cancels a pending self-service change and voids the old address's codes")
+    func adminChangeIsNotSilent() async throws {
+        try await withTestAuthd { authd async throws in
+            let signedUp = try await authd.client.signUp("owner@example.com")
+            let (id, token) = (signedUp.user!.id, signedUp.session!.token)
+            // A self-service change waits for its code, and a reset code sits in the old mailbox.
+            _ = try await authd.client.auth.updateProfile(AuthV1.UpdateProfileRequest(
+                token: token, email: AuthV1.StringValue(value: "pending@example.com"), currentPassword: "correct horse"))
+            let pendingCode = try #require(try await authd.lastCode(for: "pending@example.com"))
+            _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "owner@example.com"))
+            let resetCode = try #require(try await authd.lastCode(for: "owner@example.com"))
+
+            _ = try await authd.adminClient.admin.updateUser(AuthV1.UpdateUserRequest(id: id, email: AuthV1.StringValue(value: "ops-set@example.com")))
+
+            let notice = try #require(try await authd.outboxMessages(recipient: "owner@example.com").last?.message)
+            #expect(notice.kind == .emailChangeNotice)
+            #expect(notice.textBody.contains("from owner@example.com to ops-set@example.com"))
+            // The pending change is cancelled: its code no longer moves the account.
+            await expectRPCError(.invalidArgument) {
+                try await authd.client.auth.confirmEmailChange(AuthV1.ConfirmEmailChangeRequest(token: token, code: pendingCode))
+            }
+            #expect(try await authd.client.me(token).email == "ops-set@example.com")
+            // The reset code that went to the old address works for neither address.
+            for email in ["owner@example.com", "ops-set@example.com"] {
+                await expectRPCError(.invalidArgument) {
+                    try await authd.client.auth.confirmPassword(AuthV1.ConfirmPasswordRequest(email: email, code: resetCode, newPassword: "taken over"))
+                }
+            }
+            _ = try await authd.client.login("ops-set@example.com", "correct horse")
+            // An update that keeps the address sends nothing.
+            let before = try await authd.outboxMessages(recipient: "ops-set@example.com").count
+            _ = try await authd.adminClient.admin.updateUser(AuthV1.UpdateUserRequest(id: id, email: AuthV1.StringValue(value: "OPS-SET@example.com")))
+            #expect(try await authd.outboxMessages(recipient: "ops-set@example.com").count == before)
+            #expect(try await authd.outboxMessages(recipient: "owner@example.com").count == 3)  // the two notices and the reset code
+        }
+    }
+
     @Test("a confirmed self-service change voids the reset codes that went to the old address")
     func confirmedChangeVoidsOldCodes() async throws {
         try await withTestAuthd { authd async throws in

@@ -159,7 +159,23 @@ public struct AdministrationService: Sendable {
             try Validation.checkPassword(password, policy: configuration.passwords)
             changes.passwordHash = try await hasher.hashForStorage(password)
         }
-        let updated = try await storage.updateUser(id: current.id, adminChanges: changes, at: clock.now)
+        let now = clock.now
+        let newEmail = changes.email.flatMap { $0 == current.email ? nil : $0 }
+        if let newEmail {
+            // Direct (no code), but never silent: the old address is told, in the same
+            // transaction that moves the account, voids its live codes (resets, invitations,
+            // a pending self-service change) and so cancels what went to the old address.
+            let notice = try await mail.compose(.emailChangeNotice, to: current.email, values: { settings in
+                TemplateValues(
+                    email: current.email, attributes: current.attributes, appName: settings.appName,
+                    appBaseURL: settings.linkBase, newEmail: newEmail)
+            }, at: now)
+            changes.notices = [notice]
+        }
+        let updated = try await storage.updateUser(id: current.id, adminChanges: changes, at: now)
+        if newEmail != nil {
+            logger.info("email changed by an operator; the old address was told, its live codes voided", metadata: ["user": "\(current.id)"])
+        }
         logger.info("user updated by an operator", metadata: ["user": "\(current.id)"])
         return updated
     }

@@ -71,6 +71,9 @@ public struct AdminUserChanges: Hashable, Sendable {
     public var roles: [String]?
     /// As `UserChanges.maximumAttributes`: checked in the write's transaction.
     public var maximumAttributes: Int?
+    /// Queued in the same transaction when `email` changes the address (the word to the
+    /// old address).
+    public var notices: [NewOutboxMessage] = []
 
     public init(
         email: String? = nil,
