@@ -90,13 +90,15 @@ enum Rows {
         }
     }
 
-    /// Voids every live code of the user (reset codes, invitations, a pending email change):
-    /// after the account's address changes, what went to the old address must not work.
-    static func voidLiveCodes(_ db: Database, userID: UserID, at now: Timestamp) throws {
+    /// Voids the user's live codes (neither used, voided nor expired at `now`) of `purpose`,
+    /// or of every purpose: after the account's address changes, what went to the old
+    /// address must not work.
+    static func voidLiveCodes(_ db: Database, userID: UserID, purpose: CodePurpose? = nil, at now: Timestamp) throws {
         try db.cachedStatement(sql: """
             UPDATE one_time_codes SET voided_at = :now
-            WHERE user_id = :user AND used_at IS NULL AND voided_at IS NULL AND expires_at > :now
-            """).execute(arguments: ["now": now, "user": userID])
+            WHERE user_id = :user AND (:purpose IS NULL OR purpose = :purpose)
+              AND used_at IS NULL AND voided_at IS NULL AND expires_at > :now
+            """).execute(arguments: ["now": now, "user": userID, "purpose": purpose])
     }
 
     /// Sets the password hash and bumps `updated_at`; false when there is no such user.
