@@ -17,6 +17,7 @@ public enum AdminKeyRecovery {
         guard SQLiteStorage.exists(path: databasePath) else {
             throw SecretFile.WriteError(description: "no database at \(databasePath)")
         }
+        _ = try APIKeys.validatedName(name)  // before a secret is written anywhere
         let storage = try SQLiteStorage(path: databasePath)
         defer { try? storage.close() }
         let keys = APIKeys(storage: storage, clock: SystemWallClock())

@@ -66,7 +66,8 @@ enum Rows {
         _ db: Database,
         userID: UserID,
         set: [String: String],
-        remove: some Sequence<String> = [String]()
+        remove: some Sequence<String> = [String](),
+        maximumCount: Int? = nil
     ) throws {
         let delete = try db.cachedStatement(sql: "DELETE FROM user_attributes WHERE user_id = ? AND name = ?")
         for name in remove {
@@ -79,6 +80,25 @@ enum Rows {
         for (name, value) in set {
             try upsert.execute(arguments: [userID, name, value])
         }
+        if let maximumCount {
+            let count = try Int.fetchOne(
+                db.cachedStatement(sql: "SELECT count(*) FROM user_attributes WHERE user_id = ?"), arguments: [userID]) ?? 0
+            // Thrown inside the transaction: it rolls back, so nothing of the change is written.
+            guard count <= maximumCount else {
+                throw AuthError.invalidArgument("a user has at most \(maximumCount) attributes, this would make \(count)", field: "attributes")
+            }
+        }
+    }
+
+    /// Voids the user's live codes (neither used, voided nor expired at `now`) of `purpose`,
+    /// or of every purpose: after the account's address changes, what went to the old
+    /// address must not work.
+    static func voidLiveCodes(_ db: Database, userID: UserID, purpose: CodePurpose? = nil, at now: Timestamp) throws {
+        try db.cachedStatement(sql: """
+            UPDATE one_time_codes SET voided_at = :now
+            WHERE user_id = :user AND (:purpose IS NULL OR purpose = :purpose)
+              AND used_at IS NULL AND voided_at IS NULL AND expires_at > :now
+            """).execute(arguments: ["now": now, "user": userID, "purpose": purpose])
     }
 
     /// Sets the password hash and bumps `updated_at`; false when there is no such user.

@@ -96,8 +96,16 @@ extension SQLiteStorage {
 
     /// Removals apply before sets, so a name in both ends up set. Roles, when given, are
     /// checked before anything is written; a new password hash revokes every live session.
+    /// A new email voids every live code (what went to the old address, and a pending
+    /// self-service change) and queues `changes.notices`.
     public func updateUser(id: UserID, adminChanges changes: AdminUserChanges, at now: Timestamp) async throws(AuthError) -> User {
-        try await write("update user", email: changes.email) { db in
+        var encoded: [(NewOutboxMessage, String)] = []
+        for notice in changes.notices {
+            encoded.append((notice, try Self.encodeHeaders(notice.headers)))
+        }
+        let notices = encoded
+        return try await write("update user", email: changes.email) { db in
+            let previousEmail = try String.fetchOne(db.cachedStatement(sql: "SELECT email FROM users WHERE id = ?"), arguments: [id])
             try db.cachedStatement(sql: """
                 UPDATE users SET email = coalesce(?, email), password_hash = coalesce(?, password_hash), updated_at = ?
                 WHERE id = ?
@@ -106,9 +114,16 @@ extension SQLiteStorage {
             if let roles = changes.roles {
                 try Rows.replaceRoles(db, userID: id, roleIDs: try Rows.existingRoles(db, roles).values)
             }
-            try Rows.changeAttributes(db, userID: id, set: changes.setAttributes, remove: changes.removeAttributes)
+            try Rows.changeAttributes(
+                db, userID: id, set: changes.setAttributes, remove: changes.removeAttributes, maximumCount: changes.maximumAttributes)
             if changes.passwordHash != nil {
                 _ = try Rows.revokeSessions(db, userID: id, revoking: .all, at: now)
+            }
+            if let email = changes.email, email != previousEmail {
+                try Rows.voidLiveCodes(db, userID: id, at: now)
+                for (notice, headers) in notices {
+                    try Self.enqueue(notice, headers: headers, db)
+                }
             }
             guard let user = try Rows.user(db, id: id) else { throw Self.notFound(id) }
             return user

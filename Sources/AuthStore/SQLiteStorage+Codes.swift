@@ -9,11 +9,7 @@ extension SQLiteStorage {
         let headers = try Self.encodeHeaders(email.headers)
         try await write("issue code") { db in
             guard try Rows.userExists(db, id: code.userID) else { throw Self.notFound(code.userID) }
-            try db.cachedStatement(sql: """
-                UPDATE one_time_codes SET voided_at = :now
-                WHERE user_id = :user AND purpose = :purpose
-                  AND used_at IS NULL AND voided_at IS NULL AND expires_at > :now
-                """).execute(arguments: ["now": code.createdAt, "user": code.userID, "purpose": code.purpose])
+            try Rows.voidLiveCodes(db, userID: code.userID, purpose: code.purpose, at: code.createdAt)
             try Rows.insertCode(code, db)
             try Self.enqueue(email, headers: headers, db)
         }

@@ -12,11 +12,7 @@ extension SQLiteStorage {
         let queued = encoded
         try await write("issue email change") { db in
             guard try Rows.userExists(db, id: code.userID) else { throw Self.notFound(code.userID) }
-            try db.cachedStatement(sql: """
-                UPDATE one_time_codes SET voided_at = :now
-                WHERE user_id = :user AND purpose = :purpose
-                  AND used_at IS NULL AND voided_at IS NULL AND expires_at > :now
-                """).execute(arguments: ["now": code.createdAt.milliseconds, "user": code.userID.rawValue, "purpose": code.purpose])
+            try Rows.voidLiveCodes(db, userID: code.userID, purpose: code.purpose, at: code.createdAt)
             try db.cachedStatement(sql: """
                 INSERT INTO one_time_codes (user_id, purpose, code_hash, created_at, expires_at, new_email)
                 VALUES (?, ?, ?, ?, ?, ?)
@@ -63,6 +59,7 @@ extension SQLiteStorage {
             try db.cachedStatement(sql: "UPDATE one_time_codes SET used_at = ? WHERE id = ?").execute(arguments: [now.milliseconds, codeID])
             try db.cachedStatement(sql: "UPDATE users SET email = ?, updated_at = ? WHERE id = ?")
                 .execute(arguments: [newEmail, now.milliseconds, userID.rawValue])
+            try Rows.voidLiveCodes(db, userID: userID, at: now)
             return .accepted(newEmail: newEmail)
         }
     }
@@ -75,10 +72,7 @@ extension SQLiteStorage {
         let headers = try Self.encodeHeaders(email.headers)
         try await write("issue decoy code") { db in
             _ = try Rows.userExists(db, id: UserID(rawValue: ""))
-            try db.cachedStatement(sql: """
-                UPDATE one_time_codes SET voided_at = :now
-                WHERE user_id = '' AND purpose = :purpose AND used_at IS NULL AND voided_at IS NULL AND expires_at > :now
-                """).execute(arguments: ["now": email.createdAt.milliseconds, "purpose": CodePurpose.passwordReset])
+            try Rows.voidLiveCodes(db, userID: UserID(rawValue: ""), purpose: .passwordReset, at: email.createdAt)
             try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO forgot_password_decoy
                     (slot, code_hash, message_id, subject, text_body, html_body, headers, created_at)

@@ -43,7 +43,8 @@ extension SQLiteStorage {
                 UPDATE users SET email = coalesce(?, email), updated_at = ? WHERE id = ?
                 """).execute(arguments: [changes.email, now, id])
             guard db.changesCount > 0 else { throw Self.notFound(id) }
-            try Rows.changeAttributes(db, userID: id, set: changes.setAttributes, remove: changes.removeAttributes)
+            try Rows.changeAttributes(
+                db, userID: id, set: changes.setAttributes, remove: changes.removeAttributes, maximumCount: changes.maximumAttributes)
             guard let user = try Rows.user(db, id: id) else { throw Self.notFound(id) }
             return user
         }

@@ -20,19 +20,12 @@ struct MailDead: AsyncParsableCommand {
 
     @OptionGroup(title: "Global Options") var global: GlobalOptions
 
-    @Option(help: ArgumentHelp("Messages a page (at most 1000; the server's default is 100).", valueName: "n"))
-    var pageSize: UInt32?
-
-    @Option(help: ArgumentHelp("Start at this page (from a previous listing).", valueName: "token"))
-    var pageToken: String?
-
-    @Flag(help: "Follow the pages to the end.")
-    var all = false
+    @OptionGroup var paging: PageOptions
 
     func run() async throws {
         let (messages, next) = try await global.withAdmin { admin in
-            try await collectPages(pageToken: pageToken, all: all) { token in
-                let page = try await admin.listDeadMessages(AuthV1.ListDeadMessagesRequest(pageSize: pageSize ?? 0, pageToken: token))
+            try await paging.collect { size, token in
+                let page = try await admin.listDeadMessages(AuthV1.ListDeadMessagesRequest(pageSize: size, pageToken: token))
                 return (page.messages, page.nextPageToken)
             }
         }

@@ -195,20 +195,12 @@ struct GroupsMembers: AsyncParsableCommand {
     @Argument(help: "The group's name.")
     var name: String
 
-    @Option(help: ArgumentHelp("Users a page.", valueName: "n"))
-    var pageSize: UInt32?
-
-    @Option(help: ArgumentHelp("Start at this page (from a previous listing).", valueName: "token"))
-    var pageToken: String?
-
-    @Flag(help: "Follow the pages to the end.")
-    var all = false
+    @OptionGroup var paging: PageOptions
 
     func run() async throws {
         let (users, next) = try await global.withAdmin { admin in
-            try await collectPages(pageToken: pageToken, all: all) { token in
-                let page = try await admin.listGroupMembers(
-                    AuthV1.ListGroupMembersRequest(name: name, pageSize: pageSize ?? 0, pageToken: token))
+            try await paging.collect { size, token in
+                let page = try await admin.listGroupMembers(AuthV1.ListGroupMembersRequest(name: name, pageSize: size, pageToken: token))
                 return (page.users, page.nextPageToken)
             }
         }

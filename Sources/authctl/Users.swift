@@ -89,6 +89,26 @@ struct UsersGet: AsyncParsableCommand {
     }
 }
 
+/// The paging options of every listing (users list, groups members, mail dead).
+struct PageOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("How many a page (at most 1000; the server's default is 100).", valueName: "n"))
+    var pageSize: UInt32?
+
+    @Option(help: ArgumentHelp("Start at this page (from a previous listing).", valueName: "token"))
+    var pageToken: String?
+
+    @Flag(help: "Follow the pages to the end.")
+    var all = false
+
+    /// Fetches the page asked for, or with `--all` every page from there to the end;
+    /// `fetch` gets the page size (0: the server's default) and the page token.
+    func collect<Item>(
+        _ fetch: (_ pageSize: UInt32, _ pageToken: String) async throws -> (items: [Item], nextPageToken: String)
+    ) async throws -> (items: [Item], nextPageToken: String) {
+        try await collectPages(pageToken: pageToken, all: all) { token in try await fetch(pageSize ?? 0, token) }
+    }
+}
+
 /// Pages through a listing; with `all`, follows next_page_token to the end.
 func collectPages<Item>(
     pageToken: String?, all: Bool,
@@ -144,22 +164,16 @@ struct UsersList: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Only blocked (true) or unblocked (false) users.", valueName: "true|false"))
     var blocked: Bool?
 
-    @Option(help: ArgumentHelp("Users a page (at most 1000; the server's default is 100).", valueName: "n"))
-    var pageSize: UInt32?
-
-    @Option(help: ArgumentHelp("Start at this page (from a previous listing).", valueName: "token"))
-    var pageToken: String?
-
-    @Flag(help: "Follow the pages to the end.")
-    var all = false
+    @OptionGroup var paging: PageOptions
 
     func run() async throws {
         let base = AuthV1.ListUsersRequest(
             emailPrefix: emailPrefix ?? "", role: role ?? "", group: group ?? "",
-            blocked: blocked.map { AuthV1.BoolValue(value: $0) }, pageSize: pageSize ?? 0)
+            blocked: blocked.map { AuthV1.BoolValue(value: $0) })
         let (users, next) = try await global.withAdmin { admin in
-            try await collectPages(pageToken: pageToken, all: all) { token in
+            try await paging.collect { size, token in
                 var request = base
+                request.pageSize = size
                 request.pageToken = token
                 let page = try await admin.listUsers(request)
                 return (page.users, page.nextPageToken)

@@ -68,6 +68,24 @@ struct APIKeyTests {
             await expectRPCError(.invalidArgument) { try await authd.adminClient.admin.createApiKey(AuthV1.CreateApiKeyRequest(name: "x")) }
         }
     }
+
+    @Test("a key name with a control or bidi character is refused, naming the field, and no key is made")
+    func keyNamesWithControlCharacters() async throws {
+        try await withTestAuthd { authd async throws in
+            let admin = authd.adminClient.admin
+            let before = try await admin.listApiKeys(AuthV1.Empty()).keys.count
+            for name in ["ops\nkey created name=root", "ops\r", "a\u{1B}[31mred", "a\tb", "bell\u{7}", "del\u{7F}", "c1\u{85}", "c1\u{9B}31m", "rtl\u{202E}txt"] {
+                let error = await expectRPCError(.invalidArgument) {
+                    try await admin.createApiKey(AuthV1.CreateApiKeyRequest(name: name, scope: .service))
+                }
+                #expect(error?.fieldViolations.first?.field == "name", "\(name.unicodeScalars.map(\.value))")
+            }
+            #expect(try await admin.listApiKeys(AuthV1.Empty()).keys.count == before)
+            // Unicode letters and spaces are fine.
+            _ = try await admin.createApiKey(AuthV1.CreateApiKeyRequest(name: "  Zoë's mailer  ", scope: .mailer))
+            #expect(try await admin.listApiKeys(AuthV1.Empty()).keys.contains { $0.name == "Zoë's mailer" })
+        }
+    }
 }
 
 @Suite("Administering users")
@@ -261,6 +279,13 @@ struct RolesGroupsPagesTests {
             #expect(try await authd.client.me(both).groups == ["Admin", "Admin Premium", "Premium"])
             let members = try await admin.listGroupMembers(AuthV1.ListGroupMembersRequest(name: "Admin Premium")).users.map(\.email)
             #expect(members == ["both@cars.example"])
+            // docs/protocol.md: an unknown group is NOT_FOUND on ListGroupMembers' own field, `name`.
+            let unknown = await expectRPCError(.notFound) {
+                try await admin.listGroupMembers(AuthV1.ListGroupMembersRequest(name: "Nobody"))
+            }
+            #expect(unknown?.fieldViolations.first?.field == "name")
+            let filtered = await expectRPCError(.notFound) { try await admin.listUsers(AuthV1.ListUsersRequest(group: "Nobody")) }
+            #expect(filtered?.fieldViolations.first?.field == "group")
 
             func decide(_ token: String, _ path: String) async throws -> AuthV1.AuthorizePageResponse {
                 try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: token, path: path))

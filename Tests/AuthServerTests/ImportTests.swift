@@ -216,4 +216,36 @@ struct ImportTests {
             }
         }
     }
+
+    @Test("formula cells are exported with an apostrophe and import back as they were")
+    func formulaCells() async throws {
+        try await withTestAuthd { source async throws in
+            _ = try await source.adminClient.admin.createRole(AuthV1.RoleRequest(name: "-ops"))
+            let attributes = [
+                "a": "=HYPERLINK(\"http://evil.example\",\"x\")", "b": "+cmd|' /C calc'!A0", "c": "-5", "d": "@SUM(A1)",
+                "e": "\tx", "f": "\rx", "g": "'=already", "h": "'plain", "i": "a=b", "-dash": "ok",
+            ]
+            _ = try await source.adminClient.admin.createUser(AuthV1.CreateUserRequest(
+                email: "ada@example.com", attributes: attributes, roles: ["-ops"]))
+            let csv = try await source.adminClient.admin.exportUsers(AuthV1.ExportUsersRequest()).csv
+            let text = String(decoding: csv, as: UTF8.self)
+            #expect(text.hasPrefix("id,email,'-dash,a,b,c,d,e,f,g,h,i,roles,"), "\(text)")
+            for cell in ["'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")", "'+cmd|' /C calc'!A0", ",'-5,", ",'@SUM(A1),", ",'\tx,",
+                         "\"'\rx\"", ",''=already,", ",'plain,", ",a=b,", ",'-ops,"] {
+                #expect(text.contains(cell), "\(cell.debugDescription) not in \(text.debugDescription)")
+            }
+            // No cell of the data row starts like a formula (a spreadsheet would run it).
+            let row = text.split(separator: "\n").dropFirst().joined()
+            #expect(!row.contains(",="), "\(row)")
+
+            try await withTestAuthd { target async throws in
+                _ = try await target.adminClient.admin.createRole(AuthV1.RoleRequest(name: "-ops"))
+                let response = try await importCSV(target, csv)
+                #expect(response.created == 1 && response.errors == 0, "\(response.rows)")
+                let imported = try #require(try await allUsers(target).first)
+                #expect(imported.attributes == attributes)
+                #expect(imported.roles == ["-ops"])
+            }
+        }
+    }
 }

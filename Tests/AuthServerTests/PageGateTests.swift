@@ -117,4 +117,31 @@ struct PageGateTests {
             #expect(ok.settings?.signInRedirect == "/sign-in?next=%2F")
         }
     }
+
+    @Test("control characters: an encoded NUL is named as written, C1 controls are refused, patterns refuse DEL and C1")
+    func controlCharacters() async throws {
+        try await withTestAuthd { authd async throws in
+            _ = try await carRental(authd)
+            let nul = await expectRPCError(.invalidArgument) {
+                try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: "", path: "/admin%00"))
+            }
+            #expect(nul?.fieldViolations.first?.field == "path")
+            #expect(nul?.message.contains("%00") == true, "\(String(describing: nul?.message))")
+            for path in ["/adm%C2%80in/fleet", "/admin/%c2%9f", "/adm\u{85}in/fleet", "/admin/\u{9F}"] {
+                let error = await expectRPCError(.invalidArgument) {
+                    try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: "", path: path))
+                }
+                #expect(error?.fieldViolations.first?.field == "path", "\(path)")
+            }
+            // U+00A0 is not a control: an ordinary segment, public by default.
+            #expect(try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: "", path: "/caf%C3%A9")).allowed)
+            for pattern in ["/adm\u{7F}in", "/admin/\u{85}", "/\u{9F}/*"] {
+                let error = await expectRPCError(.invalidArgument) {
+                    try await authd.adminClient.admin.setPageRule(AuthV1.SetPageRuleRequest(
+                        rule: AuthV1.PageRule(pattern: pattern, access: .signedIn)))
+                }
+                #expect(error?.fieldViolations.first?.field == "rule.pattern", "\(pattern.unicodeScalars.map(\.value))")
+            }
+        }
+    }
 }

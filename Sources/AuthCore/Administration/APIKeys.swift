@@ -40,12 +40,21 @@ public actor APIKeys {
             }
     }
 
-    /// Stores a key for `secret`, which the caller has already given to its holder.
-    public func store(name: String, scope: KeyScope, secret: String) async throws(AuthError) -> APIKey {
-        let name = name.trimmingWhitespace()
+    /// The name as stored: trimmed, 1 to 128 bytes, no control or bidirectional-override
+    /// character (it is listed and logged), checked before trimming, which would quietly
+    /// drop a trailing CR or NEL. Check it before a secret is handed out.
+    public static func validatedName(_ raw: String) throws(AuthError) -> String {
+        try Validation.checkLabel(raw, field: "name")
+        let name = raw.trimmingWhitespace()
         guard !name.isEmpty, name.utf8.count <= 128 else {
             throw .invalidArgument("name must have 1 to 128 characters", field: "name")
         }
+        return name
+    }
+
+    /// Stores a key for `secret`, which the caller has already given to its holder.
+    public func store(name: String, scope: KeyScope, secret: String) async throws(AuthError) -> APIKey {
+        let name = try Self.validatedName(name)
         let id = "key_" + Hex.encode(SecureRandom.bytes(8))
         let now = clock.now
         try await storage.insertAPIKey(

@@ -115,6 +115,20 @@ public struct AdministrationService: Sendable {
         return (page, next)
     }
 
+    /// The members of group `name` (docs/protocol.md: an unknown group is NOT_FOUND on
+    /// the request's field `name`, not on ListUsers' filter field `group`).
+    public func listGroupMembers(
+        name: String,
+        pageSize: Int,
+        pageToken: String
+    ) async throws(AuthError) -> (users: [User], nextPageToken: String) {
+        do {
+            return try await listUsers(filter: UserFilter(group: name), pageSize: pageSize, pageToken: pageToken)
+        } catch where error.code == .notFound && error.field == "group" {
+            throw AuthError(.notFound, "group \(name) not found", field: "name")
+        }
+    }
+
     public func updateUser(
         id: String,
         email: String?,
@@ -124,7 +138,9 @@ public struct AdministrationService: Sendable {
         roles: [String]?
     ) async throws(AuthError) -> User {
         let current = try await user(id: id)
-        var changes = AdminUserChanges(setAttributes: setAttributes, removeAttributes: Set(removeAttributes))
+        var changes = AdminUserChanges(
+            setAttributes: setAttributes, removeAttributes: Set(removeAttributes),
+            maximumAttributes: configuration.attributes.maximumCount)
         if let email {
             changes.email = try Validation.normalizedEmail(email)
         }
@@ -143,7 +159,23 @@ public struct AdministrationService: Sendable {
             try Validation.checkPassword(password, policy: configuration.passwords)
             changes.passwordHash = try await hasher.hashForStorage(password)
         }
-        let updated = try await storage.updateUser(id: current.id, adminChanges: changes, at: clock.now)
+        let now = clock.now
+        let newEmail = changes.email.flatMap { $0 == current.email ? nil : $0 }
+        if let newEmail {
+            // Direct (no code), but never silent: the old address is told, in the same
+            // transaction that moves the account, voids its live codes (resets, invitations,
+            // a pending self-service change) and so cancels what went to the old address.
+            let notice = try await mail.compose(.emailChangeNotice, to: current.email, values: { settings in
+                TemplateValues(
+                    email: current.email, attributes: current.attributes, appName: settings.appName,
+                    appBaseURL: settings.linkBase, newEmail: newEmail)
+            }, at: now)
+            changes.notices = [notice]
+        }
+        let updated = try await storage.updateUser(id: current.id, adminChanges: changes, at: now)
+        if newEmail != nil {
+            logger.info("email changed by an operator; the old address was told, its live codes voided", metadata: ["user": "\(current.id)"])
+        }
         logger.info("user updated by an operator", metadata: ["user": "\(current.id)"])
         return updated
     }

@@ -305,7 +305,7 @@ extension AdministrationService {
             fields.append(CSVOutput.iso8601(user.updatedAt))
             rows.append(fields)
         }
-        let csv = try CSVOutput.records(rows)
+        let csv = try CSVOutput.records(rows.map { $0.map(CSVOutput.formulaEscaped) })
         let next = users.count > size ? Self.encodeExportToken(after: page.last!.email, attributeNames: attributeNames) : ""
         return (csv, next)
     }
@@ -359,7 +359,7 @@ struct ImportColumns {
         var seen: [String: Int] = [:]
         var columns: [Column] = []
         for (index, raw) in names.enumerated() {
-            let name = raw.trimmingWhitespace()
+            let name = CSVOutput.formulaUnescaped(raw).trimmingWhitespace()
             let lower = name.lowercased()
             let column: Column
             let key: String
@@ -422,7 +422,7 @@ struct ImportColumns {
         }
         var user = ImportedUser(email: "", attributes: [:], roles: nil, passwordHash: nil, blocked: nil)
         var password: String?
-        for (column, value) in zip(columns, fields) {
+        for (column, value) in zip(columns, fields.map(CSVOutput.formulaUnescaped)) {
             switch column {
             case .email:
                 guard !value.trimmingWhitespace().isEmpty else { return .failure(Failure(email: "", reason: "email is required")) }
@@ -613,6 +613,26 @@ enum CSVOutput {
         }
         // The writer puts a line break between records; every record ends with one.
         return [UInt8](data) + [UInt8(ascii: "\n")]
+    }
+
+    /// A cell a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, tab
+    /// or CR; OWASP's "CSV injection") gets a leading apostrophe, which spreadsheets show
+    /// as text. So that an export still imports exactly, a cell that already starts with
+    /// apostrophes before such a character gets one more, and the import takes one off
+    /// (`formulaUnescaped`): `=1+1` ⇄ `'=1+1`, `'=1+1` ⇄ `''=1+1`; `'x` stays `'x`.
+    static func formulaEscaped(_ cell: String) -> String {
+        startsLikeFormula(cell) ? "'" + cell : cell
+    }
+
+    /// What the import reads a cell as: `formulaEscaped` undone.
+    static func formulaUnescaped(_ cell: String) -> String {
+        cell.first == "'" && startsLikeFormula(cell) ? String(cell.dropFirst()) : cell
+    }
+
+    /// Apostrophes (any number, none included), then `=`, `+`, `-`, `@`, tab or CR.
+    private static func startsLikeFormula(_ cell: String) -> Bool {
+        guard let first = cell.unicodeScalars.first(where: { $0 != "'" }) else { return false }
+        return ["=", "+", "-", "@", "\t", "\r"].contains(first)
     }
 
     /// UTC with milliseconds: 2026-11-29T06:20:17.123Z.

@@ -226,12 +226,23 @@ public struct IdentityService: Sendable {
                 throw AuthError(.alreadyExists, "email \(newEmail) is already taken", field: "email")
             }
         }
+        // Every refusal comes before the first write: the mail quotas of both addresses are
+        // spent (and the emails rendered, with the attributes as they will be) first, and
+        // the attribute limit is checked again inside the write's transaction.
+        var emailChange: (code: NewOneTimeCode, emails: [NewOutboxMessage])?
+        if let newEmail {
+            var changed = current.user
+            changed.attributes = resulting
+            emailChange = try await prepareEmailChange(of: changed, to: newEmail, at: now)
+        }
         var user = current.user
         if !changes.setAttributes.isEmpty || !changes.removeAttributes.isEmpty {
+            changes.maximumAttributes = configuration.attributes.maximumCount
             user = try await storage.updateUser(id: current.user.id, changes: changes, at: now)
         }
-        guard let newEmail else { return ProfileUpdate(user: user) }
-        try await startEmailChange(of: user, to: newEmail, at: now)
+        guard let newEmail, let emailChange else { return ProfileUpdate(user: user) }
+        try await storage.issueEmailChange(emailChange.code, emails: emailChange.emails)
+        logger.info("email change asked", metadata: ["user": "\(user.id)"])
         return ProfileUpdate(user: user, pendingEmail: newEmail, codeValidity: configuration.codes.validity)
     }
 
@@ -264,9 +275,13 @@ public struct IdentityService: Sendable {
         }
     }
 
-    /// The code to the new address and the notice to the old one, stored with the pending
-    /// change in one transaction.
-    private func startEmailChange(of user: User, to newEmail: String, at now: Timestamp) async throws(AuthError) {
+    /// The code to the new address and the notice to the old one, for the caller to store
+    /// with the pending change in one transaction (`issueEmailChange`).
+    private func prepareEmailChange(
+        of user: User,
+        to newEmail: String,
+        at now: Timestamp
+    ) async throws(AuthError) -> (code: NewOneTimeCode, emails: [NewOutboxMessage]) {
         let policy = configuration.codes
         let code = SecureRandom.numericCode(digits: policy.digits)
         let confirmation = try await outgoingMail.compose(.emailChangeCode, to: newEmail, values: { settings in
@@ -279,18 +294,15 @@ public struct IdentityService: Sendable {
                 email: user.email, attributes: user.attributes, appName: settings.appName, appBaseURL: settings.linkBase,
                 newEmail: newEmail)
         }, at: now)
-        try await storage.issueEmailChange(
-            NewOneTimeCode(
-                userID: user.id,
-                purpose: .emailChange,
-                codeHash: Self.codeHash(code, userID: user.id),
-                createdAt: now,
-                expiresAt: now + policy.validity,
-                newEmail: newEmail
-            ),
-            emails: [confirmation, notice]
+        let record = NewOneTimeCode(
+            userID: user.id,
+            purpose: .emailChange,
+            codeHash: Self.codeHash(code, userID: user.id),
+            createdAt: now,
+            expiresAt: now + policy.validity,
+            newEmail: newEmail
         )
-        logger.info("email change asked", metadata: ["user": "\(user.id)"])
+        return (record, [confirmation, notice])
     }
 
     /// Needs the old password; every other session of the user ends, the caller's stays.

@@ -104,6 +104,18 @@ public enum Validation {
         }
     }
 
+    /// A one-line label shown in lists and logs (an API key's name): no control character
+    /// at all (C0 with tab, CR and LF; DEL; C1) and no bidirectional override or isolate,
+    /// so that the label cannot forge a log line or display as another.
+    public static func checkLabel(_ label: String, field: String) throws(AuthError) {
+        if let bad = label.unicodeScalars.first(where: { $0.value < 0x20 || isForbiddenInValues($0) }) {
+            let hex = String(bad.value, radix: 16, uppercase: true)
+            throw .invalidArgument(
+                "\(field) contains U+\(String(repeating: "0", count: max(0, 4 - hex.count)) + hex), a control or bidirectional-override character",
+                field: field)
+        }
+    }
+
     private static func isForbiddenInValues(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x09, 0x0A, 0x0D: false

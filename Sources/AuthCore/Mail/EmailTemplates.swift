@@ -202,15 +202,15 @@ public enum EmailTemplates {
             kind: kind,
             subject: "Your {{app_name}} email address is changing",
             textBody: """
-                Someone signed in to your {{app_name}} account asked to move it from {{email}} to {{new_email}}.
+                Your {{app_name}} account is moving from {{email}} to {{new_email}}: someone signed in to it asked for this, or an administrator made the change.
 
-                If that was you, there is nothing to do. If it was not, change your password now and tell us: until the new address is confirmed, the account stays at this one.
+                If that was you, or you expected it, there is nothing to do. If not, change your password now and tell us. A change asked for from the account waits until the new address is confirmed; a change made by an administrator is done.
                 """,
             htmlBody: htmlDocument(
                 title: "Your {{app_name}} email address is changing",
                 body: """
-                    <p>Someone signed in to your {{app_name}} account asked to move it from <strong>{{email}}</strong> to <strong>{{new_email}}</strong>.</p>
-                    <p>If that was you, there is nothing to do. If it was not, change your password now and tell us: until the new address is confirmed, the account stays at this one.</p>
+                    <p>Your {{app_name}} account is moving from <strong>{{email}}</strong> to <strong>{{new_email}}</strong>: someone signed in to it asked for this, or an administrator made the change.</p>
+                    <p>If that was you, or you expected it, there is nothing to do. If not, change your password now and tell us. A change asked for from the account waits until the new address is confirmed; a change made by an administrator is done.</p>
                     """),
             isDefault: true
         )

@@ -69,19 +69,26 @@ public struct AdminUserChanges: Hashable, Sendable {
     public var passwordHash: String?
     /// When set, the user's roles become exactly these (all must exist).
     public var roles: [String]?
+    /// As `UserChanges.maximumAttributes`: checked in the write's transaction.
+    public var maximumAttributes: Int?
+    /// Queued in the same transaction when `email` changes the address (the word to the
+    /// old address).
+    public var notices: [NewOutboxMessage] = []
 
     public init(
         email: String? = nil,
         setAttributes: [String: String] = [:],
         removeAttributes: Set<String> = [],
         passwordHash: String? = nil,
-        roles: [String]? = nil
+        roles: [String]? = nil,
+        maximumAttributes: Int? = nil
     ) {
         self.email = email
         self.setAttributes = setAttributes
         self.removeAttributes = removeAttributes
         self.passwordHash = passwordHash
         self.roles = roles
+        self.maximumAttributes = maximumAttributes
     }
 }
 

@@ -88,11 +88,21 @@ public struct UserChanges: Hashable, Sendable {
     public var email: String?
     public var setAttributes: [String: String]
     public var removeAttributes: Set<String>
+    /// When set, the store refuses the change (writing nothing) if the user would end up
+    /// with more attributes: checked in the write's transaction, so that parallel changes
+    /// cannot pass the limit together.
+    public var maximumAttributes: Int?
 
-    public init(email: String? = nil, setAttributes: [String: String] = [:], removeAttributes: Set<String> = []) {
+    public init(
+        email: String? = nil,
+        setAttributes: [String: String] = [:],
+        removeAttributes: Set<String> = [],
+        maximumAttributes: Int? = nil
+    ) {
         self.email = email
         self.setAttributes = setAttributes
         self.removeAttributes = removeAttributes
+        self.maximumAttributes = maximumAttributes
     }
 }
 

@@ -38,8 +38,8 @@ public enum PagePattern {
         guard pattern.utf8.count <= maximumLength else {
             throw .invalidArgument("pattern is longer than \(maximumLength) characters", field: field)
         }
-        guard !pattern.unicodeScalars.contains(where: { $0.value <= 0x20 || $0 == "?" || $0 == "#" }) else {
-            throw .invalidArgument("pattern '\(pattern)' has a space, control character, ? or #", field: field)
+        guard !pattern.unicodeScalars.contains(where: { $0.value <= 0x20 || (0x7F...0x9F).contains($0.value) || $0 == "?" || $0 == "#" }) else {
+            throw .invalidArgument("pattern has a space, control character (C0, DEL or C1), ? or #", field: field)
         }
         guard !pattern.unicodeScalars.contains(where: { $0 == "%" || $0 == ";" || $0 == "\\" }) else {
             throw .invalidArgument(
@@ -153,7 +153,7 @@ public struct PageRuleSet: Sendable {
 /// 3. a backslash is read as "/", as browsers and several routers read it;
 /// 4. each segment loses its path parameters (";x=1", as servlet containers drop them);
 /// 5. each segment is percent-decoded; a segment that decodes to "/", a backslash, ";",
-///    "?", "#", NUL or another control character, or to bytes that are not UTF-8, is refused:
+///    "?", "#", NUL or another control character (C0, DEL, C1), or to bytes that are not UTF-8, is refused:
 ///    no router agrees on what such a path means;
 /// 6. empty segments ("//", a trailing "/") are dropped;
 /// 7. "." and ".." segments are removed (RFC 3986 §5.2.4); a ".." above "/" is refused;
@@ -227,7 +227,7 @@ public struct PagePath: Hashable, Sendable {
             let delimiters: [UInt8] = [UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: ";"), UInt8(ascii: "?"), UInt8(ascii: "#")]
             if decoded < 0x20 || decoded == 0x7F || delimiters.contains(decoded) {
                 throw .invalidArgument(
-                    "path has an encoded delimiter or control character (%\(String(decoded, radix: 16, uppercase: true))); such paths are refused",
+                    "path has an encoded delimiter or control character (\(percentEncoded(decoded))); such paths are refused",
                     field: field)
             }
             out.append(decoded)
@@ -236,7 +236,17 @@ public struct PagePath: Hashable, Sendable {
         guard let text = String(validating: out, as: UTF8.self) else {
             throw .invalidArgument("path does not decode to UTF-8", field: field)
         }
+        // C1 controls (U+0080–U+009F), raw or encoded (%C2%80): controls like those below 0x20.
+        if text.unicodeScalars.contains(where: { (0x80...0x9F).contains($0.value) }) {
+            throw .invalidArgument("path contains a C1 control character (U+0080–U+009F); such paths are refused", field: field)
+        }
         return text
+    }
+
+    /// "%00", "%2F": two hex digits, as the byte was written.
+    private static func percentEncoded(_ byte: UInt8) -> String {
+        let hex = String(byte, radix: 16, uppercase: true)
+        return "%" + (hex.count == 1 ? "0" + hex : hex)
     }
 
     private static func hexValue(_ byte: UInt8?) -> UInt8? {

@@ -36,7 +36,7 @@ struct AdminHandler: AdminService.Handler {
             group: request.group.isEmpty ? nil : request.group,
             blocked: request.blocked?.value
         )
-        return try await page(filter: filter, pageSize: request.pageSize, pageToken: request.pageToken)
+        return try await page(try await administration.listUsers(filter: filter, pageSize: Int(request.pageSize), pageToken: request.pageToken))
     }
 
     func updateUser(_ request: AuthV1.UpdateUserRequest, context: CallContext) async throws -> AuthV1.UpdateUserResponse {
@@ -109,7 +109,7 @@ struct AdminHandler: AdminService.Handler {
     }
 
     func listGroupMembers(_ request: AuthV1.ListGroupMembersRequest, context: CallContext) async throws -> AuthV1.ListUsersResponse {
-        try await page(filter: UserFilter(group: request.name), pageSize: request.pageSize, pageToken: request.pageToken)
+        try await page(try await administration.listGroupMembers(name: request.name, pageSize: Int(request.pageSize), pageToken: request.pageToken))
     }
 
     // MARK: Page rules and settings
@@ -203,12 +203,8 @@ struct AdminHandler: AdminService.Handler {
         AuthV1.User(user, groups: try await directory.snapshot().groupNames(of: user))
     }
 
-    private func page(filter: UserFilter, pageSize: UInt32, pageToken: String) async throws(AuthError) -> AuthV1.ListUsersResponse {
-        let (users, next) = try await administration.listUsers(
-            filter: filter,
-            pageSize: Int(pageSize),
-            pageToken: pageToken
-        )
+    private func page(_ listed: (users: [User], nextPageToken: String)) async throws(AuthError) -> AuthV1.ListUsersResponse {
+        let (users, next) = listed
         let snapshot = try await directory.snapshot()
         let wire = users.map { user in AuthV1.User(user, groups: snapshot.groupNames(of: user)) }
         return AuthV1.ListUsersResponse(users: wire, nextPageToken: next)

@@ -132,6 +132,9 @@ def test_security_events_are_logged_at_info_without_secrets(authd_binary: Path, 
             made = admin.admin.create_api_key(admin_pb2.CreateApiKeyRequest(name="ci", scope=admin_pb2.KEY_SCOPE_SERVICE))
             admin.admin.revoke_api_key(admin_pb2.RevokeApiKeyRequest(id=made.key.id))
             admin.admin.import_users(admin_pb2.ImportUsersRequest(header="email", rows=b"imported@example.com\n"))
+            moved = admin.admin.update_user(admin_pb2.UpdateUserRequest(
+                id=user_id, email=common_pb2.StringValue(value=f"moved-{email}"))).user
+            admin.admin.update_user(admin_pb2.UpdateUserRequest(id=user_id, email=common_pb2.StringValue(value=email)))
         key = mailer_key(server)
         with server.client() as client:
             client.auth.forgot_password(auth_pb2.ForgotPasswordRequest(email=email))
@@ -147,6 +150,8 @@ def test_security_events_are_logged_at_info_without_secrets(authd_binary: Path, 
     assert re.search(rf"key={made.key.id} name=ci scope=service .*API key created", log)
     assert re.search(rf"key={made.key.id} .*API key revoked", log)
     assert re.search(r"created=1 errors=0 .*users imported", log)
+    assert moved.email == f"moved-{email}"
+    assert len(re.findall(rf"user={user_id} .*email changed by an operator", log)) == 2, log[-2000:]
     assert "correct horse" not in log and "wrong horse" not in log
     assert made.secret not in log and email not in log
     mailer_log = mailer.text()
