@@ -12,14 +12,18 @@ public struct CallContext: Sendable {
     public var deadline: ContinuousClock.Instant?
     /// The TCP peer: the calling backend, not its end user (see `MetadataKey.clientAddress`).
     public var peerAddress: String?
+    /// Who the service's access rule found the call to come from (an API key's id); nil
+    /// for a service open to anyone.
+    public var caller: String?
     /// The server's logger; `logger` adds this call's metadata to it.
     public var baseLogger: Logger
 
-    /// Carries `request-id` and `method` metadata. Built on use: most calls never log.
+    /// Carries `request-id`, `method` and `by-key` metadata. Built on use: most calls never log.
     public var logger: Logger {
         var logger = baseLogger
-        logger[metadataKey: "request-id"] = "\(requestID)"
-        logger[metadataKey: "method"] = "\(method)"
+        for (key, value) in CallLogMetadata(self).metadata {
+            logger[metadataKey: key] = value
+        }
         return logger
     }
 
@@ -37,6 +41,42 @@ public struct CallContext: Sendable {
         self.deadline = deadline
         self.peerAddress = peerAddress
         self.baseLogger = logger
+    }
+}
+
+/// What every log line written while a call is served carries, whichever logger writes it:
+/// the router binds it for the call's task, and `provider`, set on the server's logger,
+/// adds it to each line. So the domain's lines (`login ok`, `user blocked`) name the call's
+/// request id and the key that authorised it without each flow being handed the call.
+public struct CallLogMetadata: Sendable {
+    public var requestID: String
+    public var method: String
+    public var caller: String?
+
+    init(_ context: CallContext) {
+        requestID = context.requestID
+        method = context.method
+        caller = context.caller
+    }
+
+    /// The call being served on this task, if any.
+    @TaskLocal public static var current: CallLogMetadata?
+
+    /// `request-id`, `method` and, when a key authorised the call, `by-key`.
+    public var metadata: Logger.Metadata {
+        var metadata: Logger.Metadata = ["request-id": "\(requestID)", "method": "\(method)"]
+        if let caller { metadata["by-key"] = "\(caller)" }
+        return metadata
+    }
+
+    /// Adds the current call's metadata to every line of a logger that has it.
+    public static let provider = Logger.MetadataProvider { current?.metadata ?? [:] }
+
+    /// `logger` with `provider` added to whatever provider its handler already has.
+    public static func addingProvider(to logger: Logger) -> Logger {
+        var logger = logger
+        logger.handler.metadataProvider = .multiplex([logger.metadataProvider, provider].compactMap { $0 })
+        return logger
     }
 }
 

@@ -5,8 +5,10 @@ import AuthWire
 public enum ServiceAccess: Sendable {
     /// Anyone: health checks, and the end-user flows whose own tokens authenticate them.
     case open
-    /// Only a call that `check` lets through (an API key of the right scope, say).
-    case guarded(@Sendable (CallContext) async throws(RPCError) -> Void)
+    /// Only a call that `check` lets through (an API key of the right scope, say). What
+    /// `check` returns names the caller (the key's id) in `CallContext.caller` and in the
+    /// call's log lines.
+    case guarded(@Sendable (CallContext) async throws(RPCError) -> String?)
 }
 
 /// Maps method names ("/auth.v1.Auth/Login") to handlers. Built once at start-up,
@@ -67,6 +69,11 @@ public struct Router: Sendable {
         }
     }
 
+    /// Every routed method ("/auth.v1.Auth/Login").
+    public var methodNames: [String] {
+        routes.keys.sorted()
+    }
+
     /// Services with at least one routed method ("auth.v1.Health").
     public var serviceNames: Set<String> {
         Set(routes.values.map(\.service))
@@ -82,15 +89,22 @@ public struct Router: Sendable {
         guard let route = routes[name] else { return nil }
         switch access[route.service] {
         case .open:
-            return RegisteredMethod(handle: route.handle)
+            return RegisteredMethod { payload, context in
+                await CallLogMetadata.$current.withValue(CallLogMetadata(context)) {
+                    await route.handle(payload, context)
+                }
+            }
         case .guarded(let check):
             return RegisteredMethod { payload, context in
+                var context = context
                 do throws(RPCError) {
-                    try await check(context)
+                    context.caller = try await check(context)
                 } catch {
                     return .failure(error)
                 }
-                return await route.handle(payload, context)
+                return await CallLogMetadata.$current.withValue(CallLogMetadata(context)) { [context] in
+                    await route.handle(payload, context)
+                }
             }
         case nil:
             let service = route.service

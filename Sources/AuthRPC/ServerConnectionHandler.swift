@@ -23,6 +23,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         /// The request frame's bytes on the wire, held against the read budget until answered.
         let wireBytes: Int
         var deadlineTimer: Scheduled<Void>?
+        /// Where the call's outcome is counted, and since when; nil with metrics off.
+        let metrics: MethodMetrics?
+        let started: NIODeadline
     }
 
     /// A GOAWAY the peer does not read (its window full) must not keep the connection open.
@@ -32,6 +35,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private let configuration: ServerConfiguration
     private let logger: Logger
     private let log: RateLimitedLog
+    private let metrics: RPCMetrics?
     private var context: ChannelHandlerContext?
     private var inFlight: [UInt64: InFlightCall] = [:]
     private var nextSerial: UInt64 = 0
@@ -44,11 +48,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var lastActivity = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
 
-    init(router: Router, configuration: ServerConfiguration, logger: Logger, log: RateLimitedLog) {
+    init(router: Router, configuration: ServerConfiguration, logger: Logger, log: RateLimitedLog, metrics: RPCMetrics? = nil) {
         self.router = router
         self.configuration = configuration
         self.logger = logger
         self.log = log
+        self.metrics = metrics
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -88,6 +93,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 call.deadlineTimer?.cancel()
                 call.task.cancel()
                 release(call.wireBytes)
+                ended(call, .cancelled)
                 finishDrainIfDone()
             }
         default:
@@ -130,12 +136,14 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             refuse(RPCError.invalidArgument("call id \(callID) is already in flight on this connection"))
             return false
         }
-        let requestID = frame.metadata[MetadataKey.requestID] ?? Self.makeRequestID()
+        let requestID = frame.metadata[MetadataKey.requestID].flatMap(Self.acceptableRequestID) ?? Self.makeRequestID()
         guard !draining else {
+            refused(frame.method, .unavailable)
             respond(callID: callID, requestID: requestID, outcome: .failure(.unavailable("server is shutting down")))
             return false
         }
         guard inFlight.count < configuration.maximumCallsInFlight else {
+            refused(frame.method, .resourceExhausted)
             respond(
                 callID: callID,
                 requestID: requestID,
@@ -151,6 +159,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             let message = frame.method.isEmpty
                 ? "request frame has no method"
                 : "method \(frame.method) is not implemented by this server"
+            refused(frame.method, .unimplemented)
             respond(callID: callID, requestID: requestID, outcome: .failure(.unimplemented(message)))
             return false
         }
@@ -178,7 +187,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 loopBound.value.complete(callID: callID, serial: serial, outcome: outcome)
             }
         }
-        var call = InFlightCall(serial: serial, task: task, requestID: requestID, wireBytes: wireBytes)
+        let methodMetrics = metrics?.method(frame.method)
+        if methodMetrics != nil { metrics?.callsInFlight.increment() }
+        var call = InFlightCall(
+            serial: serial, task: task, requestID: requestID, wireBytes: wireBytes,
+            metrics: methodMetrics, started: methodMetrics == nil ? .uptimeNanoseconds(0) : .now())
         if let timeout {
             call.deadlineTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 let handler = loopBound.value
@@ -206,7 +219,25 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
         respond(callID: callID, requestID: call.requestID, outcome: outcome)
         release(call.wireBytes)
+        switch outcome {
+        case .success: ended(call, .ok)
+        case .failure(let error): ended(call, error.code)
+        }
         finishDrainIfDone()
+    }
+
+    // MARK: Metrics
+
+    /// Counts a call that left `inFlight` with `code` (CANCELLED when nobody got an answer).
+    private func ended(_ call: InFlightCall, _ code: RPCError.Code) {
+        guard let methodMetrics = call.metrics else { return }
+        methodMetrics.record(code, nanoseconds: (NIODeadline.now() - call.started).nanoseconds)
+        metrics?.callsInFlight.decrement()
+    }
+
+    /// Counts a call answered at once, without running.
+    private func refused(_ method: String, _ code: RPCError.Code) {
+        metrics?.method(method).record(code, nanoseconds: nil)
     }
 
     private func respond(callID: UInt64, requestID: String, outcome: Result<[UInt8], RPCError>) {
@@ -312,8 +343,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             call.deadlineTimer?.cancel()
             call.task.cancel()
             release(call.wireBytes)
+            ended(call, .cancelled)
         }
         inFlight.removeAll()
+    }
+
+    /// A caller's request id goes into every log line of its call: printable ASCII of a
+    /// sane length only; anything else is replaced by one made here.
+    private static func acceptableRequestID(_ id: String) -> String? {
+        guard !id.isEmpty, id.utf8.count <= 128, id.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
+        return id
     }
 
     private static func makeRequestID() -> String {

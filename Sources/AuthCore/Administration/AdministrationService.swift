@@ -16,6 +16,7 @@ public struct AdministrationService: Sendable {
     let hasher: PasswordHasher
     let clock: any WallClock
     let configuration: IdentityConfiguration
+    let metrics: DomainMetrics
     let logger: Logger
 
     public init(
@@ -24,6 +25,7 @@ public struct AdministrationService: Sendable {
         hasher: PasswordHasher,
         clock: any WallClock,
         configuration: IdentityConfiguration,
+        metrics: DomainMetrics = .disabled,
         logger: Logger
     ) {
         self.storage = storage
@@ -31,6 +33,7 @@ public struct AdministrationService: Sendable {
         self.hasher = hasher
         self.clock = clock
         self.configuration = configuration
+        self.metrics = metrics
         self.logger = logger
     }
 

@@ -7,14 +7,27 @@ public struct SessionAuthenticator: Sendable {
     let sessions: any SessionStore
     let clock: any WallClock
     let policy: SessionPolicy
+    let metrics: DomainMetrics
 
-    public init(sessions: any SessionStore, clock: any WallClock, policy: SessionPolicy) {
+    public init(sessions: any SessionStore, clock: any WallClock, policy: SessionPolicy, metrics: DomainMetrics = .disabled) {
         self.sessions = sessions
         self.clock = clock
         self.policy = policy
+        self.metrics = metrics
     }
 
     public func authenticate(token: String) async throws(AuthError) -> AuthenticatedSession {
+        do throws(AuthError) {
+            let found = try await check(token)
+            metrics.tokenCheck(.ok)
+            return found
+        } catch {
+            metrics.tokenCheck(error == .invalidSession ? .invalid : .error)
+            throw error
+        }
+    }
+
+    private func check(_ token: String) async throws(AuthError) -> AuthenticatedSession {
         guard looksLikeToken(token) else {
             throw AuthError.invalidSession
         }
