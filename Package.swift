@@ -224,9 +224,11 @@ let package = Package(
         .target(
             name: "AuthdTesting",
             dependencies: [
-                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto",
+                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto", "AuthManagement",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

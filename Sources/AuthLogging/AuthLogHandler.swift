@@ -41,10 +41,11 @@ public struct AuthLogHandler: LogHandler {
     }
 
     /// Makes every `Logger` of the process use this handler. Call once, from `main`.
-    public static func bootstrap(format: LogFormat, level: Logger.Level) {
+    /// `metadataProvider` adds context to every line (the call being served, say).
+    public static func bootstrap(format: LogFormat, level: Logger.Level, metadataProvider: Logger.MetadataProvider? = nil) {
         LoggingSystem.bootstrap(
             { label, provider in AuthLogHandler(label: label, format: format, level: level, metadataProvider: provider) },
-            metadataProvider: nil
+            metadataProvider: metadataProvider
         )
     }
 

@@ -1,11 +1,14 @@
 /// Where the management HTTP port listens: `/healthz`, `/readyz` and `/metrics`.
 ///
-/// On loopback by default: it shows the server's load and state to whoever can reach it,
-/// and says nothing a local operator or a scraper on the same host cannot be trusted with;
-/// expose it further (a private address, behind a firewall) on purpose.
+/// Off by default: a port nobody asked for is one more thing to firewall, and two authd on
+/// one host would fight over a fixed one. Turned on, it listens on loopback unless told
+/// otherwise: it shows the server's load and state (no account data) to whoever reaches
+/// it, so expose it further (a private address, behind a firewall) on purpose.
+/// docs/operations.md, "Management port".
 public struct ManagementConfiguration: Sendable {
     /// Off: no management port, and metrics are not recorded at all.
     public var enabled: Bool
+    /// Loopback by default.
     public var host: String
     /// 0 picks a free port; `ManagementServer.localPort()` tells which.
     public var port: Int
@@ -13,7 +16,7 @@ public struct ManagementConfiguration: Sendable {
     public var readinessTimeout: Duration
 
     public init(
-        enabled: Bool = true,
+        enabled: Bool = false,
         host: String = "127.0.0.1",
         port: Int = 9400,
         readinessTimeout: Duration = .seconds(2)

@@ -7,7 +7,10 @@ public struct CallContext: Sendable {
     /// Request metadata, keys lower case.
     public var metadata: [String: String]
     /// The caller's `x-request-id`, or one the server made up; echoed in the response.
-    public var requestID: String
+    public var requestID: String { requestIdentifier.description }
+    /// The same, unformatted: a made-up id is spelt out only when a line or the response
+    /// needs it.
+    public var requestIdentifier: RequestID
     /// When the caller stops waiting; nil when it waits forever.
     public var deadline: ContinuousClock.Instant?
     /// The TCP peer: the calling backend, not its end user (see `MetadataKey.clientAddress`).
@@ -35,9 +38,21 @@ public struct CallContext: Sendable {
         peerAddress: String? = nil,
         logger: Logger
     ) {
+        self.init(method: method, metadata: metadata, requestIdentifier: .given(requestID), deadline: deadline,
+                  peerAddress: peerAddress, logger: logger)
+    }
+
+    init(
+        method: String,
+        metadata: [String: String],
+        requestIdentifier: RequestID,
+        deadline: ContinuousClock.Instant?,
+        peerAddress: String?,
+        logger: Logger
+    ) {
         self.method = method
         self.metadata = metadata
-        self.requestID = requestID
+        self.requestIdentifier = requestIdentifier
         self.deadline = deadline
         self.peerAddress = peerAddress
         self.baseLogger = logger
@@ -49,12 +64,12 @@ public struct CallContext: Sendable {
 /// adds it to each line. So the domain's lines (`login ok`, `user blocked`) name the call's
 /// request id and the key that authorised it without each flow being handed the call.
 public struct CallLogMetadata: Sendable {
-    public var requestID: String
+    public var requestID: RequestID
     public var method: String
     public var caller: String?
 
     init(_ context: CallContext) {
-        requestID = context.requestID
+        requestID = context.requestIdentifier
         method = context.method
         caller = context.caller
     }
@@ -77,6 +92,31 @@ public struct CallLogMetadata: Sendable {
         var logger = logger
         logger.handler.metadataProvider = .multiplex([logger.metadataProvider, provider].compactMap { $0 })
         return logger
+    }
+}
+
+/// A call's request id: the caller's `x-request-id`, or one made up from the connection's
+/// random base and the call's serial number. Made without a system call or an allocation;
+/// spelt out (16 hex digits) only when a log line or the response needs it.
+public struct RequestID: Sendable, CustomStringConvertible, Hashable {
+    enum Storage: Hashable {
+        case given(String)
+        case generated(UInt64)
+    }
+
+    let storage: Storage
+
+    public static func given(_ id: String) -> RequestID { RequestID(storage: .given(id)) }
+    public static func generated(_ value: UInt64) -> RequestID { RequestID(storage: .generated(value)) }
+
+    public var description: String {
+        switch storage {
+        case .given(let id):
+            return id
+        case .generated(let value):
+            let hex = String(value, radix: 16)
+            return hex.count == 16 ? hex : String(repeating: "0", count: 16 - hex.count) + hex
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 public import CoreMetrics
+import AuthWire
 import Synchronization
 
 /// The RPC layer's metrics: calls by method and status code, their latency by method,
@@ -12,7 +13,7 @@ public final class RPCMetrics: Sendable {
     let callsInFlight: Meter
     let connectionsOpen: Meter
     private let methods: [String: MethodMetrics]
-    private let unknownMethod: MethodMetrics
+    let unknownMethod: MethodMetrics
 
     public init(factory: any MetricsFactory, methods: [String]) {
         callsInFlight = Meter(label: "authd_rpc_calls_in_flight", factory: factory)

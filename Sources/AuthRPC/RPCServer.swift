@@ -9,6 +9,7 @@ public import Logging
 public import NIOCore
 public import NIOPosix
 import Synchronization
+import CoreMetrics
 
 /// Serves a `Router` over TCP: framed, multiplexed, bounded.
 ///
@@ -49,7 +50,7 @@ public final class RPCServer: Sendable {
         metrics: RPCMetrics? = nil
     ) {
         precondition(configuration.problem == nil, configuration.problem ?? "")
-        self.router = router
+        self.router = metrics.map { router.instrumented(with: $0) } ?? router
         self.configuration = configuration
         self.group = group
         self.logger = logger

@@ -79,6 +79,15 @@ public struct Router: Sendable {
         Set(routes.values.map(\.service))
     }
 
+    /// The same routes, each carrying its metrics from `metrics` (made once, per method).
+    func instrumented(with metrics: RPCMetrics) -> Router {
+        var router = self
+        for name in router.dispatch.keys {
+            router.dispatch[name]?.metrics = metrics.method(name)
+        }
+        return router
+    }
+
     /// The method ready to run: its service's access rule first, then decoding and the
     /// handler. Nil when no method has this name.
     func method(named name: String) -> RegisteredMethod? {
@@ -96,14 +105,17 @@ public struct Router: Sendable {
             }
         case .guarded(let check):
             return RegisteredMethod { payload, context in
-                var context = context
-                do throws(RPCError) {
-                    context.caller = try await check(context)
-                } catch {
-                    return .failure(error)
-                }
-                return await CallLogMetadata.$current.withValue(CallLogMetadata(context)) { [context] in
-                    await route.handle(payload, context)
+                // The check's own lines carry the request id too; the handler's also the caller.
+                await CallLogMetadata.$current.withValue(CallLogMetadata(context)) {
+                    var context = context
+                    do throws(RPCError) {
+                        context.caller = try await check(context)
+                    } catch {
+                        return .failure(error)
+                    }
+                    return await CallLogMetadata.$current.withValue(CallLogMetadata(context)) { [context] in
+                        await route.handle(payload, context)
+                    }
                 }
             }
         case nil:
@@ -123,4 +135,6 @@ public struct Router: Sendable {
 /// A handler with its request and response types erased to bytes.
 struct RegisteredMethod: Sendable {
     let handle: @Sendable ([UInt8], CallContext) async -> Result<[UInt8], RPCError>
+    /// Where its calls are counted; found with the method, so a call looks up nothing else.
+    var metrics: MethodMetrics? = nil
 }

@@ -1,4 +1,5 @@
 import AuthWire
+import CoreMetrics
 import Logging
 import NIOCore
 
@@ -19,7 +20,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         /// Tells this call from a later one that reuses its id after a CANCEL or deadline.
         let serial: UInt64
         let task: Task<Void, Never>
-        let requestID: String
+        let requestID: RequestID
         /// The request frame's bytes on the wire, held against the read budget until answered.
         let wireBytes: Int
         var deadlineTimer: Scheduled<Void>?
@@ -39,6 +40,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var inFlight: [UInt64: InFlightCall] = [:]
     private var nextSerial: UInt64 = 0
+    /// Made-up request ids are this plus the call's serial: random once per connection, so
+    /// that ids of different connections and processes do not repeat, and free per call.
+    private let requestIDBase: UInt64 = {
+        var generator = SystemRandomNumberGenerator()
+        return generator.next()
+    }()
     private var flushPending = false
     private var draining = false
     private var closing = false
@@ -136,14 +143,20 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             refuse(RPCError.invalidArgument("call id \(callID) is already in flight on this connection"))
             return false
         }
-        let requestID = frame.metadata[MetadataKey.requestID].flatMap(Self.acceptableRequestID) ?? Self.makeRequestID()
+        nextSerial &+= 1
+        let serial = nextSerial
+        let requestID = frame.metadata[MetadataKey.requestID].flatMap(Self.acceptableRequestID).map(RequestID.given)
+            ?? .generated(requestIDBase &+ serial)
+        // Found first, so that refusals below are counted against the method too.
+        let registered = router.method(named: frame.method)
+        let methodMetrics = registered == nil ? metrics?.unknownMethod : registered?.metrics
         guard !draining else {
-            refused(frame.method, .unavailable)
+            methodMetrics?.record(.unavailable, nanoseconds: nil)
             respond(callID: callID, requestID: requestID, outcome: .failure(.unavailable("server is shutting down")))
             return false
         }
         guard inFlight.count < configuration.maximumCallsInFlight else {
-            refused(frame.method, .resourceExhausted)
+            methodMetrics?.record(.resourceExhausted, nanoseconds: nil)
             respond(
                 callID: callID,
                 requestID: requestID,
@@ -155,11 +168,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             )
             return false
         }
-        guard let method = router.method(named: frame.method) else {
+        guard let method = registered else {
             let message = frame.method.isEmpty
                 ? "request frame has no method"
                 : "method \(frame.method) is not implemented by this server"
-            refused(frame.method, .unimplemented)
+            methodMetrics?.record(.unimplemented, nanoseconds: nil)
             respond(callID: callID, requestID: requestID, outcome: .failure(.unimplemented(message)))
             return false
         }
@@ -168,7 +181,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let callContext = CallContext(
             method: frame.method,
             metadata: frame.metadata,
-            requestID: requestID,
+            requestIdentifier: requestID,
             deadline: timeout.map { ContinuousClock.now + $0 },
             peerAddress: peerAddress,
             logger: self.logger
@@ -176,8 +189,6 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let payload = frame.payload
         let limits = configuration.requestLimits(for: frame.method)
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        nextSerial &+= 1
-        let serial = nextSerial
         // The request is decoded in the task, off the event loop, under the method's limits.
         let task = Task {
             let outcome = await DecodingLimits.$current.withValue(limits) {
@@ -187,7 +198,6 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 loopBound.value.complete(callID: callID, serial: serial, outcome: outcome)
             }
         }
-        let methodMetrics = metrics?.method(frame.method)
         if methodMetrics != nil { metrics?.callsInFlight.increment() }
         var call = InFlightCall(
             serial: serial, task: task, requestID: requestID, wireBytes: wireBytes,
@@ -235,14 +245,9 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         metrics?.callsInFlight.decrement()
     }
 
-    /// Counts a call answered at once, without running.
-    private func refused(_ method: String, _ code: RPCError.Code) {
-        metrics?.method(method).record(code, nanoseconds: nil)
-    }
-
-    private func respond(callID: UInt64, requestID: String, outcome: Result<[UInt8], RPCError>) {
+    private func respond(callID: UInt64, requestID: RequestID, outcome: Result<[UInt8], RPCError>) {
         guard let context, !closing else { return }
-        var frame = AuthV1.Frame(kind: .response, callID: callID, metadata: [MetadataKey.requestID: requestID])
+        var frame = AuthV1.Frame(kind: .response, callID: callID, metadata: [MetadataKey.requestID: requestID.description])
         switch outcome {
         case .success(let payload):
             frame.payload = payload
@@ -355,12 +360,6 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         return id
     }
 
-    private static func makeRequestID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let value = generator.next() as UInt64
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
-    }
 }
 
 /// Answers a connection over a limit with a GOAWAY as soon as it is active, then closes it.

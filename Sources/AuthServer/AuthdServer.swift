@@ -1,18 +1,23 @@
 import AuthAPI
 public import AuthCore
 public import AuthCrypto
+public import AuthManagement
 public import AuthRPC
 import AuthStore
+import CoreMetrics
 public import Logging
+import Prometheus
 public import ServiceLifecycle
 
 /// The authd server: the store, the domain over it, and the RPC server routing to it.
 ///
 /// The composition root: it builds each owner of state once (the directory snapshot, the
 /// login gate, the API keys) and hands them to the stateless flows and the handlers. A
-/// `Service` for swift-service-lifecycle: `run()` runs the RPC server and the pruner as one
-/// service group until graceful shutdown (SIGTERM), which lets calls in flight finish,
-/// says GOAWAY to every connection, stops the pruner, then the hasher.
+/// `Service` for swift-service-lifecycle: `run()` runs the management port, the pruner and
+/// the RPC server as one service group until graceful shutdown (SIGTERM), which stops them
+/// in reverse: `/readyz` turns 503 and the RPC server stops accepting, lets calls in flight
+/// finish (within `rpc.shutdownGracePeriod`) and says GOAWAY to every connection; then the
+/// pruner and the management port stop, the hasher's threads end and the database closes.
 public final class AuthdServer: Service {
     public struct Configuration: Sendable {
         public var rpc: ServerConfiguration
@@ -34,6 +39,9 @@ public final class AuthdServer: Service {
         public var mail: MailPolicy
         /// How long ended sessions, finished codes and idle throttles are kept.
         public var retention: RetentionPolicy
+        /// The management HTTP port (health, readiness, metrics); off by default, and
+        /// with it off no metric is recorded.
+        public var management: ManagementConfiguration
 
         public init(
             rpc: ServerConfiguration = .defaults,
@@ -46,7 +54,8 @@ public final class AuthdServer: Service {
             firstAdminKeyFile: String? = nil,
             requireServiceKey: Bool = false,
             mail: MailPolicy = .defaults,
-            retention: RetentionPolicy = .defaults
+            retention: RetentionPolicy = .defaults,
+            management: ManagementConfiguration = .defaults
         ) {
             self.rpc = rpc
             self.databasePath = databasePath
@@ -59,6 +68,7 @@ public final class AuthdServer: Service {
             self.requireServiceKey = requireServiceKey
             self.mail = mail
             self.retention = retention
+            self.management = management
         }
     }
 
@@ -67,6 +77,8 @@ public final class AuthdServer: Service {
     private let hasher: PasswordHasher
     private let keys: APIKeys
     private let pruner: Pruner
+    private let storage: SQLiteStorage
+    private let management: ManagementServer?
     private let configuration: Configuration
     private let logger: Logger
     private let group: ServiceGroup
@@ -82,9 +94,15 @@ public final class AuthdServer: Service {
         logger: Logger,
         registeringMore: (inout Router) -> Void
     ) throws {
-        let storage = try SQLiteStorage(path: configuration.databasePath)
+        // Metrics only with the management port that shows them: off, nothing is recorded.
+        let registry = configuration.management.enabled ? PrometheusCollectorRegistry() : nil
+        let factory = registry.map(Self.metricsFactory(registry:))
+        let domainMetrics = factory.map(DomainMetrics.init(factory:)) ?? .disabled
+        let storage = try SQLiteStorage(path: configuration.databasePath, metrics: factory)
         let clock = configuration.clock
-        let hasher = PasswordHasher(parameters: configuration.scrypt, threads: configuration.hashingThreads, queue: configuration.hashQueue)
+        let hasher = PasswordHasher(
+            parameters: configuration.scrypt, threads: configuration.hashingThreads, queue: configuration.hashQueue,
+            observer: factory == nil ? nil : domainMetrics)
         // The owners of state, one each.
         let directory = Directory(store: storage, defaults: configuration.identity.settingsDefaults)
         let loginGate = LoginGate(throttles: storage)
@@ -98,6 +116,7 @@ public final class AuthdServer: Service {
             loginGate: loginGate,
             clock: clock,
             configuration: configuration.identity,
+            metrics: domainMetrics,
             logger: logger
         )
         let administration = AdministrationService(
@@ -106,10 +125,12 @@ public final class AuthdServer: Service {
             hasher: hasher,
             clock: clock,
             configuration: configuration.identity,
+            metrics: domainMetrics,
             logger: logger
         )
-        let outbox = Outbox(storage: storage, clock: clock, policy: configuration.mail)
-        let sessions = SessionAuthenticator(sessions: storage, clock: clock, policy: configuration.identity.sessions)
+        let outbox = Outbox(storage: storage, clock: clock, policy: configuration.mail, metrics: domainMetrics)
+        let sessions = SessionAuthenticator(
+            sessions: storage, clock: clock, policy: configuration.identity.sessions, metrics: domainMetrics)
         let pageGate = PageGate(sessions: sessions, directory: directory)
 
         var router = Router()
@@ -125,31 +146,74 @@ public final class AuthdServer: Service {
         router.setAccess(Self.requireKey(.admin, keys), for: AdminService.name)
         router.setAccess(Self.requireKey(.mailer, keys), for: MailService.name)
 
-        let rpcServer = RPCServer(router: router, configuration: configuration.rpc, logger: logger)
+        let rpcServer = RPCServer(
+            router: router, configuration: configuration.rpc, logger: logger,
+            metrics: factory.map { RPCMetrics(factory: $0, methods: router.methodNames) })
         let pruner = Pruner(storage: storage, clock: clock, retention: configuration.retention, mail: configuration.mail)
+        let management = registry.map { registry in
+            let outboxGauges = OutboxGauges(factory: Self.metricsFactory(registry: registry))
+            return ManagementServer(
+                configuration: configuration.management,
+                registry: registry,
+                readiness: Self.readiness(storage: storage, state: servingState),
+                beforeScrape: { await outboxGauges.refresh(from: outbox, logger: logger) },
+                logger: logger
+            )
+        }
         self.rpcServer = rpcServer
         self.servingState = servingState
         self.hasher = hasher
         self.keys = keys
         self.pruner = pruner
+        self.storage = storage
+        self.management = management
         self.configuration = configuration
         self.logger = logger
-        // Shut down in reverse: the RPC server drains first, then the pruner stops.
-        self.group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: PruningService(pruner: pruner, interval: configuration.retention.interval, logger: logger)),
-                    .init(service: RPCService(server: rpcServer, state: servingState, logger: logger)),
-                ],
-                logger: logger
-            )
-        )
+        // Shut down in reverse: the RPC server drains first (readiness already 503), then
+        // the pruner stops, and the management port last, so that it answers during the drain.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let management { services.append(.init(service: management)) }
+        services.append(.init(service: PruningService(pruner: pruner, interval: configuration.retention.interval, logger: logger)))
+        services.append(.init(service: RPCService(server: rpcServer, state: servingState, logger: logger)))
+        self.group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
     }
 
+    /// Buckets from 50 µs (a token check) to 10 s (a drain), for every duration authd records.
+    static let durationBuckets: [Duration] = [
+        .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
+
+    private static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = durationBuckets
+        return factory
+    }
+
+    /// Ready: not draining, and the database answers a read and takes the write lock.
+    private static func readiness(storage: SQLiteStorage, state: ServingState) -> [ReadinessProbe] {
+        [
+            ReadinessProbe(name: "serving") { state.isDraining ? "draining: finishing calls in flight, taking no new ones" : nil },
+            ReadinessProbe(name: "database") {
+                // Draining decides already; no probe joins the writes queued for the drain.
+                guard !state.isDraining else { return "not checked while draining" }
+                do throws(AuthError) {
+                    try await storage.probe()
+                    return nil
+                } catch {
+                    return error.message
+                }
+            },
+        ]
+    }
+
+    /// The key's id names the caller in the call's log lines (`by-key`).
     private static func requireKey(_ scope: KeyScope, _ keys: APIKeys) -> ServiceAccess {
         .guarded { context throws(RPCError) in
             do throws(AuthError) {
-                _ = try await keys.authorize(context.metadata[MetadataKey.authorization], for: scope)
+                return "\(try await keys.authorize(context.metadata[MetadataKey.authorization], for: scope).id)"
             } catch {
                 throw error.rpcError
             }
@@ -203,14 +267,22 @@ public final class AuthdServer: Service {
         rpcServer.localPort
     }
 
+    /// The management port once it listens; nil when it is off (or failed to bind).
+    public func managementPort() async -> Int? {
+        await management?.localPort()
+    }
+
     public func run() async throws {
         do {
             try await group.run()
         } catch {
             await hasher.shutdown()
+            try? storage.close()
             throw error
         }
         await hasher.shutdown()
+        try storage.close()
+        logger.info("stopped: calls finished, database closed")
     }
 
     /// What SIGTERM does; for callers (tests) that run the server without a signal.
