@@ -257,7 +257,8 @@ let package = Package(
         .testTarget(
             name: "AuthServerTests",
             dependencies: [
-                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto", "AuthdTesting",
+                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto", "AuthdTesting", "AuthLogging", "AuthRPC",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

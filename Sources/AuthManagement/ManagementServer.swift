@@ -38,7 +38,9 @@ public struct ReadinessProbe: Sendable {
 /// refresh before a scrape (gauges read from the database). A `Service`: it serves until
 /// graceful shutdown; put it first in the service group, so that it is stopped last and
 /// `/readyz` answers 503 while the RPC server drains.
-public final class ManagementServer: Service, Sendable {
+public final class ManagementServer: Service, Sendable, CustomStringConvertible {
+    public var description: String { "management port" }
+
     private let configuration: ManagementConfiguration
     private let registry: PrometheusCollectorRegistry
     private let readiness: [ReadinessProbe]

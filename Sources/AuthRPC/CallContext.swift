@@ -68,7 +68,7 @@ public struct CallLogMetadata: Sendable {
     public var method: String
     public var caller: String?
 
-    init(_ context: CallContext) {
+    public init(_ context: CallContext) {
         requestID = context.requestIdentifier
         method = context.method
         caller = context.caller

@@ -20,7 +20,10 @@ public final class DomainMetrics: PasswordHashObserver {
     public static let disabled = DomainMetrics(factory: NOOPMetricsHandler.instance)
 
     private let logins: [LoginOutcome: Counter]
-    private let tokenChecks: [TokenCheckOutcome: Counter]
+    // The token check is the hot path: one stored counter an outcome, no lookup.
+    private let tokenOK: Counter
+    private let tokenInvalid: Counter
+    private let tokenError: Counter
     private let importRows: [UserImportRow.Outcome: Counter]
     private let mailLeased: Counter
     private let mailAcknowledged: Counter
@@ -34,9 +37,12 @@ public final class DomainMetrics: PasswordHashObserver {
         logins = Dictionary(uniqueKeysWithValues: LoginOutcome.allCases.map {
             ($0, Counter(label: "authd_logins_total", dimensions: [("outcome", $0.rawValue)], factory: factory))
         })
-        tokenChecks = Dictionary(uniqueKeysWithValues: TokenCheckOutcome.allCases.map {
-            ($0, Counter(label: "authd_token_checks_total", dimensions: [("outcome", $0.rawValue)], factory: factory))
-        })
+        func tokenCounter(_ outcome: TokenCheckOutcome) -> Counter {
+            Counter(label: "authd_token_checks_total", dimensions: [("outcome", outcome.rawValue)], factory: factory)
+        }
+        tokenOK = tokenCounter(.ok)
+        tokenInvalid = tokenCounter(.invalid)
+        tokenError = tokenCounter(.error)
         let rowOutcomes: [(UserImportRow.Outcome, String)] = [(.created, "created"), (.updated, "updated"), (.skipped, "skipped"), (.error, "error")]
         importRows = Dictionary(uniqueKeysWithValues: rowOutcomes.map { outcome, name in
             (outcome, Counter(label: "authd_import_rows_total", dimensions: [("outcome", name)], factory: factory))
@@ -55,7 +61,11 @@ public final class DomainMetrics: PasswordHashObserver {
     }
 
     func tokenCheck(_ outcome: TokenCheckOutcome) {
-        tokenChecks[outcome]?.increment()
+        switch outcome {
+        case .ok: tokenOK.increment()
+        case .invalid: tokenInvalid.increment()
+        case .error: tokenError.increment()
+        }
     }
 
     func imported(_ rows: [UserImportRow]) {
