@@ -30,6 +30,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // System libraries, installed by `make deps` (apt).
@@ -62,10 +65,11 @@ let package = Package(
         // Calendar dates from epoch milliseconds, shared by the CSV export (AuthCore) and
         // authctl's output, which does not depend on AuthCore.
         .target(name: "AuthTime", swiftSettings: swiftSettings),
-        // What logs may show (masked addresses), shared by the server and the mailer.
+        // What logs may show (masked addresses) and how lines are written (text or JSON),
+        // shared by the server and the mailer.
         .target(
             name: "AuthLogging",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["AuthTime", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // Framed RPC over TCP: codec, server, multiplexed client connection. Knows no service.
@@ -76,6 +80,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -102,6 +107,7 @@ let package = Package(
             dependencies: [
                 "AuthCrypto", "AuthLogging", "AuthTime",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "CSV", package: "CSV.swift"),
             ],
@@ -114,6 +120,7 @@ let package = Package(
                 "AuthCore", "AuthCrypto",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -131,12 +138,26 @@ let package = Package(
             plugins: ["AuthdVersionPlugin"]
         ),
         .plugin(name: "AuthdVersionPlugin", capability: .buildTool()),
+        // The management HTTP port (Hummingbird): /healthz, /readyz, Prometheus /metrics.
+        // Knows no service: it is given its checks and its metrics registry.
+        .target(
+            name: "AuthManagement",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The server: service implementations wired onto the RPC router.
         .target(
             name: "AuthServer",
             dependencies: [
-                "AuthAPI", "AuthRPC", "AuthWire", "AuthCore", "AuthStore", "AuthCrypto",
+                "AuthAPI", "AuthRPC", "AuthWire", "AuthCore", "AuthStore", "AuthCrypto", "AuthManagement",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -144,7 +165,7 @@ let package = Package(
         .executableTarget(
             name: "authd",
             dependencies: [
-                "AuthServer", "AuthdVersion",
+                "AuthServer", "AuthLogging", "AuthdVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -164,7 +185,7 @@ let package = Package(
         .executableTarget(
             name: "auth-mailer",
             dependencies: [
-                "AuthMailer", "AuthdVersion",
+                "AuthMailer", "AuthLogging", "AuthdVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -203,9 +224,11 @@ let package = Package(
         .target(
             name: "AuthdTesting",
             dependencies: [
-                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto",
+                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto", "AuthManagement",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -234,7 +257,8 @@ let package = Package(
         .testTarget(
             name: "AuthServerTests",
             dependencies: [
-                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto", "AuthdTesting",
+                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto", "AuthdTesting", "AuthLogging", "AuthRPC",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

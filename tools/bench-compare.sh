@@ -8,6 +8,7 @@
 # the server does not get. Not part of `make test`.
 #   tools/bench-compare.sh BIN_A BIN_B     e.g. /work/wt-old/.build/release .build/release
 #   ROUNDS=3 WORKLOADS="health getme" CONNECTIONS=4 CONCURRENCY=16 DURATION=10 tools/bench-compare.sh A B
+#   ARGS_B="--management-port 0" tools/bench-compare.sh .build/release .build/release   # one build, two flag sets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a=${1:?usage: tools/bench-compare.sh BIN_A BIN_B}
@@ -28,15 +29,16 @@ cpu_seconds() { awk -v t="$ticks" '{ sub(/.*\) /, ""); split($0, f, " "); printf
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# A = $a"
 echo "# B = $b"
+[ -n "${ARGS_A:-}${ARGS_B:-}" ] && echo "# authd flags: A ${ARGS_A:-(none)}; B ${ARGS_B:-(none)}"
 echo "# $rounds rounds, $connections x $concurrency in flight, $duration s after authbench's 2 s warm-up"
 printf '%-5s %-4s %-8s %10s %8s %8s %9s %9s  %s\n' round bin workload "calls/s" "p50 ms" "p99 ms" "authd s" "client s" "load"
 for round in $(seq "$rounds"); do
     for side in A B; do
-        bin=$a; [ "$side" = B ] && bin=$b
+        bin=$a; args=${ARGS_A:-}; [ "$side" = B ] && bin=$b && args=${ARGS_B:-}
         for workload in $workloads; do
             rm -f "$workdir"/bench.sqlite*
             "$bin/authd" --port "$port" --database "$workdir/bench.sqlite" --log-level warning \
-                --scrypt-log-n 10 --scrypt-r 8 --scrypt-p 1 > "$workdir/authd.out" &
+                --scrypt-log-n 10 --scrypt-r 8 --scrypt-p 1 $args > "$workdir/authd.out" &
             pid=$!
             for _ in $(seq 100); do grep -q "listening" "$workdir/authd.out" 2>/dev/null && break; sleep 0.1; done
             before=$(cpu_seconds "$pid")

@@ -19,6 +19,15 @@ public enum PasswordHashError: Error, Hashable, Sendable {
     case queueFull(retryAfter: Duration)
 }
 
+/// Told about each hash, for metrics: AuthCrypto records nothing itself, so that it needs
+/// no metrics library; the server passes an observer that does.
+public protocol PasswordHashObserver: Sendable {
+    /// A hash ran: it waited `waited` for a thread (its turn in the fair queue), then took `took`.
+    func hashed(waited: Duration, took: Duration)
+    /// A hash was refused at once: the queue, or its source's share, was full.
+    func refused()
+}
+
 /// Hashes and verifies passwords as PHC strings `$scrypt$ln=17,r=8,p=1$<salt b64>$<hash b64>`
 /// (standard base64 alphabet without padding, 16-byte salt, 32-byte hash; EVP_PBE_scrypt with a maxmem
 /// large enough for the parameters). Hashing runs on a dedicated NIOThreadPool with one thread per core
@@ -33,6 +42,7 @@ public final class PasswordHasher: Sendable {
     public let threads: Int
     private let pool: NIOThreadPool
     private let scheduler: HashScheduler
+    private let observer: (any PasswordHashObserver)?
     /// A well-formed hash of no password, so ``burnVerifyCost(_:)`` takes the very path of ``verify(_:against:)``.
     private let decoy: String
 
@@ -43,13 +53,15 @@ public final class PasswordHasher: Sendable {
     public init(
         parameters: ScryptParameters = .owasp,
         threads: Int = PasswordHasher.defaultThreadCount,
-        queue: HashQueueLimits = .defaults
+        queue: HashQueueLimits = .defaults,
+        observer: (any PasswordHashObserver)? = nil
     ) {
         precondition(threads >= 1, "PasswordHasher needs at least one thread, got \(threads)")
         self.parameters = parameters
         self.threads = threads
         self.pool = NIOThreadPool(numberOfThreads: threads)
         self.scheduler = HashScheduler(slots: threads, limits: queue)
+        self.observer = observer
         self.decoy = ScryptPHC(
             parameters: parameters,
             salt: SecureRandom.bytes(ScryptPHC.saltLength),
@@ -174,9 +186,19 @@ public final class PasswordHasher: Sendable {
         for source: HashSource,
         _ work: @escaping @Sendable () throws(PasswordHashError) -> T
     ) async throws(PasswordHashError) -> T {
-        try await scheduler.enter(source)
+        let entered = ContinuousClock.now
+        do {
+            try await scheduler.enter(source)
+        } catch {
+            if case .queueFull = error { observer?.refused() }
+            throw error
+        }
         let started = ContinuousClock.now
-        defer { scheduler.leave(source, took: ContinuousClock.now - started) }
+        defer {
+            let took = ContinuousClock.now - started
+            scheduler.leave(source, took: took)
+            observer?.hashed(waited: started - entered, took: took)
+        }
         do {
             return try await pool.runIfActive { try work() }
         } catch let error as PasswordHashError {

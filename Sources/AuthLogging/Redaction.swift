@@ -1,9 +1,9 @@
 public import Logging
 
 /// What may appear in logs of a service holding people's accounts: account ids yes;
-/// passwords, tokens, codes and key secrets never; email addresses only masked at info
-/// and above, so that an operator can tell accounts apart without the log becoming a
-/// list of customers.
+/// passwords, tokens, codes and key secrets never; email addresses only masked on lines at
+/// info and above (whatever the configured level), so that an operator can tell accounts
+/// apart without the log becoming a list of customers.
 public enum Redaction {
     /// "grace@example.com" → "g***@example.com"; something that is not an address → "***".
     public static func maskedEmail(_ address: String) -> String {
@@ -16,8 +16,9 @@ public enum Redaction {
         return "\(bare[bare.startIndex])***\(bare[at...])"
     }
 
-    /// The address as `logger` may show it: whole at debug and trace, masked otherwise.
-    public static func email(_ address: String, for logger: Logger) -> Logger.MetadataValue {
-        logger.logLevel <= .debug ? "\(address)" : "\(maskedEmail(address))"
+    /// The address as a line at `level` may show it: whole at debug and trace, masked at
+    /// info and above, also when the logger lets debug lines through.
+    public static func email(_ address: String, at level: Logger.Level) -> Logger.MetadataValue {
+        level <= .debug ? "\(address)" : "\(maskedEmail(address))"
     }
 }

@@ -184,9 +184,10 @@ public final class MailWorker: Sendable {
             do {
                 try await transport.send(message)
                 logger.info("sent", metadata: [
-                    "id": "\(message.id)", "message-id": "\(message.messageID)", "to": Redaction.email(message.to, for: logger),
+                    "id": "\(message.id)", "message-id": "\(message.messageID)", "to": Redaction.email(message.to, at: .info),
                     "attempt": "\(message.attempt)",
                 ])
+                logger.debug("sent to", metadata: ["id": "\(message.id)", "to": Redaction.email(message.to, at: .debug)])
                 count { $0.sent += 1 }
                 if unacknowledged.isEmpty { oldestUnacknowledged = ContinuousClock.now }
                 unacknowledged.append(message.leased)
@@ -207,7 +208,7 @@ public final class MailWorker: Sendable {
     private func report(_ message: AuthV1.OutboxMessage, _ failure: DeliveryFailure) async {
         let reason = String(failure.reason.prefix(1000))
         var metadata: Logger.Metadata = [
-            "id": "\(message.id)", "message-id": "\(message.messageID)", "to": Redaction.email(message.to, for: logger),
+            "id": "\(message.id)", "message-id": "\(message.messageID)", "to": Redaction.email(message.to, at: .info),
             "attempt": "\(message.attempt)", "reason": "\(reason)",
         ]
         do {

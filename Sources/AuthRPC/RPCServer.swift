@@ -9,6 +9,7 @@ public import Logging
 public import NIOCore
 public import NIOPosix
 import Synchronization
+import CoreMetrics
 
 /// Serves a `Router` over TCP: framed, multiplexed, bounded.
 ///
@@ -30,6 +31,7 @@ public final class RPCServer: Sendable {
     private let log: RateLimitedLog
     private let acceptLog: RateLimitedLog
     private let readBudget: ServerReadBudget
+    private let metrics: RPCMetrics?
     private let state = Mutex(State())
 
     private struct State {
@@ -44,16 +46,18 @@ public final class RPCServer: Sendable {
         router: Router,
         configuration: ServerConfiguration = .defaults,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger = Logger(label: "authd.rpc")
+        logger: Logger = Logger(label: "authd.rpc"),
+        metrics: RPCMetrics? = nil
     ) {
         precondition(configuration.problem == nil, configuration.problem ?? "")
-        self.router = router
+        self.router = metrics.map { router.instrumented(with: $0) } ?? router
         self.configuration = configuration
         self.group = group
         self.logger = logger
         self.log = RateLimitedLog(logger: logger, linesPerSecond: configuration.logLinesPerPeerPerSecond)
         self.acceptLog = RateLimitedLog(logger: logger, linesPerSecond: 1)
         self.readBudget = ServerReadBudget(limit: configuration.maximumBufferedBytes)
+        self.metrics = metrics
     }
 
     /// Binds the listening socket. Separate from `run()` so a caller can learn the port first.
@@ -65,6 +69,7 @@ public final class RPCServer: Sendable {
         let log = self.log
         let acceptLog = self.acceptLog
         let readBudget = self.readBudget
+        let metrics = self.metrics
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -108,7 +113,7 @@ public final class RPCServer: Sendable {
                     // One large answer must not leave its buffer behind for the life of the connection.
                     try handlers.addHandler(MessageToByteHandler(FrameEncoder(), desiredBufferCapacity: Self.maximumReadBytes))
                     try handlers.addHandler(
-                        ServerConnectionHandler(router: router, configuration: configuration, logger: logger, log: log)
+                        ServerConnectionHandler(router: router, configuration: configuration, logger: logger, log: log, metrics: metrics)
                     )
                 }
             }
@@ -204,7 +209,9 @@ public final class RPCServer: Sendable {
             return nil
         }
         if refusal == nil {
-            channel.closeFuture.whenComplete { _ in
+            metrics?.connectionsOpen.increment()
+            channel.closeFuture.whenComplete { [metrics] _ in
+                metrics?.connectionsOpen.decrement()
                 self.state.withLock { state in
                     state.connections[id] = nil
                     let left = state.connectionsPerPeer[peer, default: 1] - 1

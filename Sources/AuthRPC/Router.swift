@@ -5,8 +5,10 @@ import AuthWire
 public enum ServiceAccess: Sendable {
     /// Anyone: health checks, and the end-user flows whose own tokens authenticate them.
     case open
-    /// Only a call that `check` lets through (an API key of the right scope, say).
-    case guarded(@Sendable (CallContext) async throws(RPCError) -> Void)
+    /// Only a call that `check` lets through (an API key of the right scope, say). What
+    /// `check` returns names the caller (the key's id) in `CallContext.caller` and in the
+    /// call's log lines.
+    case guarded(@Sendable (CallContext) async throws(RPCError) -> String?)
 }
 
 /// Maps method names ("/auth.v1.Auth/Login") to handlers. Built once at start-up,
@@ -104,9 +106,23 @@ public struct Router: Sendable {
         }
     }
 
+    /// Every routed method ("/auth.v1.Auth/Login").
+    public var methodNames: [String] {
+        routes.keys.sorted()
+    }
+
     /// Services with at least one routed method ("auth.v1.Health").
     public var serviceNames: Set<String> {
         Set(routes.values.map(\.service))
+    }
+
+    /// The same routes, each carrying its metrics from `metrics` (made once, per method).
+    func instrumented(with metrics: RPCMetrics) -> Router {
+        var router = self
+        for name in router.dispatch.keys {
+            router.dispatch[name]?.metrics = metrics.method(name)
+        }
+        return router
     }
 
     /// The method ready to run: its service's access rule first, then decoding and the
@@ -119,15 +135,28 @@ public struct Router: Sendable {
         guard let route = routes[name] else { return nil }
         switch access[route.service] {
         case .open:
-            return RegisteredMethod(handle: route.handle, answerAtOnce: route.answerAtOnce)
+            return RegisteredMethod(
+                handle: { payload, limits, context in
+                    await CallLogMetadata.$current.withValue(CallLogMetadata(context)) {
+                        await route.handle(payload, limits, context)
+                    }
+                },
+                answerAtOnce: route.answerAtOnce
+            )
         case .guarded(let check):
             return RegisteredMethod { payload, limits, context in
-                do throws(RPCError) {
-                    try await check(context)
-                } catch {
-                    return .failure(error)
+                // The check's own lines carry the request id too; the handler's also the caller.
+                await CallLogMetadata.$current.withValue(CallLogMetadata(context)) {
+                    var context = context
+                    do throws(RPCError) {
+                        context.caller = try await check(context)
+                    } catch {
+                        return .failure(error)
+                    }
+                    return await CallLogMetadata.$current.withValue(CallLogMetadata(context)) { [context] in
+                        await route.handle(payload, limits, context)
+                    }
                 }
-                return await route.handle(payload, limits, context)
             }
         case nil:
             let service = route.service
@@ -149,6 +178,8 @@ public struct Router: Sendable {
 struct RegisteredMethod: Sendable {
     let handle: Handle
     var answerAtOnce: AnswerAtOnce? = nil
+    /// Where its calls are counted; found with the method, so a call looks up nothing else.
+    var metrics: MethodMetrics? = nil
 }
 
 /// A handler with its types erased: the payload, the method's decoding limits, the call.

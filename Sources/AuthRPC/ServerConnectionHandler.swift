@@ -1,4 +1,5 @@
 import AuthWire
+import CoreMetrics
 import Logging
 import NIOCore
 
@@ -20,10 +21,13 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         /// Tells this call from a later one that reuses its id after a CANCEL or deadline.
         let serial: UInt64
         let task: Task<Void, Never>
-        let requestID: String
+        let requestID: RequestID
         /// The request frame's bytes on the wire, held against the read budget until answered.
         let wireBytes: Int
         var deadlineTimer: Scheduled<Void>?
+        /// Where the call's outcome is counted, and since when; nil with metrics off.
+        let metrics: MethodMetrics?
+        let started: NIODeadline
     }
 
     /// A GOAWAY the peer does not read (its window full) must not keep the connection open.
@@ -33,9 +37,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private let configuration: ServerConfiguration
     private let logger: Logger
     private let log: RateLimitedLog
+    private let metrics: RPCMetrics?
     private var context: ChannelHandlerContext?
     private var inFlight: [UInt64: InFlightCall] = [:]
     private var nextSerial: UInt64 = 0
+    /// Made-up request ids are this plus the call's serial: random once per connection, so
+    /// that ids of different connections and processes do not repeat, and free per call.
+    private let requestIDBase: UInt64 = {
+        var generator = SystemRandomNumberGenerator()
+        return generator.next()
+    }()
     private var flushPending = false
     private var draining = false
     private var closing = false
@@ -44,14 +55,13 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     /// The last frame read, or the last call answered when that was later: idle time counts from here.
     private var lastActivity = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
-    private let requestIDBase = UInt64.random(in: .min ... .max)
-    private var requestIDCounter: UInt64 = 0
 
-    init(router: Router, configuration: ServerConfiguration, logger: Logger, log: RateLimitedLog) {
+    init(router: Router, configuration: ServerConfiguration, logger: Logger, log: RateLimitedLog, metrics: RPCMetrics? = nil) {
         self.router = router
         self.configuration = configuration
         self.logger = logger
         self.log = log
+        self.metrics = metrics
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -91,6 +101,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 call.deadlineTimer?.cancel()
                 call.task.cancel()
                 release(call.wireBytes)
+                ended(call, .cancelled)
                 finishDrainIfDone()
             }
         default:
@@ -133,12 +144,20 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             refuse(RPCError.invalidArgument("call id \(callID) is already in flight on this connection"))
             return false
         }
-        let requestID = frame.metadata[MetadataKey.requestID] ?? makeRequestID()
+        nextSerial &+= 1
+        let serial = nextSerial
+        let requestID = frame.metadata[MetadataKey.requestID].flatMap(Self.acceptableRequestID).map(RequestID.given)
+            ?? .generated(requestIDBase &+ serial)
+        // Found first, so that refusals below are counted against the method too.
+        let registered = router.method(named: frame.method)
+        let methodMetrics = registered == nil ? metrics?.unknownMethod : registered?.metrics
         guard !draining else {
+            methodMetrics?.record(.unavailable, nanoseconds: nil)
             respond(callID: callID, requestID: requestID, outcome: .failure(.unavailable("server is shutting down")))
             return false
         }
         guard inFlight.count < configuration.maximumCallsInFlight else {
+            methodMetrics?.record(.resourceExhausted, nanoseconds: nil)
             respond(
                 callID: callID,
                 requestID: requestID,
@@ -150,10 +169,11 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             )
             return false
         }
-        guard let method = router.method(named: frame.method) else {
+        guard let method = registered else {
             let message = frame.method.isEmpty
                 ? "request frame has no method"
                 : "method \(frame.method) is not implemented by this server"
+            methodMetrics?.record(.unimplemented, nanoseconds: nil)
             respond(callID: callID, requestID: requestID, outcome: .failure(.unimplemented(message)))
             return false
         }
@@ -162,7 +182,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let callContext = CallContext(
             method: frame.method,
             metadata: frame.metadata,
-            requestID: requestID,
+            requestIdentifier: requestID,
             deadline: timeout.map { ContinuousClock.now + $0 },
             peerAddress: peerAddress,
             logger: self.logger
@@ -171,14 +191,17 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         let limits = configuration.requestLimits(for: frame.method)
         // A small request of a method with an answer from memory is tried here, on the
         // event loop: a hit is answered without a task or a thread hop.
+        let answerStarted = methodMetrics == nil ? NIODeadline.uptimeNanoseconds(0) : .now()
         if let answerAtOnce = method.answerAtOnce, payload.count <= configuration.maximumInlineRequestBytes,
            let outcome = answerAtOnce(payload, limits, callContext) {
             respond(callID: callID, requestID: requestID, outcome: outcome)
+            if let methodMetrics {
+                let code: RPCError.Code = switch outcome { case .success: .ok; case .failure(let error): error.code }
+                methodMetrics.record(code, nanoseconds: (NIODeadline.now() - answerStarted).nanoseconds)
+            }
             return false
         }
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        nextSerial &+= 1
-        let serial = nextSerial
         // The request is decoded in the task, off the event loop, under the method's limits.
         let task = Task {
             let outcome = await method.handle(payload, limits, callContext)
@@ -186,7 +209,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
                 loopBound.value.complete(callID: callID, serial: serial, outcome: outcome)
             }
         }
-        var call = InFlightCall(serial: serial, task: task, requestID: requestID, wireBytes: wireBytes)
+        if methodMetrics != nil { metrics?.callsInFlight.increment() }
+        var call = InFlightCall(
+            serial: serial, task: task, requestID: requestID, wireBytes: wireBytes,
+            metrics: methodMetrics, started: methodMetrics == nil ? .uptimeNanoseconds(0) : .now())
         if let timeout {
             call.deadlineTimer = context.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 let handler = loopBound.value
@@ -214,12 +240,25 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
         respond(callID: callID, requestID: call.requestID, outcome: outcome)
         release(call.wireBytes)
+        switch outcome {
+        case .success: ended(call, .ok)
+        case .failure(let error): ended(call, error.code)
+        }
         finishDrainIfDone()
     }
 
-    private func respond(callID: UInt64, requestID: String, outcome: Result<[UInt8], RPCError>) {
+    // MARK: Metrics
+
+    /// Counts a call that left `inFlight` with `code` (CANCELLED when nobody got an answer).
+    private func ended(_ call: InFlightCall, _ code: RPCError.Code) {
+        guard let methodMetrics = call.metrics else { return }
+        methodMetrics.record(code, nanoseconds: (NIODeadline.now() - call.started).nanoseconds)
+        metrics?.callsInFlight.decrement()
+    }
+
+    private func respond(callID: UInt64, requestID: RequestID, outcome: Result<[UInt8], RPCError>) {
         guard let context, !closing else { return }
-        var frame = AuthV1.Frame(kind: .response, callID: callID, metadata: [MetadataKey.requestID: requestID])
+        var frame = AuthV1.Frame(kind: .response, callID: callID, metadata: [MetadataKey.requestID: requestID.description])
         switch outcome {
         case .success(let payload):
             frame.payload = payload
@@ -320,23 +359,18 @@ final class ServerConnectionHandler: ChannelInboundHandler {
             call.deadlineTimer?.cancel()
             call.task.cancel()
             release(call.wireBytes)
+            ended(call, .cancelled)
         }
         inFlight.removeAll()
     }
 
-    /// An opaque 16-hex-digit id for a call that brought none: this connection's random base
-    /// plus a counter, spread by an odd multiplier, so that no call pays for randomness.
-    private func makeRequestID() -> String {
-        requestIDCounter &+= 1
-        let value = requestIDBase &+ requestIDCounter &* 0x9E37_79B9_7F4A_7C15
-        return String(unsafeUninitializedCapacity: 16) { buffer in
-            for index in 0..<16 {
-                let digit = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * index)) & 0xF
-                buffer[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
-            }
-            return 16
-        }
+    /// A caller's request id goes into every log line of its call: printable ASCII of a
+    /// sane length only; anything else is replaced by one made here.
+    private static func acceptableRequestID(_ id: String) -> String? {
+        guard !id.isEmpty, id.utf8.count <= 128, id.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else { return nil }
+        return id
     }
+
 }
 
 /// Answers a connection over a limit with a GOAWAY as soon as it is active, then closes it.

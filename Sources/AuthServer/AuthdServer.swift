@@ -1,18 +1,23 @@
 import AuthAPI
 public import AuthCore
 public import AuthCrypto
+public import AuthManagement
 public import AuthRPC
 import AuthStore
+import CoreMetrics
 public import Logging
+import Prometheus
 public import ServiceLifecycle
 
 /// The authd server: the store, the domain over it, and the RPC server routing to it.
 ///
 /// The composition root: it builds each owner of state once (the directory snapshot, the
 /// login gate, the API keys) and hands them to the stateless flows and the handlers. A
-/// `Service` for swift-service-lifecycle: `run()` runs the RPC server and the pruner as one
-/// service group until graceful shutdown (SIGTERM), which lets calls in flight finish,
-/// says GOAWAY to every connection, stops the pruner, then the hasher.
+/// `Service` for swift-service-lifecycle: `run()` runs the management port, the pruner and
+/// the RPC server as one service group until graceful shutdown (SIGTERM), which stops them
+/// in reverse: `/readyz` turns 503 and the RPC server stops accepting, lets calls in flight
+/// finish (within `rpc.shutdownGracePeriod`) and says GOAWAY to every connection; then the
+/// pruner and the management port stop, the hasher's threads end and the database closes.
 public final class AuthdServer: Service {
     public struct Configuration: Sendable {
         public var rpc: ServerConfiguration
@@ -36,6 +41,9 @@ public final class AuthdServer: Service {
         public var retention: RetentionPolicy
         /// How many sessions the token check keeps in memory, and for how long at most.
         public var sessionCache: SessionCache.Limits
+        /// The management HTTP port (health, readiness, metrics); off by default, and
+        /// with it off no metric is recorded.
+        public var management: ManagementConfiguration
 
         public init(
             rpc: ServerConfiguration = .defaults,
@@ -49,7 +57,8 @@ public final class AuthdServer: Service {
             requireServiceKey: Bool = false,
             mail: MailPolicy = .defaults,
             retention: RetentionPolicy = .defaults,
-            sessionCache: SessionCache.Limits = .defaults
+            sessionCache: SessionCache.Limits = .defaults,
+            management: ManagementConfiguration = .defaults
         ) {
             self.rpc = rpc
             self.databasePath = databasePath
@@ -63,6 +72,7 @@ public final class AuthdServer: Service {
             self.mail = mail
             self.retention = retention
             self.sessionCache = sessionCache
+            self.management = management
         }
     }
 
@@ -71,6 +81,8 @@ public final class AuthdServer: Service {
     private let hasher: PasswordHasher
     private let keys: APIKeys
     private let pruner: Pruner
+    private let storage: SQLiteStorage
+    private let management: ManagementServer?
     private let configuration: Configuration
     private let logger: Logger
     private let group: ServiceGroup
@@ -86,12 +98,19 @@ public final class AuthdServer: Service {
         logger: Logger,
         registeringMore: (inout Router) -> Void
     ) throws {
+        // Metrics only with the management port that shows them: off, nothing is recorded.
+        let registry = configuration.management.enabled ? PrometheusCollectorRegistry() : nil
+        let factory = registry.map(Self.metricsFactory(registry:))
+        let domainMetrics = factory.map(DomainMetrics.init(factory:)) ?? .disabled
+        let database = try SQLiteStorage(path: configuration.databasePath, metrics: factory)
         // Every service writes through CachingStorage, which keeps the session cache true.
         let sessionCache = SessionCache(limits: configuration.sessionCache)
-        let storage = CachingStorage(try SQLiteStorage(path: configuration.databasePath), cache: sessionCache)
+        let storage = CachingStorage(database, cache: sessionCache)
         let toucher = SessionToucher(store: storage)
         let clock = configuration.clock
-        let hasher = PasswordHasher(parameters: configuration.scrypt, threads: configuration.hashingThreads, queue: configuration.hashQueue)
+        let hasher = PasswordHasher(
+            parameters: configuration.scrypt, threads: configuration.hashingThreads, queue: configuration.hashQueue,
+            observer: factory == nil ? nil : domainMetrics)
         // The owners of state, one each.
         let directory = Directory(store: storage, defaults: configuration.identity.settingsDefaults)
         let loginGate = LoginGate(throttles: storage)
@@ -99,7 +118,8 @@ public final class AuthdServer: Service {
         let servingState = ServingState()
         // The stateless flows over them.
         let sessions = SessionAuthenticator(
-            sessions: storage, cache: sessionCache, toucher: toucher, clock: clock, policy: configuration.identity.sessions)
+            sessions: storage, cache: sessionCache, toucher: toucher, clock: clock, policy: configuration.identity.sessions,
+            metrics: domainMetrics)
         let identity = IdentityService(
             storage: storage,
             hasher: hasher,
@@ -108,6 +128,7 @@ public final class AuthdServer: Service {
             sessions: sessions,
             clock: clock,
             configuration: configuration.identity,
+            metrics: domainMetrics,
             logger: logger
         )
         let administration = AdministrationService(
@@ -116,9 +137,10 @@ public final class AuthdServer: Service {
             hasher: hasher,
             clock: clock,
             configuration: configuration.identity,
+            metrics: domainMetrics,
             logger: logger
         )
-        let outbox = Outbox(storage: storage, clock: clock, policy: configuration.mail)
+        let outbox = Outbox(storage: storage, clock: clock, policy: configuration.mail, metrics: domainMetrics)
         let pageGate = PageGate(sessions: sessions, directory: directory)
 
         var router = Router()
@@ -138,32 +160,76 @@ public final class AuthdServer: Service {
         router.setAccess(Self.requireKey(.admin, keys), for: AdminService.name)
         router.setAccess(Self.requireKey(.mailer, keys), for: MailService.name)
 
-        let rpcServer = RPCServer(router: router, configuration: configuration.rpc, logger: logger)
+        let rpcServer = RPCServer(
+            router: router, configuration: configuration.rpc, logger: logger,
+            metrics: factory.map { RPCMetrics(factory: $0, methods: router.methodNames) })
         let pruner = Pruner(storage: storage, clock: clock, retention: configuration.retention, mail: configuration.mail)
+        let management = registry.map { registry in
+            let outboxGauges = OutboxGauges(factory: Self.metricsFactory(registry: registry))
+            return ManagementServer(
+                configuration: configuration.management,
+                registry: registry,
+                readiness: Self.readiness(storage: database, state: servingState),
+                beforeScrape: { await outboxGauges.refresh(from: outbox, logger: logger) },
+                logger: logger
+            )
+        }
         self.rpcServer = rpcServer
         self.servingState = servingState
         self.hasher = hasher
         self.keys = keys
         self.pruner = pruner
+        self.storage = database
+        self.management = management
         self.configuration = configuration
         self.logger = logger
-        // Shut down in reverse: the RPC server drains first, then the pruner stops.
-        self.group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(service: PruningService(pruner: pruner, interval: configuration.retention.interval, logger: logger)),
-                    .init(service: SessionTouchService(toucher: toucher, logger: logger)),
-                    .init(service: RPCService(server: rpcServer, state: servingState, logger: logger)),
-                ],
-                logger: logger
-            )
-        )
+        // Shut down in reverse: the RPC server drains first (readiness already 503), then
+        // the session uses are written back, the pruner stops, and the management port last,
+        // so that it answers during the drain.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let management { services.append(.init(service: management)) }
+        services.append(.init(service: PruningService(pruner: pruner, interval: configuration.retention.interval, logger: logger)))
+        services.append(.init(service: SessionTouchService(toucher: toucher, logger: logger)))
+        services.append(.init(service: RPCService(server: rpcServer, state: servingState, logger: logger)))
+        self.group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
     }
 
+    /// Buckets from 10 µs (a token check from memory) to 10 s (a drain), for every duration authd records.
+    static let durationBuckets: [Duration] = [
+        .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500),
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
+
+    private static func metricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = durationBuckets
+        return factory
+    }
+
+    /// Ready: not draining, and the database answers a read and takes the write lock.
+    private static func readiness(storage: SQLiteStorage, state: ServingState) -> [ReadinessProbe] {
+        [
+            ReadinessProbe(name: "serving") { state.isDraining ? "draining: finishing calls in flight, taking no new ones" : nil },
+            ReadinessProbe(name: "database") {
+                // Draining decides already; no probe joins the writes queued for the drain.
+                guard !state.isDraining else { return "not checked while draining" }
+                do throws(AuthError) {
+                    try await storage.probe()
+                    return nil
+                } catch {
+                    return error.message
+                }
+            },
+        ]
+    }
+
+    /// The key's id names the caller in the call's log lines (`by-key`).
     private static func requireKey(_ scope: KeyScope, _ keys: APIKeys) -> ServiceAccess {
         .guarded { context throws(RPCError) in
             do throws(AuthError) {
-                _ = try await keys.authorize(context.metadata[MetadataKey.authorization], for: scope)
+                return "\(try await keys.authorize(context.metadata[MetadataKey.authorization], for: scope).id)"
             } catch {
                 throw error.rpcError
             }
@@ -217,14 +283,22 @@ public final class AuthdServer: Service {
         rpcServer.localPort
     }
 
+    /// The management port once it listens; nil when it is off (or failed to bind).
+    public func managementPort() async -> Int? {
+        await management?.localPort()
+    }
+
     public func run() async throws {
         do {
             try await group.run()
         } catch {
             await hasher.shutdown()
+            try? storage.close()
             throw error
         }
         await hasher.shutdown()
+        try storage.close()
+        logger.info("stopped: calls finished, database closed")
     }
 
     /// What SIGTERM does; for callers (tests) that run the server without a signal.

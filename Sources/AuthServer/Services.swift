@@ -5,7 +5,9 @@ import ServiceLifecycle
 
 /// The RPC server as a lifecycle service: serves until graceful shutdown, then marks the
 /// server draining, lets calls in flight finish and says GOAWAY to every connection.
-struct RPCService: Service {
+struct RPCService: Service, CustomStringConvertible {
+    var description: String { "RPC server" }
+
     let server: RPCServer
     let state: ServingState
     let logger: Logger
@@ -23,7 +25,9 @@ struct RPCService: Service {
 
 /// Prunes what nobody can use any more, at start and then every `interval`, until
 /// graceful shutdown.
-struct PruningService: Service {
+struct PruningService: Service, CustomStringConvertible {
+    var description: String { "pruner" }
+
     let pruner: Pruner
     let interval: Duration
     let logger: Logger

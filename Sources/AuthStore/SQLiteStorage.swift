@@ -2,6 +2,7 @@ public import AuthCore
 internal import Foundation
 internal import GRDB
 internal import NIOPosix
+public import CoreMetrics
 
 /// Every storage role over one SQLite file: a GRDB `DatabasePool` in WAL
 /// mode, so that token checks read concurrently while writes are serialised on one
@@ -15,6 +16,23 @@ public final class SQLiteStorage: Storage {
     /// hop there and back instead of the several of its async `read`, and never a blocked
     /// Swift concurrency thread.
     let hotReaders: NIOThreadPool
+    /// Transaction durations by kind; nil records nothing and reads no clock.
+    private let timers: TransactionTimers?
+
+    private struct TransactionTimers: Sendable {
+        let read: CoreMetrics.Timer
+        let hotRead: CoreMetrics.Timer
+        let write: CoreMetrics.Timer
+
+        init(factory: any MetricsFactory) {
+            func timer(_ kind: String) -> CoreMetrics.Timer {
+                CoreMetrics.Timer(label: "authd_db_transaction_duration_seconds", dimensions: [("kind", kind)], factory: factory)
+            }
+            read = timer("read")
+            hotRead = timer("token_read")
+            write = timer("write")
+        }
+    }
 
     /// How long a write waits for a lock held by another connection or process before
     /// failing with SQLITE_BUSY.
@@ -22,8 +40,10 @@ public final class SQLiteStorage: Storage {
 
     /// Opens the database at `path`, creating the file when missing, and brings its schema
     /// up to date.
-    public init(path: String) throws(AuthError) {
+    /// `metrics` times every transaction (`authd_db_transaction_duration_seconds`).
+    public init(path: String, metrics: (any MetricsFactory)? = nil) throws(AuthError) {
         self.path = path
+        timers = metrics.map(TransactionTimers.init(factory:))
         hotReaders = NIOThreadPool(numberOfThreads: 2)
         hotReaders.start()
         var configuration = Configuration()
@@ -65,6 +85,8 @@ public final class SQLiteStorage: Storage {
         _ operation: String,
         _ body: @Sendable (Database) throws -> T
     ) async throws(AuthError) -> T {
+        let started = timers == nil ? nil : ContinuousClock.now
+        defer { if let started { timers?.read.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds) } }
         do {
             return try await pool.read(body)
         } catch {
@@ -78,6 +100,8 @@ public final class SQLiteStorage: Storage {
         _ body: @escaping @Sendable (Database) throws -> T
     ) async throws(AuthError) -> T {
         let pool = self.pool
+        let started = timers == nil ? nil : ContinuousClock.now
+        defer { if let started { timers?.hotRead.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds) } }
         do {
             return try await hotReaders.runIfActive { try pool.read(body) }
         } catch {
@@ -92,10 +116,27 @@ public final class SQLiteStorage: Storage {
         email: String? = nil,
         _ body: @Sendable (Database) throws -> T
     ) async throws(AuthError) -> T {
+        let started = timers == nil ? nil : ContinuousClock.now
+        defer { if let started { timers?.write.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds) } }
         do {
             return try await pool.write(body)
         } catch {
             throw Self.mapped(error, operation: operation, email: email)
+        }
+    }
+
+    /// For readiness probes: a read transaction, then a write lock taken and given back
+    /// (BEGIN IMMEDIATE; ROLLBACK), so that a locked or read-only database is noticed
+    /// without writing anything.
+    public func probe() async throws(AuthError) {
+        _ = try await read("readiness read") { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_schema") }
+        do {
+            try await pool.writeWithoutTransaction { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                try db.execute(sql: "ROLLBACK")
+            }
+        } catch {
+            throw Self.mapped(error, operation: "readiness write")
         }
     }
 
@@ -120,5 +161,12 @@ public final class SQLiteStorage: Storage {
 
     static func notFound(_ userID: UserID) -> AuthError {
         AuthError(.notFound, "user \(userID) not found")
+    }
+}
+
+extension Duration {
+    /// For metrics timers, which take nanoseconds.
+    fileprivate var wholeNanoseconds: Int64 {
+        components.seconds &* 1_000_000_000 &+ components.attoseconds / 1_000_000_000
     }
 }

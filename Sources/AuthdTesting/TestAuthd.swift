@@ -5,6 +5,7 @@ public import AuthRPC
 public import AuthServer
 public import AuthStore
 public import Foundation
+import AuthManagement
 internal import Logging
 internal import Synchronization
 
@@ -20,6 +21,9 @@ public func withTestAuthd(
     // (its own tests set them).
     hashQueue: HashQueueLimits = HashQueueLimits(maximumWaiting: 4096, maximumPerSource: 4096),
     requireServiceKey: Bool = false,
+    // The management port (and with it metrics), on a free loopback port.
+    management: Bool = false,
+    shutdownGracePeriod: Duration = .seconds(10),
     registeringMore: @escaping @Sendable (inout Router) -> Void = { _ in },
     _ body: (TestAuthd) async throws -> Void
 ) async throws {
@@ -27,7 +31,8 @@ public func withTestAuthd(
     defer { try? FileManager.default.removeItem(at: directory) }
     let options = TestAuthd.Options(
         clock: clock, scrypt: scrypt, identity: identity, hashQueue: hashQueue,
-        requireServiceKey: requireServiceKey, registeringMore: registeringMore)
+        requireServiceKey: requireServiceKey, management: management, shutdownGracePeriod: shutdownGracePeriod,
+        registeringMore: registeringMore)
     let authd = try await TestAuthd(directory: directory, options: options)
     do {
         try await body(authd)
@@ -47,6 +52,8 @@ public final class TestAuthd: Sendable {
         var identity: IdentityConfiguration
         var hashQueue: HashQueueLimits
         var requireServiceKey: Bool
+        var management: Bool
+        var shutdownGracePeriod: Duration
         var registeringMore: @Sendable (inout Router) -> Void
     }
 
@@ -86,14 +93,15 @@ public final class TestAuthd: Sendable {
         logger.logLevel = .critical
         let server = try AuthdServer(
             configuration: .init(
-                rpc: .init(port: 0),
+                rpc: .init(port: 0, shutdownGracePeriod: options.shutdownGracePeriod),
                 databasePath: directory.appendingPathComponent("authd.sqlite").path,
                 scrypt: options.scrypt,
                 hashingThreads: 1,
                 hashQueue: options.hashQueue,
                 identity: options.identity,
                 clock: options.clock,
-                requireServiceKey: options.requireServiceKey
+                requireServiceKey: options.requireServiceKey,
+                management: ManagementConfiguration(enabled: options.management, host: "127.0.0.1", port: 0)
             ),
             logger: logger,
             registeringMore: options.registeringMore
@@ -144,6 +152,22 @@ public final class TestAuthd: Sendable {
         }
         let started = try await Self.start(directory: directory, options: options)
         running.withLock { $0 = started }
+    }
+
+    /// GET `path` on the management port: the status code and the body.
+    public func managementGet(_ path: String) async throws -> (status: Int, body: String) {
+        guard let port = await server.managementPort() else { throw TestHTTPError("the management port is off") }
+        return try await httpGet(host: "127.0.0.1", port: port, path: path)
+    }
+
+    /// The value of one series on `/metrics` (`name{labels}` exactly as written there), 0 when absent.
+    public func metric(_ series: String) async throws -> Double {
+        let (status, body) = try await managementGet("/metrics")
+        guard status == 200 else { throw TestHTTPError("/metrics answered \(status)") }
+        for line in body.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1)) ?? .nan
+        }
+        return 0
     }
 
     /// A client presenting `key`.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AuthLogging
 import AuthClient
 import AuthMailer
 import AuthdVersion
@@ -79,6 +80,9 @@ struct AuthMailerCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error, critical (AUTH_MAILER_LOG_LEVEL; default info).")
     var logLevel: String?
 
+    @Option(help: "text or json: one JSON object a line (AUTH_MAILER_LOG_FORMAT; default text).")
+    var logFormat: String?
+
     func run() async throws {
         let settings: Settings
         do {
@@ -87,11 +91,7 @@ struct AuthMailerCommand: AsyncParsableCommand {
             FileHandleStderr.print("auth-mailer: \(error.message)\n")
             throw ExitCode(64)
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = settings.logLevel
-            return handler
-        }
+        AuthLogHandler.bootstrap(format: settings.logFormat, level: settings.logLevel)
         let logger = Logger(label: "auth-mailer")
 
         let mailTransport: any MailTransport
@@ -152,6 +152,7 @@ struct AuthMailerCommand: AsyncParsableCommand {
         var worker: MailWorkerConfiguration
         var transport: Transport
         var logLevel: Logger.Level
+        var logFormat: LogFormat
     }
 
     /// Flags, then environment, then defaults; every problem is a ValidationError (exit 64).
@@ -260,7 +261,13 @@ struct AuthMailerCommand: AsyncParsableCommand {
         guard let level = Logger.Level(rawValue: levelText) else {
             throw ValidationError("--log-level '\(levelText)' is not a log level")
         }
-        return Settings(host: host, port: port, key: resolvedKey, worker: worker, transport: resolvedTransport, logLevel: level)
+        let formatText = logFormat ?? env("AUTH_MAILER_LOG_FORMAT") ?? LogFormat.text.rawValue
+        guard let format = LogFormat(rawValue: formatText) else {
+            throw ValidationError("--log-format '\(formatText)' is not text or json")
+        }
+        return Settings(
+            host: host, port: port, key: resolvedKey, worker: worker, transport: resolvedTransport, logLevel: level,
+            logFormat: format)
     }
 }
 

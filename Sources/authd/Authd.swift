@@ -2,6 +2,8 @@ import ArgumentParser
 import AuthCore
 import AuthCrypto
 import AuthRPC
+import AuthLogging
+import AuthManagement
 import AuthServer
 import AuthdVersion
 import Logging
@@ -122,6 +124,18 @@ struct Authd: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Log line format: text (for people) or json (one object a line: time, level, label, message, metadata).")
+    var logFormat: String = LogFormat.text.rawValue
+
+    @Option(help: "Serve /healthz, /readyz and /metrics over HTTP on this port (0 picks a free one); off when not given, and then no metric is recorded.")
+    var managementPort: Int?
+
+    @Option(help: "Address the management port listens on.")
+    var managementHost = ManagementConfiguration.defaults.host
+
+    @Option(help: "On SIGTERM, how long calls in flight may take to finish before their connections are closed, in milliseconds.")
+    var shutdownGraceMs = Int(ServerConfiguration.defaults.shutdownGracePeriod / .milliseconds(1))
+
     mutating func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
         guard maxFrameBytes >= 64 else { throw ValidationError("--max-frame-bytes must be at least 64") }
@@ -147,6 +161,13 @@ struct Authd: AsyncParsableCommand {
             throw ValidationError("--mail-max-attempts, --mail-retry-base-ms and --mail-sent-retention-hours must be at least 1")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level") }
+        guard LogFormat(rawValue: logFormat) != nil else {
+            throw ValidationError("--log-format '\(logFormat)' is not one of \(LogFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let managementPort, !(0...65535).contains(managementPort) {
+            throw ValidationError("--management-port must be 0...65535, got \(managementPort)")
+        }
+        guard shutdownGraceMs >= 0 else { throw ValidationError("--shutdown-grace-ms must be at least 0") }
     }
 
     var rpcConfiguration: ServerConfiguration {
@@ -163,17 +184,15 @@ struct Authd: AsyncParsableCommand {
         rpc.envelopeLimits.maximumElements = maxMetadataEntries
         rpc.requestLimits.maximumElements = maxRepeatedElements
         rpc.requestLimits.maximumFields = maxRequestFields
+        rpc.shutdownGracePeriod = .milliseconds(shutdownGraceMs)
         return rpc
     }
 
     func run() async throws {
         restrictFileModes()
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        AuthLogHandler.bootstrap(
+            format: LogFormat(rawValue: logFormat) ?? .text, level: level, metadataProvider: CallLogMetadata.provider)
         let logger = Logger(label: "authd")
 
         let rpc = rpcConfiguration
@@ -198,7 +217,9 @@ struct Authd: AsyncParsableCommand {
                     maximumAttempts: mailMaxAttempts,
                     baseRetryDelay: .milliseconds(mailRetryBaseMs),
                     sentRetention: .seconds(mailSentRetentionHours * 3600)
-                )
+                ),
+                management: ManagementConfiguration(
+                    enabled: managementPort != nil, host: managementHost, port: managementPort ?? 0)
             ),
             logger: logger
         )
@@ -210,6 +231,15 @@ struct Authd: AsyncParsableCommand {
         // Scripts and tests wait for this line to learn the port.
         print("authd listening on \(host):\(server.localPort ?? port)")
         fflush(nil)
+        if managementPort != nil {
+            // Known once the service group below has started it.
+            Task { [managementHost] in
+                if let bound = await server.managementPort() {
+                    print("authd management listening on \(managementHost):\(bound)")
+                    fflush(nil)
+                }
+            }
+        }
 
         let group = ServiceGroup(
             configuration: .init(

@@ -43,6 +43,7 @@ struct RouterTests {
                 guard context.metadata["authorization"] == "Bearer good" else {
                     throw RPCError(code: .unauthenticated, message: "no key")
                 }
+                return "good"
             },
             for: "test.v1.Guarded"
         )

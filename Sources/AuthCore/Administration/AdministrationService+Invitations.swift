@@ -60,6 +60,7 @@ extension AdministrationService {
             updatedAt: clock.now
         )
         try await directory.change { store throws(AuthError) in try await store.setEmailTemplate(stored) }
+        logger.info("email template set", metadata: ["template": "\(template.kind)"])
         var result = template
         result.isDefault = false
         return result
@@ -67,6 +68,7 @@ extension AdministrationService {
 
     public func resetTemplate(_ kind: TemplateKind) async throws(AuthError) -> EmailTemplate {
         _ = try await directory.change { store throws(AuthError) in try await store.deleteEmailTemplate(kind: kind) }
+        logger.info("email template reset to the built-in one", metadata: ["template": "\(kind)"])
         return EmailTemplates.builtIn(kind)
     }
 

@@ -16,6 +16,7 @@ public struct AdministrationService: Sendable {
     let hasher: PasswordHasher
     let clock: any WallClock
     let configuration: IdentityConfiguration
+    let metrics: DomainMetrics
     let logger: Logger
 
     public init(
@@ -24,6 +25,7 @@ public struct AdministrationService: Sendable {
         hasher: PasswordHasher,
         clock: any WallClock,
         configuration: IdentityConfiguration,
+        metrics: DomainMetrics = .disabled,
         logger: Logger
     ) {
         self.storage = storage
@@ -31,6 +33,7 @@ public struct AdministrationService: Sendable {
         self.hasher = hasher
         self.clock = clock
         self.configuration = configuration
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -200,16 +203,21 @@ public struct AdministrationService: Sendable {
     public func createRole(name: String) async throws(AuthError) -> RoleInfo {
         let name = try Self.checkName(name, of: "role", field: "name")
         let now = clock.now
-        return try await directory.change { store throws(AuthError) in try await store.createRole(name: name, at: now) }
+        let role = try await directory.change { store throws(AuthError) in try await store.createRole(name: name, at: now) }
+        logger.info("role created", metadata: ["role": "\(name)"])
+        return role
     }
 
     public func renameRole(name: String, to newName: String) async throws(AuthError) -> RoleInfo {
         let newName = try Self.checkName(newName, of: "role", field: "new_name")
-        return try await directory.change { store throws(AuthError) in try await store.renameRole(name: name, to: newName) }
+        let role = try await directory.change { store throws(AuthError) in try await store.renameRole(name: name, to: newName) }
+        logger.info("role renamed", metadata: ["role": "\(name)", "new-name": "\(newName)"])
+        return role
     }
 
     public func deleteRole(name: String) async throws(AuthError) {
         try await directory.change { store throws(AuthError) in try await store.deleteRole(name: name) }
+        logger.info("role deleted", metadata: ["role": "\(name)"])
     }
 
     public func roles() async throws(AuthError) -> [RoleInfo] {
@@ -220,16 +228,21 @@ public struct AdministrationService: Sendable {
         let name = try Self.checkName(name, of: "group", field: "name")
         let roles = try await existingRoles(roles, field: "roles")
         let now = clock.now
-        return try await directory.change { store throws(AuthError) in try await store.createGroup(name: name, roles: roles, at: now) }
+        let group = try await directory.change { store throws(AuthError) in try await store.createGroup(name: name, roles: roles, at: now) }
+        logger.info("group created", metadata: ["group": "\(name)", "roles": "\(roles.joined(separator: ","))"])
+        return group
     }
 
     public func renameGroup(name: String, to newName: String) async throws(AuthError) -> Group {
         let newName = try Self.checkName(newName, of: "group", field: "new_name")
-        return try await directory.change { store throws(AuthError) in try await store.renameGroup(name: name, to: newName) }
+        let group = try await directory.change { store throws(AuthError) in try await store.renameGroup(name: name, to: newName) }
+        logger.info("group renamed", metadata: ["group": "\(name)", "new-name": "\(newName)"])
+        return group
     }
 
     public func deleteGroup(name: String) async throws(AuthError) {
         try await directory.change { store throws(AuthError) in try await store.deleteGroup(name: name) }
+        logger.info("group deleted", metadata: ["group": "\(name)"])
     }
 
     public func groups() async throws(AuthError) -> [Group] {
@@ -238,7 +251,9 @@ public struct AdministrationService: Sendable {
 
     public func setGroupRoles(name: String, roles: [String]) async throws(AuthError) -> Group {
         let roles = try await existingRoles(roles, field: "roles")
-        return try await directory.change { store throws(AuthError) in try await store.setGroupRoles(name: name, roles: roles) }
+        let group = try await directory.change { store throws(AuthError) in try await store.setGroupRoles(name: name, roles: roles) }
+        logger.info("group roles set", metadata: ["group": "\(name)", "roles": "\(roles.joined(separator: ","))"])
+        return group
     }
 
     // MARK: Page rules and settings
@@ -259,7 +274,11 @@ public struct AdministrationService: Sendable {
         rule.groups = Array(Set(rule.groups)).sorted()
         let now = clock.now
         let checked = rule
-        return try await directory.change { store throws(AuthError) in try await store.upsertPageRule(checked, at: now) }
+        let stored = try await directory.change { store throws(AuthError) in try await store.upsertPageRule(checked, at: now) }
+        logger.info("page rule set", metadata: [
+            "pattern": "\(checked.pattern)", "access": "\(checked.access)", "groups": "\(checked.groups.joined(separator: ","))",
+        ])
+        return stored
     }
 
     public func deletePageRule(pattern: String) async throws(AuthError) {
@@ -267,6 +286,7 @@ public struct AdministrationService: Sendable {
         guard deleted else {
             throw AuthError(.notFound, "no page rule has pattern '\(pattern)'", field: "pattern")
         }
+        logger.info("page rule deleted", metadata: ["pattern": "\(pattern)"])
     }
 
     public func pageRules() async throws(AuthError) -> [PageRule] {
@@ -282,6 +302,8 @@ public struct AdministrationService: Sendable {
         let current = try await directory.snapshot().settings
         let checked = try SettingsRules.check(changes, current: current)
         let stored = try await directory.change { store throws(AuthError) in try await store.updateSettings(checked) }
+        // The keys, not the values: settings hold no secret today, but a log is no place to find out.
+        logger.info("settings changed", metadata: ["keys": "\(changes.keys.map(\.rawValue).sorted().joined(separator: ","))"])
         return Settings(stored: stored, defaults: configuration.settingsDefaults)
     }
 

@@ -131,6 +131,17 @@ extension AdministrationService {
         firstLine: Int,
         options: UserImportOptions
     ) async throws(AuthError) -> [UserImportRow] {
+        let report = try await importChunk(header: header, rows: rows, firstLine: firstLine, options: options)
+        if !options.dryRun { metrics.imported(report) }
+        return report
+    }
+
+    private func importChunk(
+        header: String,
+        rows: [UInt8],
+        firstLine: Int,
+        options: UserImportOptions
+    ) async throws(AuthError) -> [UserImportRow] {
         let columns = try ImportColumns(header: header, limits: configuration.attributes)
         if options.sendInvitations && !options.dryRun {
             try await requireInvitationLinks()

@@ -31,6 +31,7 @@ public struct IdentityService: Sendable {
     private let loginGate: LoginGate
     private let sessions: SessionAuthenticator
     private let outgoingMail: OutgoingMail
+    private let metrics: DomainMetrics
     private let logger: Logger
 
     public init(
@@ -41,6 +42,7 @@ public struct IdentityService: Sendable {
         sessions: SessionAuthenticator,
         clock: any WallClock = SystemWallClock(),
         configuration: IdentityConfiguration = .defaults,
+        metrics: DomainMetrics = .disabled,
         logger: Logger = Logger(label: "authd.identity")
     ) {
         self.storage = storage
@@ -52,6 +54,7 @@ public struct IdentityService: Sendable {
         self.sessions = sessions
         self.outgoingMail = OutgoingMail(
             directory: directory, throttles: storage, mailsPerMailboxPerHour: configuration.throttles.mailsPerMailboxPerHour)
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -105,16 +108,22 @@ public struct IdentityService: Sendable {
         }
         let address = try parseAddress(clientAddress)
         let now = clock.now
-        let account = Redaction.email(email, for: logger)
+        let account = Redaction.email(email, at: .info)
         let (credentials, needsRehash): (UserCredentials, Bool)
         do throws(AuthError) {
             (credentials, needsRehash) = try await checkLogin(email: email, password: password, address: address, at: now)
         } catch {
-            if error.code == .resourceExhausted {
+            switch error.code {
+            case .resourceExhausted:
                 logger.info("login throttled", metadata: ["account": account])
+                metrics.login(.throttled)
+            case .unauthenticated: metrics.login(.wrong)
+            case .permissionDenied: metrics.login(.blocked)
+            default: metrics.login(.error)
             }
             throw error
         }
+        metrics.login(.ok)
         let (token, newSession) = sessions.makeSession(for: credentials.user.id, at: now, clientAddress: address?.address)
         let session = try await storage.insertSession(newSession)
         logger.info("login ok", metadata: ["user": "\(credentials.user.id)"])
@@ -157,7 +166,7 @@ public struct IdentityService: Sendable {
                 if let credentials {
                     logger.info("login failed: wrong password", metadata: ["user": "\(credentials.user.id)"])
                 } else {
-                    logger.info("login failed: no such account or no password", metadata: ["account": Redaction.email(email, for: logger)])
+                    logger.info("login failed: no such account or no password", metadata: ["account": Redaction.email(email, at: .info)])
                 }
                 return .rejected(AuthError.invalidCredentials)
             }

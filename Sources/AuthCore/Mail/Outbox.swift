@@ -53,12 +53,14 @@ public struct MailPolicy: Hashable, Sendable {
 public struct Outbox: Sendable {
     private let storage: any OutboxStore
     private let clock: any WallClock
+    private let metrics: DomainMetrics
     public let policy: MailPolicy
 
-    public init(storage: any OutboxStore, clock: any WallClock, policy: MailPolicy = .defaults) {
+    public init(storage: any OutboxStore, clock: any WallClock, policy: MailPolicy = .defaults, metrics: DomainMetrics = .disabled) {
         self.storage = storage
         self.clock = clock
         self.policy = policy
+        self.metrics = metrics
     }
 
     public func lease(workerID: String, batchSize: Int, leaseSeconds: Int) async throws(AuthError) -> [OutboxLease] {
@@ -71,17 +73,21 @@ public struct Outbox: Sendable {
             throw .invalidArgument("batch_size is at most \(policy.maximumBatchSize)", field: "batch_size")
         }
         let now = clock.now
-        return try await storage.leaseMessages(
+        let leased = try await storage.leaseMessages(
             workerID: worker,
             limit: size,
             leaseUntil: now + (try leaseDuration(leaseSeconds)),
             maximumAttempts: policy.maximumAttempts,
             at: now
         )
+        metrics.mailLeased(leased.count)
+        return leased
     }
 
     public func acknowledge(_ leases: [LeaseReference]) async throws(AuthError) -> [Int64] {
-        try await storage.acknowledge(leases, at: clock.now)
+        let stale = try await storage.acknowledge(leases, at: clock.now)
+        metrics.mailAcknowledged(leases.count - stale.count)
+        return stale
     }
 
     public func reportFailure(_ lease: LeaseReference, permanent: Bool, reason: String) async throws(AuthError) -> FailureOutcome {
@@ -95,6 +101,7 @@ public struct Outbox: Sendable {
             retryAt: { attempts in now + policy.retryDelay(afterAttempts: attempts) },
             at: now
         )
+        metrics.mailFailed(outcome)
         if outcome == .stale {
             throw AuthError(.failedPrecondition, "message \(lease.id) is not leased with this token (the lease expired or was acknowledged)", field: "message")
         }

@@ -11,13 +11,18 @@ public struct SessionAuthenticator: Sendable {
     let toucher: SessionToucher
     let clock: any WallClock
     let policy: SessionPolicy
+    let metrics: DomainMetrics
 
-    public init(sessions: any SessionStore, cache: SessionCache, toucher: SessionToucher, clock: any WallClock, policy: SessionPolicy) {
+    public init(
+        sessions: any SessionStore, cache: SessionCache, toucher: SessionToucher, clock: any WallClock, policy: SessionPolicy,
+        metrics: DomainMetrics = .disabled
+    ) {
         self.sessions = sessions
         self.cache = cache
         self.toucher = toucher
         self.clock = clock
         self.policy = policy
+        self.metrics = metrics
     }
 
     /// What memory alone says about a token.
@@ -32,14 +37,19 @@ public struct SessionAuthenticator: Sendable {
     /// The token check without the store: for callers that can answer at once on a hit
     /// (the event loop's fast path) and take the slow path otherwise.
     public func authenticateFromMemory(token: String) -> MemoryAnswer {
-        guard looksLikeToken(token) else { return .invalid }
+        guard looksLikeToken(token) else {
+            metrics.tokenCheck(.invalid)
+            return .invalid
+        }
         let tokenHash = SecretToken.hash(token)
         guard let cached = cache.entry(for: tokenHash) else { return .unknown }
         let now = clock.now
         guard cached.session.idleExpiresAt > now, cached.session.absoluteExpiresAt > now else {
             cache.dropSession(tokenHash: tokenHash)
+            metrics.tokenCheck(.invalid)
             return .invalid
         }
+        metrics.tokenCheck(.ok)
         return .valid(noteUse(of: cached, at: now))
     }
 
@@ -54,9 +64,18 @@ public struct SessionAuthenticator: Sendable {
         }
         let now = clock.now
         let generation = cache.generation()
-        guard let found = try await sessions.authenticate(tokenHash: SecretToken.hash(token), at: now) else {
+        let found: AuthenticatedSession?
+        do throws(AuthError) {
+            found = try await sessions.authenticate(tokenHash: SecretToken.hash(token), at: now)
+        } catch {
+            metrics.tokenCheck(.error)
+            throw error
+        }
+        guard let found else {
+            metrics.tokenCheck(.invalid)
             throw AuthError.invalidSession
         }
+        metrics.tokenCheck(.ok)
         cache.store(found, startedAt: generation)
         return noteUse(of: found, at: now)
     }
