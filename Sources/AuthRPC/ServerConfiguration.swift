@@ -39,6 +39,9 @@ public struct ServerConfiguration: Sendable {
     public var logLinesPerPeerPerSecond: Int
     /// How long a graceful shutdown waits for calls in flight before closing anyway.
     public var shutdownGracePeriod: Duration
+    /// TLS on the port; nil serves plaintext (for loopback development: authd warns on any
+    /// other address).
+    public var tls: ServerTLSConfiguration?
 
     public init(
         host: String = "127.0.0.1",
@@ -54,7 +57,8 @@ public struct ServerConfiguration: Sendable {
         requestLimits: DecodingLimits = .defaults,
         methodRequestLimits: [String: DecodingLimits] = [:],
         logLinesPerPeerPerSecond: Int = 5,
-        shutdownGracePeriod: Duration = .seconds(10)
+        shutdownGracePeriod: Duration = .seconds(10),
+        tls: ServerTLSConfiguration? = nil
     ) {
         self.host = host
         self.port = port
@@ -70,6 +74,7 @@ public struct ServerConfiguration: Sendable {
         self.methodRequestLimits = methodRequestLimits
         self.logLinesPerPeerPerSecond = logLinesPerPeerPerSecond
         self.shutdownGracePeriod = shutdownGracePeriod
+        self.tls = tls
     }
 
     public static var defaults: Self { Self() }

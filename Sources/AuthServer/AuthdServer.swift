@@ -55,10 +55,18 @@ public final class AuthdServer: Service {
             self.hashQueue = hashQueue
             self.identity = identity
             self.clock = clock
-            self.firstAdminKeyFile = firstAdminKeyFile ?? databasePath + ".admin-key"
+            self.firstAdminKeyFile = firstAdminKeyFile ?? Self.firstAdminKeyFile(for: databasePath)
             self.requireServiceKey = requireServiceKey
             self.mail = mail
             self.retention = retention
+        }
+
+        /// Every default; the database is `authd.sqlite` in the working directory.
+        public static var defaults: Self { Self(databasePath: "authd.sqlite") }
+
+        /// Where the first admin key goes unless said otherwise: beside the database.
+        public static func firstAdminKeyFile(for databasePath: String) -> String {
+            databasePath + ".admin-key"
         }
     }
 
@@ -201,6 +209,12 @@ public final class AuthdServer: Service {
 
     public var localPort: Int? {
         rpcServer.localPort
+    }
+
+    /// What SIGHUP does: the RPC port's TLS files read again, for new connections.
+    @discardableResult
+    public func reloadTLS() throws(TLSFileError) -> String? {
+        try rpcServer.reloadTLS()
     }
 
     public func run() async throws {

@@ -20,6 +20,9 @@ public func withTestAuthd(
     // (its own tests set them).
     hashQueue: HashQueueLimits = HashQueueLimits(maximumWaiting: 4096, maximumPerSource: 4096),
     requireServiceKey: Bool = false,
+    // TLS on the RPC port, and what `client`, `adminClient` and `client(key:)` connect with.
+    tls: ServerTLSConfiguration? = nil,
+    clientTLS: ClientTLSConfiguration? = nil,
     registeringMore: @escaping @Sendable (inout Router) -> Void = { _ in },
     _ body: (TestAuthd) async throws -> Void
 ) async throws {
@@ -27,7 +30,7 @@ public func withTestAuthd(
     defer { try? FileManager.default.removeItem(at: directory) }
     let options = TestAuthd.Options(
         clock: clock, scrypt: scrypt, identity: identity, hashQueue: hashQueue,
-        requireServiceKey: requireServiceKey, registeringMore: registeringMore)
+        requireServiceKey: requireServiceKey, tls: tls, clientTLS: clientTLS, registeringMore: registeringMore)
     let authd = try await TestAuthd(directory: directory, options: options)
     do {
         try await body(authd)
@@ -47,6 +50,8 @@ public final class TestAuthd: Sendable {
         var identity: IdentityConfiguration
         var hashQueue: HashQueueLimits
         var requireServiceKey: Bool
+        var tls: ServerTLSConfiguration?
+        var clientTLS: ClientTLSConfiguration?
         var registeringMore: @Sendable (inout Router) -> Void
     }
 
@@ -86,7 +91,7 @@ public final class TestAuthd: Sendable {
         logger.logLevel = .critical
         let server = try AuthdServer(
             configuration: .init(
-                rpc: .init(port: 0),
+                rpc: .init(port: 0, tls: options.tls),
                 databasePath: directory.appendingPathComponent("authd.sqlite").path,
                 scrypt: options.scrypt,
                 hashingThreads: 1,
@@ -109,11 +114,11 @@ public final class TestAuthd: Sendable {
         return Running(
             server: server,
             task: task,
-            client: AuthdClient(host: "127.0.0.1", port: port),
+            client: AuthdClient(host: "127.0.0.1", port: port, configuration: .init(tls: options.clientTLS)),
             adminKey: adminKey,
             adminClient: AuthdClient(
                 host: "127.0.0.1", port: port,
-                configuration: .init(metadata: ["authorization": "Bearer \(adminKey)"]))
+                configuration: .init(metadata: ["authorization": "Bearer \(adminKey)"], tls: options.clientTLS))
         )
     }
 
@@ -148,7 +153,15 @@ public final class TestAuthd: Sendable {
 
     /// A client presenting `key`.
     public func client(key: String) -> AuthdClient {
-        AuthdClient(host: "127.0.0.1", port: server.localPort!, configuration: .init(metadata: ["authorization": "Bearer \(key)"]))
+        let tls = options.withLock { $0.clientTLS }
+        return AuthdClient(
+            host: "127.0.0.1", port: server.localPort!,
+            configuration: .init(metadata: ["authorization": "Bearer \(key)"], tls: tls))
+    }
+
+    /// A client of its own with `configuration` (another CA, a client certificate, none).
+    public func client(configuration: ClientConfiguration) -> AuthdClient {
+        AuthdClient(host: "127.0.0.1", port: server.localPort!, configuration: configuration)
     }
 
     /// A second look at the same database file, as another process would have.
