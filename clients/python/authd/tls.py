@@ -95,6 +95,14 @@ class TLSStream:
                     return b""
             self._receive_raw()
 
+    def recv_into(self, buffer, nbytes: int = 0) -> int:
+        """As socket.recv_into: plaintext into `buffer`, the count; 0 once the server closed."""
+        view = memoryview(buffer)
+        size = nbytes or len(view)
+        data = self.recv(size)
+        view[:len(data)] = data
+        return len(data)
+
     def sendall(self, data: bytes) -> None:
         # Sending under the lock keeps TLS records in the order OpenSSL made them. The
         # reader waits meanwhile, but reads the socket outside the lock, so the server's
