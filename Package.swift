@@ -33,6 +33,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        // JSON files (a default trait) and command-line flags; no YAML, so no Yams.
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "CommandLineArguments"]),
+        // FilePath, which FileProvider takes (swift-configuration depends on it already).
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
     ],
     targets: [
         // System libraries, installed by `make deps` (apt).
@@ -79,8 +84,19 @@ let package = Package(
                 "AuthWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Settings from flags, environment and a JSON file (swift-configuration), described
+        // once as a schema that also renders --help, --print-config and docs/configuration.md.
+        .target(
+            name: "AuthConfig",
+            dependencies: [
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -165,10 +181,11 @@ let package = Package(
         .executableTarget(
             name: "authd",
             dependencies: [
-                "AuthServer", "AuthLogging", "AuthdVersion",
+                "AuthServer", "AuthLogging", "AuthManagement", "AuthdVersion", "AuthConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -185,8 +202,7 @@ let package = Package(
         .executableTarget(
             name: "auth-mailer",
             dependencies: [
-                "AuthMailer", "AuthLogging", "AuthdVersion",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "AuthMailer", "AuthLogging", "AuthdVersion", "AuthConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -236,6 +252,7 @@ let package = Package(
         .testTarget(name: "AuthCryptoTests", dependencies: ["AuthCrypto", "AuthdTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore", "AuthTime", "AuthdTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthMailerTests", dependencies: ["AuthMailer"], swiftSettings: swiftSettings),
+        .testTarget(name: "AuthConfigTests", dependencies: ["AuthConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AuthStoreTests",
             dependencies: ["AuthStore", "AuthCore", "AuthdTesting", .product(name: "GRDB", package: "GRDB.swift")],

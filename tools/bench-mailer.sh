@@ -41,7 +41,7 @@ def run(transport_args, label, work):
         start = time.monotonic()
         procs = [subprocess.Popen(
             [os.environ["AUTH_MAILER_BIN"], "--address", f"{server.host}:{server.port}", "--key", secret,
-             "--batch-size", "500", "--poll-interval-ms", "20", "--log-level", "warning", "--worker-id", f"b{n}",
+             "--batch-size", "500", "--poll-interval", "20ms", "--log-level", "warning", "--worker-id", f"b{n}",
              *transport_args], stderr=open(work / f"mailer{n}.log", "wb")) for n in range(workers)]
         while True:
             with sqlite3.connect(str(server.database), timeout=30) as db:
@@ -61,7 +61,7 @@ with tempfile.TemporaryDirectory() as tmp:
     (tmp / "smtp").mkdir(); (tmp / "a").mkdir(); (tmp / "b").mkdir()
     smtp = SMTPServer(tmp / "smtp").start()
     try:
-        run(["--smtp-url", smtp.url, "--starttls", "off"], "smtp (aiosmtpd, plain)", tmp / "a")
+        run(["--smtp-url", smtp.url, "--smtp-starttls", "off"], "smtp (aiosmtpd, plain)", tmp / "a")
         assert len(smtp.mailbox.all()) >= count
     finally:
         smtp.stop()

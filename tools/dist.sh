@@ -54,7 +54,7 @@ package() {
             *) install -m 0644 "$file" "$root/etc/" ;;
         esac
     done
-    install -m 0644 docs/operations.md docs/authctl.md docs/mailer.md docs/protocol.md "$root/docs/"
+    install -m 0644 docs/operations.md docs/configuration.md docs/authctl.md docs/mailer.md docs/protocol.md "$root/docs/"
     install -m 0644 README.md VERSION "$root/"
     local versions
     versions=$(for product in "${products[@]}"; do "$root/bin/$product" --version; done | sort -u)

@@ -48,7 +48,7 @@ if [ -s "$data/authd.sqlite.admin-key" ] && settings=$("$bin/authctl" settings g
 fi
 if [ -s "$data/mailer.key" ]; then
     "$bin/auth-mailer" --address "$host:$port" --key-file "$data/mailer.key" \
-        --transport file --out-dir "$data/mail-out" --poll-interval-ms 500 &
+        --transport file --out-dir "$data/mail-out" --poll-interval 500ms &
     mailer=$!
     echo "auth-mailer writes emails to $data/mail-out/"
 else

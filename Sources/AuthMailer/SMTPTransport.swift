@@ -31,7 +31,7 @@ public struct SMTPConfiguration: Sendable {
     public var insecure: Bool
 
     public init(
-        url: String,
+        url: String = "smtp://127.0.0.1:25",
         startTLS: StartTLS = .required,
         username: String? = nil,
         password: String? = nil,

@@ -1,6 +1,7 @@
 public import AuthWire
 public import NIOCore
 public import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// Makes typed calls. The generated service clients (`AuthService.Client`, ...) call through it.
@@ -24,19 +25,23 @@ public struct ClientConfiguration: Sendable {
     /// Counts allowed when decoding responses. Unbounded by default: a client trusts the
     /// server it chose, and its frame limit bounds the work (a page of users holds many).
     public var decodingLimits: DecodingLimits
+    /// TLS to a server that serves it; nil speaks plaintext.
+    public var tls: ClientTLSConfiguration?
 
     public init(
         defaultTimeout: Duration? = nil,
         metadata: [String: String] = [:],
         connectTimeout: Duration = .seconds(5),
         maximumFrameBytes: Int = 4 * 1024 * 1024,
-        decodingLimits: DecodingLimits = .unbounded
+        decodingLimits: DecodingLimits = .unbounded,
+        tls: ClientTLSConfiguration? = nil
     ) {
         self.defaultTimeout = defaultTimeout
         self.metadata = metadata
         self.connectTimeout = connectTimeout
         self.maximumFrameBytes = maximumFrameBytes
         self.decodingLimits = decodingLimits
+        self.tls = tls
     }
 
     public static var defaults: Self { Self() }
@@ -52,6 +57,8 @@ public final class RPCClient: RPCCaller {
     public let port: Int
     private let configuration: ClientConfiguration
     private let group: any EventLoopGroup
+    /// Made once from `configuration.tls`: every reconnect handshakes with it.
+    private let tlsContext: Result<NIOSSLContext, TLSFileError>?
     private let nextCallID = Atomic<UInt64>(1)
     private let state = Mutex<ConnectionState>(.idle)
 
@@ -72,6 +79,7 @@ public final class RPCClient: RPCCaller {
         self.port = port
         self.configuration = configuration
         self.group = group
+        self.tlsContext = configuration.tls.map { tls in Result { () throws(TLSFileError) in try tls.makeContext() } }
     }
 
     public func call<Request, Response>(
@@ -148,6 +156,9 @@ public final class RPCClient: RPCCaller {
     }
 
     private func connectedChannel() async throws(RPCError) -> any Channel {
+        if case .failure(let error) = tlsContext {
+            throw RPCError(code: .invalidArgument, message: "TLS: \(error)")
+        }
         let future: EventLoopFuture<any Channel> = try state.withLock { state throws(RPCError) in
             switch state {
             case .connected(let channel) where channel.isActive:
@@ -172,12 +183,17 @@ public final class RPCClient: RPCCaller {
     private func connect() -> EventLoopFuture<any Channel> {
         let maximumFrameBytes = configuration.maximumFrameBytes
         let limits = configuration.decodingLimits
+        let tls = try? tlsContext?.get()
+        let serverName = configuration.tls?.expectedName(host: host)
         let future = ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handlers = channel.pipeline.syncOperations
+                    if let tls {
+                        try handlers.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
                     try handlers.addHandler(ByteToMessageHandler(FrameDecoder(maximumFrameBytes: maximumFrameBytes, limits: limits)))
                     try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
                     try handlers.addHandler(ClientConnectionHandler())
@@ -298,12 +314,21 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let frameError = error as? FrameError {
+        if case .tooLarge(let length, _)? = error as? FrameError, Self.isTLSRecordHeader(length) {
+            // A TLS server's alert to our plaintext frame: say what to do, not "bad frame".
+            failAll(RPCError.unavailable("the server speaks TLS: connect with TLS (ClientConfiguration.tls, authctl --tls-ca)"))
+        } else if let frameError = error as? FrameError {
             failAll(RPCError.internalError("bad frame from server: \(frameError.status.message)"))
         } else {
             failAll(RPCError.unavailable("connection failed: \(error)"))
         }
         context.close(promise: nil)
+    }
+
+    /// The first four bytes of a TLS record (content type 20–23, version 3.x), read as a
+    /// frame's length prefix: far above any frame limit, so never a real frame.
+    static func isTLSRecordHeader(_ length: Int) -> Bool {
+        (20...23).contains(length >> 24) && (length >> 16) & 0xFF == 3
     }
 
     private func failAll(_ reason: RPCError) {

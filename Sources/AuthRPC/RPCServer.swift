@@ -8,6 +8,7 @@ import Darwin
 public import Logging
 public import NIOCore
 public import NIOPosix
+import NIOSSL
 import Synchronization
 import CoreMetrics
 
@@ -40,6 +41,7 @@ public final class RPCServer: Sendable {
         var connectionsPerPeer: [String: Int] = [:]
         var shuttingDown = false
         var logFlush: RepeatedTask?
+        var tls: ServerTLSContext?
     }
 
     public init(
@@ -61,8 +63,10 @@ public final class RPCServer: Sendable {
     }
 
     /// Binds the listening socket. Separate from `run()` so a caller can learn the port first.
+    /// With TLS configured, its files are read first: a `TLSFileError` says which one is wrong.
     public func start() async throws {
         raiseFileDescriptorLimit()
+        let tls = try configuration.tls.map { configuration throws(TLSFileError) in try ServerTLSContext(configuration) }
         let configuration = self.configuration
         let router = self.router
         let logger = self.logger
@@ -94,9 +98,18 @@ public final class RPCServer: Sendable {
                         try channel.syncOptions?.setOption(.autoRead, value: false)
                         let peer = channel.remoteAddress?.ipAddress ?? "?"
                         log.log(.warning, key: peer, "refusing connection: \(refusal.message)", metadata: ["peer": "\(peer)"])
+                        if tls != nil {
+                            // A GOAWAY would need a handshake first: the work a refusal saves.
+                            try handlers.addHandler(CloseOnActiveHandler())
+                            return
+                        }
                         try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
                         try handlers.addHandler(RefuseConnectionHandler(reason: refusal))
                         return
+                    }
+                    if let tls {
+                        // The context of this moment: a reload later changes new connections only.
+                        try handlers.addHandler(NIOSSLServerHandler(context: tls.context))
                     }
                     try handlers.addHandler(
                         ReadBudgetHandler(
@@ -126,8 +139,33 @@ public final class RPCServer: Sendable {
         state.withLock {
             $0.serverChannel = channel
             $0.logFlush = flush
+            $0.tls = tls
         }
-        logger.info("listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+        let address = channel.localAddress
+        if let tls {
+            logger.info("listening with TLS", metadata: [
+                "address": "\(address?.description ?? "?")",
+                "certificate": "\(tls.servedCertificate)",
+                "client-certificates": "\(tls.configuration.clientAuthentication.rawValue)",
+            ])
+        } else {
+            logger.info("listening", metadata: ["address": "\(address?.description ?? "?")"])
+            if let address, !address.isLoopback {
+                logger.warning(
+                    "listening in plaintext on \(address), which is not a loopback address: tokens, passwords and API keys cross the network readable; set tls.certFile and tls.keyFile (docs/configuration.md)"
+                )
+            }
+        }
+    }
+
+    /// Reads the TLS files again: new connections get the new certificate, open ones keep
+    /// theirs. On failure the old certificate stays in use. Returns which certificate is now
+    /// served, or nil without TLS.
+    @discardableResult
+    public func reloadTLS() throws(TLSFileError) -> String? {
+        guard let tls = state.withLock({ $0.tls }) else { return nil }
+        try tls.reload()
+        return tls.servedCertificate
     }
 
     /// The bound port; nil before `start()`.
@@ -247,11 +285,35 @@ public final class RPCServer: Sendable {
     }
 }
 
+extension SocketAddress {
+    /// 127.0.0.0/8 or ::1 (an IPv4-mapped loopback too): reachable from this host only.
+    var isLoopback: Bool {
+        switch self {
+        case .v4:
+            return ipAddress?.hasPrefix("127.") ?? false
+        case .v6:
+            guard let ip = ipAddress else { return false }
+            return ip == "::1" || ip.hasPrefix("::ffff:127.")
+        case .unixDomainSocket:
+            return true
+        }
+    }
+}
+
 #if canImport(Glibc)
 private let resourceLimitOpenFiles = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 #elseif canImport(Musl) || canImport(Darwin)
 private let resourceLimitOpenFiles = RLIMIT_NOFILE
 #endif
+
+/// Closes a connection as soon as it is up: a refusal over TLS, which has no GOAWAY to say.
+final class CloseOnActiveHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.close(promise: nil)
+    }
+}
 
 /// Logs a failed accept (most often: out of file descriptors) at most once a second; NIO's
 /// `AcceptBackoffHandler` before it retries a second later. Without it, such failures are silent.

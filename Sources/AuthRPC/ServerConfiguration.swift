@@ -43,6 +43,9 @@ public struct ServerConfiguration: Sendable {
     /// decoded and answered on the event loop; larger ones go to a task like any call, so
     /// that decoding on the loop stays a bounded, tiny cost.
     public var maximumInlineRequestBytes = 1024
+    /// TLS on the port; nil serves plaintext (for loopback development: authd warns on any
+    /// other address).
+    public var tls: ServerTLSConfiguration?
 
     public init(
         host: String = "127.0.0.1",
@@ -58,7 +61,8 @@ public struct ServerConfiguration: Sendable {
         requestLimits: DecodingLimits = .defaults,
         methodRequestLimits: [String: DecodingLimits] = [:],
         logLinesPerPeerPerSecond: Int = 5,
-        shutdownGracePeriod: Duration = .seconds(10)
+        shutdownGracePeriod: Duration = .seconds(10),
+        tls: ServerTLSConfiguration? = nil
     ) {
         self.host = host
         self.port = port
@@ -74,6 +78,7 @@ public struct ServerConfiguration: Sendable {
         self.methodRequestLimits = methodRequestLimits
         self.logLinesPerPeerPerSecond = logLinesPerPeerPerSecond
         self.shutdownGracePeriod = shutdownGracePeriod
+        self.tls = tls
     }
 
     public static var defaults: Self { Self() }

@@ -2,6 +2,7 @@ import AuthWire
 import CoreMetrics
 import Logging
 import NIOCore
+import NIOSSL
 
 
 /// The server side of one connection: turns request frames into handler calls, many
@@ -114,6 +115,10 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         switch error {
         case let error as FrameError:
             refuse(error.status)
+        case is NIOSSLError, is BoringSSLError:
+            // A client without our CA, without a client certificate, or speaking TLS 1.1.
+            log.log(.info, key: peerKey, "TLS failed: \(error)", metadata: ["peer": "\(peerAddress ?? "?")"])
+            context.close(promise: nil)
         default:
             logger.debug("connection error: \(error)", metadata: ["peer": "\(peerAddress ?? "?")"])
             context.close(promise: nil)

@@ -67,12 +67,20 @@ public final class AuthdServer: Service {
             self.hashQueue = hashQueue
             self.identity = identity
             self.clock = clock
-            self.firstAdminKeyFile = firstAdminKeyFile ?? databasePath + ".admin-key"
+            self.firstAdminKeyFile = firstAdminKeyFile ?? Self.firstAdminKeyFile(for: databasePath)
             self.requireServiceKey = requireServiceKey
             self.mail = mail
             self.retention = retention
             self.sessionCache = sessionCache
             self.management = management
+        }
+
+        /// Every default; the database is `authd.sqlite` in the working directory.
+        public static var defaults: Self { Self(databasePath: "authd.sqlite") }
+
+        /// Where the first admin key goes unless said otherwise: beside the database.
+        public static func firstAdminKeyFile(for databasePath: String) -> String {
+            databasePath + ".admin-key"
         }
     }
 
@@ -286,6 +294,12 @@ public final class AuthdServer: Service {
     /// The management port once it listens; nil when it is off (or failed to bind).
     public func managementPort() async -> Int? {
         await management?.localPort()
+    }
+
+    /// What SIGHUP does: the RPC port's TLS files read again, for new connections.
+    @discardableResult
+    public func reloadTLS() throws(TLSFileError) -> String? {
+        try rpcServer.reloadTLS()
     }
 
     public func run() async throws {

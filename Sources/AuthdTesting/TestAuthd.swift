@@ -24,6 +24,9 @@ public func withTestAuthd(
     // The management port (and with it metrics), on a free loopback port.
     management: Bool = false,
     shutdownGracePeriod: Duration = .seconds(10),
+    // TLS on the RPC port, and what `client`, `adminClient` and `client(key:)` connect with.
+    tls: ServerTLSConfiguration? = nil,
+    clientTLS: ClientTLSConfiguration? = nil,
     registeringMore: @escaping @Sendable (inout Router) -> Void = { _ in },
     _ body: (TestAuthd) async throws -> Void
 ) async throws {
@@ -32,7 +35,7 @@ public func withTestAuthd(
     let options = TestAuthd.Options(
         clock: clock, scrypt: scrypt, identity: identity, hashQueue: hashQueue,
         requireServiceKey: requireServiceKey, management: management, shutdownGracePeriod: shutdownGracePeriod,
-        registeringMore: registeringMore)
+        tls: tls, clientTLS: clientTLS, registeringMore: registeringMore)
     let authd = try await TestAuthd(directory: directory, options: options)
     do {
         try await body(authd)
@@ -54,6 +57,8 @@ public final class TestAuthd: Sendable {
         var requireServiceKey: Bool
         var management: Bool
         var shutdownGracePeriod: Duration
+        var tls: ServerTLSConfiguration?
+        var clientTLS: ClientTLSConfiguration?
         var registeringMore: @Sendable (inout Router) -> Void
     }
 
@@ -93,7 +98,7 @@ public final class TestAuthd: Sendable {
         logger.logLevel = .critical
         let server = try AuthdServer(
             configuration: .init(
-                rpc: .init(port: 0, shutdownGracePeriod: options.shutdownGracePeriod),
+                rpc: .init(port: 0, shutdownGracePeriod: options.shutdownGracePeriod, tls: options.tls),
                 databasePath: directory.appendingPathComponent("authd.sqlite").path,
                 scrypt: options.scrypt,
                 hashingThreads: 1,
@@ -117,11 +122,11 @@ public final class TestAuthd: Sendable {
         return Running(
             server: server,
             task: task,
-            client: AuthdClient(host: "127.0.0.1", port: port),
+            client: AuthdClient(host: "127.0.0.1", port: port, configuration: .init(tls: options.clientTLS)),
             adminKey: adminKey,
             adminClient: AuthdClient(
                 host: "127.0.0.1", port: port,
-                configuration: .init(metadata: ["authorization": "Bearer \(adminKey)"]))
+                configuration: .init(metadata: ["authorization": "Bearer \(adminKey)"], tls: options.clientTLS))
         )
     }
 
@@ -172,7 +177,15 @@ public final class TestAuthd: Sendable {
 
     /// A client presenting `key`.
     public func client(key: String) -> AuthdClient {
-        AuthdClient(host: "127.0.0.1", port: server.localPort!, configuration: .init(metadata: ["authorization": "Bearer \(key)"]))
+        let tls = options.withLock { $0.clientTLS }
+        return AuthdClient(
+            host: "127.0.0.1", port: server.localPort!,
+            configuration: .init(metadata: ["authorization": "Bearer \(key)"], tls: tls))
+    }
+
+    /// A client of its own with `configuration` (another CA, a client certificate, none).
+    public func client(configuration: ClientConfiguration) -> AuthdClient {
+        AuthdClient(host: "127.0.0.1", port: server.localPort!, configuration: configuration)
     }
 
     /// A second look at the same database file, as another process would have.

@@ -57,6 +57,27 @@ struct AuthBench: AsyncParsableCommand {
     @Option(help: "scrypt N = 2^log-n for --workload scrypt (match the server's --scrypt-log-n).")
     var scryptLogN = ScryptParameters.owasp.logN
 
+    @Option(help: "PEM CAs that sign the server's certificate; any --tls-* option turns TLS on.")
+    var tlsCa: String?
+
+    @Option(help: "PEM client certificate, for a server that asks for one.")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of the client certificate.")
+    var tlsKey: String?
+
+    @Option(help: "The name the server's certificate must carry (default: --host).")
+    var tlsServerName: String?
+
+    @Flag(help: "A new connection for every call, closed after it: the cost of connecting (and of the TLS handshake).")
+    var freshConnections = false
+
+    var clientConfiguration: ClientConfiguration {
+        guard tlsCa != nil || tlsCert != nil || tlsKey != nil || tlsServerName != nil else { return .defaults }
+        return ClientConfiguration(tls: ClientTLSConfiguration(
+            trustRootsFile: tlsCa, certificateChainFile: tlsCert, privateKeyFile: tlsKey, serverName: tlsServerName))
+    }
+
     mutating func validate() throws {
         guard connections >= 1, concurrency >= 1, duration >= 1, warmup >= 0 else {
             throw ValidationError("--connections, --concurrency and --duration must be at least 1, --warmup at least 0")
@@ -68,7 +89,8 @@ struct AuthBench: AsyncParsableCommand {
             try measureScrypt()
             return
         }
-        let clients = (0..<connections).map { _ in AuthdClient(host: host, port: port) }
+        let (host, port, configuration, fresh) = (self.host, self.port, clientConfiguration, freshConnections)
+        let clients = (0..<connections).map { _ in AuthdClient(host: host, port: port, configuration: configuration) }
         let call = try await prepare(clients[0])
         // Connect every client before the clock starts.
         for client in clients { _ = try await client.health.check(AuthV1.HealthCheckRequest()) }
@@ -86,7 +108,18 @@ struct AuthBench: AsyncParsableCommand {
                             if started >= end { break }
                             let failed: Bool
                             do {
-                                try await call(client)
+                                if fresh {
+                                    let once = AuthdClient(host: host, port: port, configuration: configuration)
+                                    do {
+                                        try await call(once)
+                                    } catch {
+                                        await once.close()
+                                        throw error
+                                    }
+                                    await once.close()
+                                } else {
+                                    try await call(client)
+                                }
                                 failed = false
                             } catch {
                                 failed = true

@@ -91,6 +91,23 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds to wait for each call.", valueName: "seconds"))
     var timeout: Double = 10
 
+    @Option(help: ArgumentHelp(
+        "PEM CAs that sign authd's certificate; any --tls-* option turns TLS on (env AUTHD_TLS_CA).",
+        valueName: "path"))
+    var tlsCa: String?
+
+    @Option(help: ArgumentHelp(
+        "PEM client certificate, for an authd that asks for one (env AUTHD_TLS_CERT).", valueName: "path"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("PEM private key of the client certificate (env AUTHD_TLS_KEY).", valueName: "path"))
+    var tlsKey: String?
+
+    @Option(help: ArgumentHelp(
+        "The name authd's certificate must carry (env AUTHD_TLS_SERVER_NAME; default: the address's host).",
+        valueName: "name"))
+    var tlsServerName: String?
+
     func validate() throws {
         guard timeout.isFinite, timeout > 0 else {
             throw ValidationError("--timeout must be a positive number of seconds")
@@ -99,6 +116,21 @@ struct GlobalOptions: ParsableArguments {
             throw ValidationError("give --key or --key-file, not both")
         }
         _ = try endpoint()
+        let tls = tlsConfiguration
+        if (tls?.certificateChainFile == nil) != (tls?.privateKeyFile == nil) {
+            throw ValidationError("give --tls-cert and --tls-key together (or AUTHD_TLS_CERT and AUTHD_TLS_KEY)")
+        }
+    }
+
+    /// TLS from the --tls-* options, each falling back to its AUTHD_TLS_* variable; nil
+    /// (plaintext) when none is given.
+    var tlsConfiguration: ClientTLSConfiguration? {
+        let ca = tlsCa ?? environment("AUTHD_TLS_CA")
+        let cert = tlsCert ?? environment("AUTHD_TLS_CERT")
+        let key = tlsKey ?? environment("AUTHD_TLS_KEY")
+        let name = tlsServerName ?? environment("AUTHD_TLS_SERVER_NAME")
+        guard ca != nil || cert != nil || key != nil || name != nil else { return nil }
+        return ClientTLSConfiguration(trustRootsFile: ca, certificateChainFile: cert, privateKeyFile: key, serverName: name)
     }
 
     /// Host and port from --address, AUTHD_ADDRESS or the default. "[::1]:7400" for IPv6.
@@ -159,7 +191,8 @@ struct GlobalOptions: ParsableArguments {
                 configuration: ClientConfiguration(
                     defaultTimeout: wait,
                     metadata: ["authorization": "Bearer \(key)"],
-                    connectTimeout: wait))
+                    connectTimeout: wait,
+                    tls: tlsConfiguration))
         } catch let error as RPCError {
             throw fail(error)
         }

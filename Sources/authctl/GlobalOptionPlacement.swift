@@ -9,7 +9,9 @@ import ArgumentParser
 /// at every level) and arguments naming no command, which the parser then reports.
 enum GlobalOptionPlacement {
     /// `GlobalOptions`' options that take a value.
-    static let optionsWithValue: Set<String> = ["--address", "--key", "--key-file", "--timeout"]
+    static let optionsWithValue: Set<String> = [
+        "--address", "--key", "--key-file", "--timeout", "--tls-ca", "--tls-cert", "--tls-key", "--tls-server-name",
+    ]
     /// `GlobalOptions`' flags.
     static let flags: Set<String> = ["--json"]
 

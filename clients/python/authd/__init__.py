@@ -16,6 +16,7 @@ from .client import Client
 from .errors import RpcError, StatusCode, code_name
 from .framing import DEFAULT_MAX_FRAME_BYTES, FrameError, encode_frame, read_frame
 from .services import MethodInfo, all_services, snake_case
+from .tls import tls_context
 
 __all__ = [
     "Client",
@@ -29,4 +30,5 @@ __all__ = [
     "MethodInfo",
     "all_services",
     "snake_case",
+    "tls_context",
 ]

@@ -12,6 +12,7 @@ import heapq
 import itertools
 import math
 import socket
+import ssl
 import threading
 import time
 from concurrent.futures import Future, InvalidStateError
@@ -30,6 +31,7 @@ from .framing import (
     read_frame,
 )
 from .services import ServiceStub, all_services
+from .tls import TLSStream
 
 M = TypeVar("M", bound=Message)
 
@@ -87,6 +89,10 @@ class Client:
             the server's --max-frame-bytes.
         max_receive_frame_bytes: a larger response frame is treated as a broken
             connection.
+        tls: an ssl.SSLContext (authd.tls_context(ca_file, cert_file, key_file)
+            makes one) to speak TLS; None speaks plaintext.
+        server_hostname: the name the server's certificate must carry; `host`
+            by default (an IP address is checked against the certificate's).
 
     A failed connect raises RpcError UNAVAILABLE.
 
@@ -106,6 +112,8 @@ class Client:
         connect_timeout: Optional[float] = 10.0,
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
         max_receive_frame_bytes: int = DEFAULT_MAX_RECEIVE_FRAME_BYTES,
+        tls: Optional[ssl.SSLContext] = None,
+        server_hostname: Optional[str] = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -131,8 +139,16 @@ class Client:
         except OSError as exc:
             raise RpcError(StatusCode.UNAVAILABLE, f"cannot connect to {host}:{port}: {exc}",
                            connection_closed=True) from exc
-        self._sock.settimeout(None)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            # The handshake runs within the connect timeout.
+            try:
+                self._sock = TLSStream(self._sock, tls, server_hostname or host)
+            except (ssl.SSLError, OSError) as exc:
+                self._sock.close()
+                raise RpcError(StatusCode.UNAVAILABLE, f"TLS with {host}:{port} failed: {exc}",
+                               connection_closed=True) from exc
+        self._sock.settimeout(None)
 
         for name, (descriptor, methods) in all_services().items():
             if hasattr(type(self), name):
@@ -192,6 +208,11 @@ class Client:
         """True once the connection can carry no more calls."""
         with self._lock:
             return self._error is not None
+
+    def peer_certificate(self) -> Optional[dict]:
+        """The server's certificate (ssl's getpeercert() form: serialNumber, subject,
+        notAfter, ...) over TLS; None over plaintext."""
+        return self._sock.getpeercert() if isinstance(self._sock, TLSStream) else None
 
     @property
     def in_flight(self) -> int:

@@ -205,7 +205,7 @@ def test_connections_per_peer_address_are_capped_below_the_global_cap(start_auth
 
 
 def test_a_frame_trickled_byte_by_byte_does_not_keep_a_connection_alive(start_authd):
-    server = start_authd("--idle-timeout-ms", "500")
+    server = start_authd("--idle-timeout", "500ms")
     with RawConn(server.host, server.port, timeout=10) as conn:
         conn.send(struct.pack(">I", 1000))
         stop = threading.Event()
@@ -229,9 +229,9 @@ def test_a_frame_trickled_byte_by_byte_does_not_keep_a_connection_alive(start_au
 
 def test_idle_and_connection_defaults(authd_binary):
     help_text = subprocess.run([str(authd_binary), "--help"], capture_output=True, text=True, check=True).stdout
-    assert re.search(r"--idle-timeout-ms <idle-timeout-ms>[^(]*\(default: 60000\)", help_text, re.S), help_text
-    assert re.search(r"--max-connections-per-peer <[^>]+>[^(]*\(default: 64\)", help_text, re.S)
-    assert re.search(r"--max-frame-bytes <[^>]+>[^(]*\(default: 3145728\)", help_text, re.S)
+    assert "env AUTHD_IDLE_TIMEOUT · key idleTimeout · default 1m" in help_text, help_text
+    assert "env AUTHD_MAX_CONNECTIONS_PER_PEER · key maxConnectionsPerPeer · default 64" in help_text
+    assert "env AUTHD_MAX_FRAME_BYTES · key maxFrameBytes · default 3145728" in help_text
 
 
 def test_failed_accepts_for_lack_of_descriptors_are_logged_and_recover(authd_binary, tmp_path):

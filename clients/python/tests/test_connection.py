@@ -242,7 +242,7 @@ def test_calls_answered_before_a_violation_still_arrive(authd):
 # 7. Idle timeout
 
 def test_idle_connection_gets_goaway_unavailable(start_authd):
-    server = start_authd("--idle-timeout-ms", "300")
+    server = start_authd("--idle-timeout", "300ms")
     with RawConn(server.host, server.port) as conn:
         started = time.monotonic()
         conn.expect_goaway(F.UNAVAILABLE, timeout=3.0)
@@ -252,7 +252,7 @@ def test_idle_connection_gets_goaway_unavailable(start_authd):
 
 
 def test_idle_timeout_counts_from_the_last_frame(start_authd):
-    server = start_authd("--idle-timeout-ms", "300")
+    server = start_authd("--idle-timeout", "300ms")
     with RawConn(server.host, server.port) as conn:
         # Keep talking every 100 ms for well over the idle timeout.
         for i in range(12):
@@ -264,7 +264,7 @@ def test_idle_timeout_counts_from_the_last_frame(start_authd):
 
 
 def test_client_sees_idle_goaway(start_authd):
-    server = start_authd("--idle-timeout-ms", "300")
+    server = start_authd("--idle-timeout", "300ms")
     c = server.client()
     try:
         deadline = time.monotonic() + 3

@@ -2,15 +2,18 @@
 
 The unit's ExecStart= is expanded with its example EnvironmentFile= the way
 systemd does (systemd_units.py, itself tested against systemd's documented rules
-in test_systemd_units.py), and authd is started with exactly that command line.
-Only what must be local to the test is changed: the executable (the built one,
-not /usr/local/bin/authd), the database (AUTHD_DATABASE, a temporary file) and
-the port (AUTHD_PORT=0).
+in test_systemd_units.py), and authd is started with exactly that command line,
+which names the example configuration file and nothing else: authd reads the file
+and its environment itself. Only what must be local to the test is changed: the
+executable (the built one, not /usr/local/bin/authd), the installed files' paths
+(deploy/ here), the database (AUTHD_DATABASE, a temporary file) and the port
+(AUTHD_PORT=0), both through the environment, which wins over the file.
 """
 
 from __future__ import annotations
 
 import ctypes.util
+import json
 import os
 import pwd
 import re
@@ -29,10 +32,12 @@ from conftest import REPO_ROOT, AuthdServer
 from systemd_units import command_line, parse_exec, parse_unit, service_environment, unit_values
 
 DEPLOY = REPO_ROOT / "deploy"
-# Where each unit's comments say to install the example environment files.
+# Where each unit's comments say to install the example files.
 INSTALLED_FILES = {
     "/etc/authd/authd.env": DEPLOY / "authd.env",
+    "/etc/authd/authd.json": DEPLOY / "authd.json",
     "/etc/authd/auth-mailer.env": DEPLOY / "auth-mailer.env",
+    "/etc/authd/auth-mailer.json": DEPLOY / "auth-mailer.json",
 }
 
 
@@ -45,8 +50,6 @@ def systemd_command(unit_name: str, overrides: Dict[str, str], specifiers: Dict[
     """(executable, argv, environment) of the unit's one ExecStart= command."""
     unit = parse_unit((DEPLOY / unit_name).read_text())
     env = service_environment(unit, read_installed, specifiers)
-    for name in overrides:
-        assert name in env, f"{name} is not set by {unit_name}'s environment file"
     env.update(overrides)
     [exec_start] = unit_values(unit, "Service", "ExecStart")
     [command] = parse_exec(exec_start, specifiers)
@@ -54,29 +57,27 @@ def systemd_command(unit_name: str, overrides: Dict[str, str], specifiers: Dict[
     return path, argv, env
 
 
-def option_value(argv: List[str], option: str) -> str:
-    assert argv.count(option) == 1, (option, argv)
-    return argv[argv.index(option) + 1]
-
-
-def test_authd_unit_starts_authd_with_its_example_environment(authd_binary: Path, tmp_path: Path):
+def test_authd_unit_starts_authd_with_its_example_configuration(authd_binary: Path, tmp_path: Path):
     database = tmp_path / "authd.sqlite"
     path, argv, env = systemd_command("authd.service", {"AUTHD_DATABASE": str(database), "AUTHD_PORT": "0"})
     assert path == "/usr/local/bin/authd" and argv[0] == path
-
-    # Every value reached authd as one argument, spaces and all.
-    mail_from = env["AUTHD_MAIL_FROM"]
-    assert " " in mail_from, "the example sender has a display name: the case the unit must get right"
-    assert option_value(argv, "--mail-from") == mail_from
-    assert option_value(argv, "--database") == str(database)
-    assert option_value(argv, "--port") == "0"
-    assert option_value(argv, "--host") == env["AUTHD_HOST"]
-    assert all(word.startswith("--") for word in argv[1::2]), argv
+    # No value passes through the command line but the configuration file.
+    assert argv[1:] == ["--config", "/etc/authd/authd.json"], argv
+    example = json.loads((DEPLOY / "authd.json").read_text())
+    mail_from = example["mailFrom"]
+    assert " " in mail_from, "the example sender has a display name: the case the unit once got wrong"
 
     # systemd runs it with the unit's environment (and PATH and the like of its own).
     process_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
-    server = AuthdServer(authd_binary, tmp_path, database=database,
-                         command=[str(authd_binary), *argv[1:]], env=process_env).start()
+    command = [str(authd_binary), "--config", str(INSTALLED_FILES[argv[2]])]
+    printed = subprocess.run([*command, "--print-config"], env=process_env, capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    settings = json.loads(printed.stdout)["settings"]
+    assert settings["database"] == {"value": str(database), "source": "environment", "name": "AUTHD_DATABASE"}
+    assert settings["mailFrom"]["source"] == "file" and settings["scrypt.logN"]["value"] == 17
+    assert settings["logLevel"]["name"] == "AUTHD_LOG_LEVEL"
+
+    server = AuthdServer(authd_binary, tmp_path, database=database, command=command, env=process_env).start()
     try:
         assert server.port > 0
         key = (tmp_path / "authd.sqlite.admin-key").read_text().strip()
@@ -88,25 +89,39 @@ def test_authd_unit_starts_authd_with_its_example_environment(authd_binary: Path
     assert status == 0, server.output_tail()
 
 
-def test_the_old_unit_line_would_have_split_the_sender():
-    """What the unit said before issue 9, expanded the same way: three words where authd
-    takes one, so authd exited 64 and Restart=on-failure made it a crash loop."""
-    env = service_environment(parse_unit((DEPLOY / "authd.service").read_text()), read_installed)
-    [old] = parse_exec("/usr/local/bin/authd --mail-from $AUTHD_MAIL_FROM --log-level ${AUTHD_LOG_LEVEL}")
-    _, argv = command_line(old, env)
-    assert argv[1:4] == ["--mail-from", "Example", "<no-reply@example.com>"]
+def test_every_example_key_is_a_key(authd_binary: Path):
+    """The example files use only keys authd and auth-mailer know (an unknown one is refused)."""
+    for binary, example in ((authd_binary, "authd.json"), (authd_binary.parent / "auth-mailer", "auth-mailer.json")):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AUTH_MAILER_KEY": "authd_ak_example"}
+        result = subprocess.run([str(binary), "--config", str(DEPLOY / example), "--print-config"],
+                                env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, (example, result.stderr)
 
 
 def test_auth_mailer_unit_command_line(tmp_path: Path):
-    """auth-mailer reads its settings from the environment itself; the unit only
-    passes the credential files (%d: the service's credentials directory)."""
+    """auth-mailer reads its file and environment itself; the unit names the credential
+    files (%d: the service's credentials directory) in Environment=, not in ExecStart=."""
     credentials = "/run/credentials/auth-mailer.service"
     path, argv, env = systemd_command("auth-mailer.service", {}, {"d": credentials})
     assert path == "/usr/local/bin/auth-mailer"
-    assert argv == [path, "--key-file", f"{credentials}/mailer.key", "--smtp-password-file", f"{credentials}/smtp.pass"]
-    mailer_doc = (REPO_ROOT / "docs" / "mailer.md").read_text()
+    assert argv == [path, "--config", "/etc/authd/auth-mailer.json"]
+    assert env["AUTH_MAILER_KEY_FILE"] == f"{credentials}/mailer.key"
+    assert env["AUTH_MAILER_SMTP_PASSWORD_FILE"] == f"{credentials}/smtp.pass"
+    reference = (REPO_ROOT / "docs" / "configuration.md").read_text()
     for name in env:
-        assert f"`{name}`" in mailer_doc, f"{name} of deploy/auth-mailer.env is not documented in docs/mailer.md"
+        assert f"`{name}`" in reference, f"{name} of auth-mailer.service is not documented in docs/configuration.md"
+
+    # The mailer reads the credential files the variables name.
+    (tmp_path / "mailer.key").write_text("authd_ak_example\n")
+    (tmp_path / "smtp.pass").write_text("secret\n")
+    local = {**env, "AUTH_MAILER_KEY_FILE": str(tmp_path / "mailer.key"),
+             "AUTH_MAILER_SMTP_PASSWORD_FILE": str(tmp_path / "smtp.pass"), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    mailer = REPO_ROOT / ".build" / "debug" / "auth-mailer"
+    result = subprocess.run([str(os.environ.get("AUTH_MAILER_BIN", mailer)), "--config", str(INSTALLED_FILES[argv[2]]),
+                             "--print-config"], env=local, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    settings = json.loads(result.stdout)["settings"]
+    assert settings["keyFile"]["name"] == "AUTH_MAILER_KEY_FILE" and settings["smtp.user"]["source"] == "file"
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path):
@@ -120,6 +135,10 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path):
     units = root / "etc" / "systemd" / "system"
     units.mkdir(parents=True)
     (root / "usr" / "local" / "bin").mkdir(parents=True)
+    (root / "bin").mkdir()
+    kill = root / "bin" / "kill"  # authd's ExecReload=
+    kill.write_text("#!/bin/sh\n")
+    kill.chmod(0o755)
     for name in ("authd", "auth-mailer"):
         shutil.copy(DEPLOY / f"{name}.service", units / f"{name}.service")
         stand_in = root / "usr" / "local" / "bin" / name
@@ -227,9 +246,9 @@ def test_authd_and_the_mailer_run_under_the_units_seccomp_filters(authd_binary: 
             mailer_log = open(workdir / "mailer.log", "wb")
             mailer = subprocess.Popen(sandboxed("auth-mailer.service", [
                 str(authd_binary.with_name("auth-mailer")), "--address", f"127.0.0.1:{server.port}",
-                "--key-file", str(workdir / "mailer.key"), "--smtp-url", mail.url, "--starttls", "required",
+                "--key-file", str(workdir / "mailer.key"), "--smtp-url", mail.url, "--smtp-starttls", "required",
                 "--smtp-ca-file", str(mail.cert), "--smtp-user", SMTP_USER,
-                "--smtp-password-file", str(workdir / "smtp.pass"), "--poll-interval-ms", "100"]),
+                "--smtp-password-file", str(workdir / "smtp.pass"), "--poll-interval", "100ms"]),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=mailer_log)
             try:
                 mail.mailbox.wait_for(lambda m: len(m.all()) == 2, 120, "the invitation and the code, sent by the sandboxed mailer")

@@ -57,7 +57,7 @@ def test_the_tarball_layout(packaged: Path):
         deploy = sorted(p.name for p in (REPO_ROOT / "deploy").iterdir())
         expected = {f"bin/{b}" for b in BINARIES} \
             | {("systemd/" if d.endswith(".service") else "etc/") + d for d in deploy} \
-            | {"docs/operations.md", "docs/authctl.md", "docs/mailer.md", "docs/protocol.md",
+            | {"docs/operations.md", "docs/configuration.md", "docs/authctl.md", "docs/mailer.md", "docs/protocol.md",
                "README.md", "VERSION", "BUILD-INFO"}
         assert set(files) == expected
         for path, member in files.items():

@@ -83,8 +83,8 @@ def outbox_states(server: AuthdServer) -> Dict[str, int]:
 
 
 # The server's first retry waits 15-30 s by default; these servers retry after
-# 50-100 ms, doubling (`authd --mail-retry-base-ms`).
-FAST_RETRIES = ("--mail-retry-base-ms", "100")
+# 50-100 ms, doubling (`authd --mail-retry-base-delay`).
+FAST_RETRIES = ("--mail-retry-base-delay", "100ms")
 
 
 def queue_stats(server: AuthdServer, key: str) -> mail_pb2.QueueStatsResponse:
@@ -109,7 +109,7 @@ class Mailer:
         self.log_path = workdir / f"mailer-{uuid.uuid4().hex[:6]}.log"
         self.log = open(self.log_path, "wb")
         env = dict(os.environ, AUTHD_MAILER_KEY=key)
-        self.args = [str(binary), "--address", f"{server.host}:{server.port}", "--poll-interval-ms", "50", *args]
+        self.args = [str(binary), "--address", f"{server.host}:{server.port}", "--poll-interval", "50ms", *args]
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=self.log, env=env, start_new_session=True)
 
@@ -159,7 +159,7 @@ def smtp(tmp_path: Path) -> Iterator:
         server.stop()
 
 
-PLAIN = ["--starttls", "off", "--smtp-timeout-s", "5", "--lease-seconds", "30"]
+PLAIN = ["--smtp-starttls", "off", "--smtp-timeout", "5s", "--lease", "30s"]
 
 
 def fresh_email() -> str:
@@ -228,7 +228,7 @@ def test_starttls_with_auth_login_and_plain(start_authd, start_mailer, smtp, tmp
     for mechanism in ("LOGIN", "PLAIN"):
         mail = smtp("starttls", mechanisms=[mechanism])
         [message_id] = insert_messages(server, [fresh_email()])
-        mailer = start_mailer(server, key, "--smtp-url", mail.url, "--starttls", "required",
+        mailer = start_mailer(server, key, "--smtp-url", mail.url, "--smtp-starttls", "required",
                               "--smtp-ca-file", str(mail.cert), "--smtp-user", USER,
                               "--smtp-password-file", str(password_file))
         mail.mailbox.wait_for(lambda m: m.message_ids() == [message_id], 30, f"delivery over STARTTLS + AUTH {mechanism}")
@@ -253,7 +253,7 @@ def test_starttls_required_refuses_a_server_without_tls(start_authd, start_maile
     key = mailer_key(server)
     mail = smtp()
     insert_messages(server, [fresh_email()])
-    mailer = start_mailer(server, key, "--smtp-url", mail.url, "--starttls", "required")
+    mailer = start_mailer(server, key, "--smtp-url", mail.url, "--smtp-starttls", "required")
     mailer.wait_log(r"will retry")  # transient: a configuration fault must not kill the message
     assert mail.mailbox.all() == []
     assert outbox_states(server).get("dead", 0) == 0
@@ -322,8 +322,8 @@ def test_slow_smtp_times_out_and_is_retried(start_authd, start_mailer, smtp):
     mail = smtp()
     mail.mailbox.rcpt_delay = 4.0
     [message_id] = insert_messages(server, [fresh_email()])
-    mailer = start_mailer(server, key, "--smtp-url", mail.url, "--starttls", "off",
-                          "--smtp-timeout-s", "1", "--lease-seconds", "10")
+    mailer = start_mailer(server, key, "--smtp-url", mail.url, "--smtp-starttls", "off",
+                          "--smtp-timeout", "1s", "--lease", "10s")
     mailer.wait_log(r"timed out.*will retry", timeout=30)
     assert mail.mailbox.all() == []
     mail.mailbox.rcpt_delay = 0
@@ -338,8 +338,8 @@ def test_sigkill_mid_batch_every_message_still_delivered(start_authd, start_mail
     mail = smtp()
     mail.mailbox.data_delay = 0.1
     ids = insert_messages(server, [fresh_email() for _ in range(40)])
-    first = start_mailer(server, key, "--smtp-url", mail.url, "--starttls", "off", "--smtp-timeout-s", "1",
-                         "--lease-seconds", "3", "--batch-size", "40")
+    first = start_mailer(server, key, "--smtp-url", mail.url, "--smtp-starttls", "off", "--smtp-timeout", "1s",
+                         "--lease", "3s", "--batch-size", "40")
     mail.mailbox.wait_for(lambda m: len(m.all()) >= 5, 30, "a few deliveries")
     first.stop(signal.SIGKILL)
     assert first.proc.returncode == -signal.SIGKILL
@@ -347,8 +347,8 @@ def test_sigkill_mid_batch_every_message_still_delivered(start_authd, start_mail
     assert outbox_states(server).get("leased", 0) > 0
 
     mail.mailbox.data_delay = 0
-    start_mailer(server, key, "--smtp-url", mail.url, "--starttls", "off", "--smtp-timeout-s", "1",
-                 "--lease-seconds", "3")
+    start_mailer(server, key, "--smtp-url", mail.url, "--smtp-starttls", "off", "--smtp-timeout", "1s",
+                 "--lease", "3s")
     mail.mailbox.wait_for(lambda m: set(ids) <= set(m.message_ids()), 60, "every message after the lease lapsed")
     wait_until(lambda: outbox_states(server) == {"sent": 40}, 15, "every row acknowledged")
 

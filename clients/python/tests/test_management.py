@@ -93,7 +93,7 @@ def test_sigterm_with_100_calls_in_flight_answers_all_then_exits_0(start_authd):
     file, so they are surely in flight when SIGTERM arrives; the test lets them go once
     it has seen /readyz say 503. (SQLite makes the first of them wait at most 5 s for
     the lock: the steps in between take milliseconds.)"""
-    server = start_authd("--management-port", "0", "--shutdown-grace-ms", "60000")
+    server = start_authd("--management-port", "0", "--shutdown-grace-period", "60s")
     key = admin_key(server)
     clients = [server.client(api_key=key, default_timeout=60) for _ in range(4)]
     for client in clients:
