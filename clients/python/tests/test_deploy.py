@@ -214,6 +214,14 @@ def test_authd_and_the_mailer_run_under_the_units_seccomp_filters(authd_binary: 
     if os.geteuid() == 0:
         nobody = pwd.getpwnam("nobody")
         os.chown(workdir, nobody.pw_uid, nobody.pw_gid)
+    # The binaries run from there too: the checkout may sit in a directory the unprivileged
+    # user cannot enter (a clone under `mktemp -d` is mode 0700).
+    binaries = workdir / "bin"
+    binaries.mkdir(mode=0o755)
+    for name in ("authd", "auth-mailer"):
+        shutil.copy2(authd_binary.with_name(name), binaries / name)
+    os.chmod(workdir, 0o755)
+    authd_binary = binaries / "authd"
     mail = None
     try:
         database = workdir / "authd.sqlite"
