@@ -23,10 +23,52 @@ public struct ReadinessCheck: Sendable, Equatable {
 public struct ReadinessProbe: Sendable {
     public var name: String
     public var check: @Sendable () async -> String?
+    /// Whether a check started by an earlier `/readyz` is still waiting (copies share it).
+    private let runningBox: RunningFlag
 
     public init(name: String, check: @escaping @Sendable () async -> String?) {
         self.name = name
         self.check = check
+        self.runningBox = RunningFlag()
+    }
+
+    /// The check's answer, or a failure once `timeout` has passed: the answer does not wait
+    /// for a check stuck behind the database (it goes on in its own task, and no second one
+    /// is started while it waits, so stuck checks cannot pile up).
+    func answer(within timeout: Duration) async -> String? {
+        let flag = runningBox
+        guard flag.begin() else { return "the previous check has not answered yet" }
+        let once = RunningFlag()
+        let check = self.check
+        return await withCheckedContinuation { (continuation: CheckedContinuation<String?, Never>) in
+            Task {
+                let failure = await check()
+                flag.end()
+                if once.begin() { continuation.resume(returning: failure) }
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                if once.begin() { continuation.resume(returning: "no answer within \(timeout)") }
+            }
+        }
+    }
+}
+
+/// A flag set by the first `begin()` until `end()`.
+final class RunningFlag: Sendable {
+    private let state = Mutex(false)
+
+    /// True for the caller that set it.
+    func begin() -> Bool {
+        state.withLock { running in
+            guard !running else { return false }
+            running = true
+            return true
+        }
+    }
+
+    func end() {
+        state.withLock { $0 = false }
     }
 }
 
@@ -167,19 +209,7 @@ public final class ManagementServer: Service, Sendable, CustomStringConvertible 
     static func run(_ probes: [ReadinessProbe], timeout: Duration) async -> [ReadinessCheck] {
         await withTaskGroup(of: (Int, String?).self) { group in
             for (index, probe) in probes.enumerated() {
-                group.addTask {
-                    let answer = await withTaskGroup(of: String??.self) { race in
-                        race.addTask { .some(await probe.check()) }
-                        race.addTask {
-                            try? await Task.sleep(for: timeout)
-                            return .none
-                        }
-                        let first = await race.next() ?? .none
-                        race.cancelAll()
-                        return first
-                    }
-                    return (index, answer ?? "no answer within \(timeout)")
-                }
+                group.addTask { (index, await probe.answer(within: timeout)) }
             }
             var failures = [String?](repeating: nil, count: probes.count)
             for await (index, failure) in group { failures[index] = failure }
