@@ -41,7 +41,10 @@ public struct SessionAuthenticator: Sendable {
             metrics.tokenCheck(.invalid)
             return .invalid
         }
-        let tokenHash = SecretToken.hash(token)
+        return answerFromMemory(tokenHash: SecretToken.hash(token))
+    }
+
+    private func answerFromMemory(tokenHash: [UInt8]) -> MemoryAnswer {
         guard let cached = cache.entry(for: tokenHash) else { return .unknown }
         let now = clock.now
         guard cached.session.idleExpiresAt > now, cached.session.absoluteExpiresAt > now else {
@@ -54,7 +57,13 @@ public struct SessionAuthenticator: Sendable {
     }
 
     public func authenticate(token: String) async throws(AuthError) -> AuthenticatedSession {
-        switch authenticateFromMemory(token: token) {
+        guard looksLikeToken(token) else {
+            metrics.tokenCheck(.invalid)
+            throw AuthError.invalidSession
+        }
+        // Hashed once: the cache and, on a miss, the store look up the same hash.
+        let tokenHash = SecretToken.hash(token)
+        switch answerFromMemory(tokenHash: tokenHash) {
         case .valid(let found):
             return found
         case .invalid:
@@ -66,7 +75,7 @@ public struct SessionAuthenticator: Sendable {
         let generation = cache.generation()
         let found: AuthenticatedSession?
         do throws(AuthError) {
-            found = try await sessions.authenticate(tokenHash: SecretToken.hash(token), at: now)
+            found = try await sessions.authenticate(tokenHash: tokenHash, at: now)
         } catch {
             metrics.tokenCheck(.error)
             throw error
