@@ -7,7 +7,7 @@ for N known and N unknown emails, interleaved at random, each email once (so no
 quota is hit), and compares the two latency distributions: medians, means, the
 median difference with a bootstrap 95 % interval, and a Mann-Whitney U test.
 
-    tools/forgot-timing.py [--calls 500] [--seed 1]
+    tools/forgot-timing.py [--calls 500] [--seed 1] [--log-level info]
 
 Run it on a quiet machine: the figures are latencies.
 """
@@ -70,10 +70,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=500, help="calls per group")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--log-level", default="warning",
+                        help="authd's log level; at info both paths write one line (to /dev/null here)")
     args = parser.parse_args()
     binary = os.environ.get("AUTHD_BIN", str(ROOT / ".build" / "release" / "authd"))
     work = Path(tempfile.mkdtemp(prefix="forgot-timing-"))
-    proc = subprocess.Popen([binary, "--port", "0", "--database", str(work / "authd.sqlite"), "--log-level", "warning"],
+    proc = subprocess.Popen([binary, "--port", "0", "--database", str(work / "authd.sqlite"), "--log-level", args.log_level],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     port = None
     for line in proc.stdout:

@@ -119,7 +119,7 @@ extension NewOutboxMessage: FetchableRecord {
             subject: try row.decode(forColumn: "subject"),
             textBody: try row.decode(forColumn: "text_body"),
             htmlBody: try row.decode(forColumn: "html_body"),
-            headers: try SQLiteStorage.decodeHeaders(row.decode(forColumn: "headers"), messageID: messageID),
+            headers: try StoredHeaders.decode(row.decode(forColumn: "headers"), messageID: messageID),
             createdAt: try row.decode(forColumn: "created_at")
         )
     }

@@ -2,6 +2,27 @@ internal import AuthCore
 internal import Foundation
 internal import GRDB
 
+/// Where a code and its message are written: the real tables, or the decoy tables of the
+/// same shape that ForgotPassword for an unknown email writes to (`issueDecoyCode`).
+enum CodeTables {
+    case real
+    case decoy
+
+    var codes: String {
+        switch self {
+        case .real: "one_time_codes"
+        case .decoy: "decoy_one_time_codes"
+        }
+    }
+
+    var outbox: String {
+        switch self {
+        case .real: "outbox"
+        case .decoy: "decoy_outbox"
+        }
+    }
+}
+
 /// Reads and writes that several storage roles share. Every statement is a cached prepared
 /// statement.
 enum Rows {
@@ -26,8 +47,12 @@ enum Rows {
     }
 
     /// A user with its secret.
+    /// The same three statements whether the user exists or not, so that the lookup's time
+    /// does not tell an unknown email from a known one (ForgotPassword, Login).
     static func credentials(_ db: Database, _ lookup: UserLookup) throws -> UserCredentials? {
         guard let row = try UserRow.fetchOne(db.cachedStatement(sql: lookup.sql), arguments: lookup.arguments) else {
+            _ = try attributes(db, userID: UserID(rawValue: ""))
+            _ = try roles(db, userID: UserID(rawValue: ""))
             return nil
         }
         return UserCredentials(user: try user(db, row), passwordHash: row.passwordHash)
@@ -93,9 +118,11 @@ enum Rows {
     /// Voids the user's live codes (neither used, voided nor expired at `now`) of `purpose`,
     /// or of every purpose: after the account's address changes, what went to the old
     /// address must not work.
-    static func voidLiveCodes(_ db: Database, userID: UserID, purpose: CodePurpose? = nil, at now: Timestamp) throws {
+    static func voidLiveCodes(
+        _ db: Database, userID: UserID, purpose: CodePurpose? = nil, at now: Timestamp, in tables: CodeTables = .real
+    ) throws {
         try db.cachedStatement(sql: """
-            UPDATE one_time_codes SET voided_at = :now
+            UPDATE \(tables.codes) SET voided_at = :now
             WHERE user_id = :user AND (:purpose IS NULL OR purpose = :purpose)
               AND used_at IS NULL AND voided_at IS NULL AND expires_at > :now
             """).execute(arguments: ["now": now, "user": userID, "purpose": purpose])
@@ -149,9 +176,9 @@ enum Rows {
         try db.cachedStatement(sql: "UPDATE one_time_codes SET used_at = ? WHERE id = ?").execute(arguments: [now, id])
     }
 
-    static func insertCode(_ code: NewOneTimeCode, _ db: Database) throws {
+    static func insertCode(_ code: NewOneTimeCode, _ db: Database, into tables: CodeTables = .real) throws {
         try db.cachedStatement(sql: """
-            INSERT INTO one_time_codes (user_id, purpose, code_hash, created_at, expires_at)
+            INSERT INTO \(tables.codes) (user_id, purpose, code_hash, created_at, expires_at)
             VALUES (?, ?, ?, ?, ?)
             """).execute(arguments: [code.userID, code.purpose, Data(code.codeHash), code.createdAt, code.expiresAt])
     }

@@ -101,7 +101,7 @@ extension SQLiteStorage {
     public func updateUser(id: UserID, adminChanges changes: AdminUserChanges, at now: Timestamp) async throws(AuthError) -> User {
         var encoded: [(NewOutboxMessage, String)] = []
         for notice in changes.notices {
-            encoded.append((notice, try Self.encodeHeaders(notice.headers)))
+            encoded.append((notice, try StoredHeaders.encode(notice.headers)))
         }
         let notices = encoded
         return try await write("update user", email: changes.email) { db in

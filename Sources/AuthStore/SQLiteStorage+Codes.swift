@@ -6,7 +6,7 @@ extension SQLiteStorage {
     /// "Live" codes are those neither used, voided nor expired at `code.createdAt`. The email
     /// is queued (due at once). An unknown user is `.notFound`.
     public func issueCode(_ code: NewOneTimeCode, email: NewOutboxMessage) async throws(AuthError) {
-        let headers = try Self.encodeHeaders(email.headers)
+        let headers = try StoredHeaders.encode(email.headers)
         try await write("issue code") { db in
             guard try Rows.userExists(db, id: code.userID) else { throw Self.notFound(code.userID) }
             try Rows.voidLiveCodes(db, userID: code.userID, purpose: code.purpose, at: code.createdAt)
@@ -49,7 +49,11 @@ extension SQLiteStorage {
                 DELETE FROM one_time_codes
                 WHERE used_at < :cutoff OR voided_at < :cutoff OR expires_at < :cutoff
                 """).execute(arguments: ["cutoff": cutoff])
-            return db.changesCount
+            let deleted = db.changesCount
+            // The decoys of ForgotPassword (`issueDecoyCode`) go with the codes.
+            try db.cachedStatement(sql: "DELETE FROM decoy_one_time_codes WHERE created_at < ?").execute(arguments: [cutoff])
+            try db.cachedStatement(sql: "DELETE FROM decoy_outbox WHERE created_at < ?").execute(arguments: [cutoff])
+            return deleted
         }
     }
 }

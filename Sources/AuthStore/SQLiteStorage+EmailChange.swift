@@ -7,7 +7,7 @@ extension SQLiteStorage {
     public func issueEmailChange(_ code: NewOneTimeCode, emails: [NewOutboxMessage]) async throws(AuthError) {
         var encoded: [(NewOutboxMessage, String)] = []
         for email in emails {
-            encoded.append((email, try Self.encodeHeaders(email.headers)))
+            encoded.append((email, try StoredHeaders.encode(email.headers)))
         }
         let queued = encoded
         try await write("issue email change") { db in
@@ -66,21 +66,20 @@ extension SQLiteStorage {
 }
 
 extension SQLiteStorage {
-    /// Mirrors `issueCode`: a lookup, an update of live codes, the code row and the message
-    /// row (its headers encoded the same way), all in one IMMEDIATE transaction.
+    /// Mirrors `issueCode` statement for statement: a user lookup, the voiding update, the
+    /// code row and the message row (its headers encoded the same way), in one IMMEDIATE
+    /// transaction, into the decoy tables. The user id is fresh, as an account's is, so
+    /// the voiding update finds no earlier decoy to void. `deleteCodes` prunes the decoys.
     public func issueDecoyCode(codeHash: [UInt8], email: NewOutboxMessage) async throws(AuthError) {
-        let headers = try Self.encodeHeaders(email.headers)
+        let headers = try StoredHeaders.encode(email.headers)
+        let code = NewOneTimeCode(
+            userID: .generate(), purpose: .passwordReset, codeHash: codeHash,
+            createdAt: email.createdAt, expiresAt: email.createdAt)  // nobody redeems it
         try await write("issue decoy code") { db in
-            _ = try Rows.userExists(db, id: UserID(rawValue: ""))
-            try Rows.voidLiveCodes(db, userID: UserID(rawValue: ""), purpose: .passwordReset, at: email.createdAt)
-            try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO forgot_password_decoy
-                    (slot, code_hash, message_id, subject, text_body, html_body, headers, created_at)
-                VALUES (0, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                    Data(codeHash), email.messageID, email.subject, email.textBody, email.htmlBody, headers,
-                    email.createdAt.milliseconds,
-                ])
+            _ = try Rows.userExists(db, id: code.userID)
+            try Rows.voidLiveCodes(db, userID: code.userID, purpose: code.purpose, at: code.createdAt, in: .decoy)
+            try Rows.insertCode(code, db, into: .decoy)
+            try Self.enqueue(email, headers: headers, db, into: .decoy)
         }
     }
 }

@@ -35,7 +35,7 @@ extension SQLiteStorage {
             guard invitation.record.userID == user.id, invitation.record.purpose == .invitation else {
                 throw AuthError(.internal, "the invitation of imported user \(user.id) names user \(invitation.record.userID) or another purpose")
             }
-            encodedHeaders[user.id] = try Self.encodeHeaders(invitation.email.headers)
+            encodedHeaders[user.id] = try StoredHeaders.encode(invitation.email.headers)
         }
         let headers = encodedHeaders
         return try await write("import users") { db in

@@ -8,7 +8,7 @@ extension SQLiteStorage {
         guard invitation.userID == user.id, invitation.purpose == .invitation else {
             throw AuthError(.internal, "the invitation of user \(user.id) names user \(invitation.userID) or another purpose")
         }
-        let headers = try Self.encodeHeaders(email.headers)
+        let headers = try StoredHeaders.encode(email.headers)
         return try await write("insert invited user", email: user.email) { db in
             let stored = try Self.insert(user, db)
             try Rows.insertCode(invitation, db)

@@ -8,6 +8,7 @@ enum Schema {
         migrator.registerMigration("v1", migrate: v1)
         migrator.registerMigration("v2 email change", migrate: v2EmailChange)
         migrator.registerMigration("v3 forgot-password decoy", migrate: v3ForgotPasswordDecoy)
+        migrator.registerMigration("v4 forgot-password decoy tables", migrate: v4ForgotPasswordDecoyTables)
         return migrator
     }
 
@@ -32,6 +33,53 @@ enum Schema {
                 headers TEXT NOT NULL,
                 created_at INTEGER NOT NULL
             )
+            """)
+    }
+
+    /// One replaced row was less work than the code row and the message row a known email
+    /// gets (2.38 vs 2.55 ms median, a difference a few hundred samples show): the decoy
+    /// now inserts into tables of the same shape and indexes as `one_time_codes` and
+    /// `outbox`, which the pruner empties as it does the real ones.
+    private static func v4ForgotPasswordDecoyTables(_ db: Database) throws {
+        try db.execute(sql: """
+            DROP TABLE forgot_password_decoy;
+
+            CREATE TABLE decoy_one_time_codes (
+                id INTEGER PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                purpose TEXT NOT NULL,
+                code_hash BLOB NOT NULL,
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                used_at INTEGER,
+                voided_at INTEGER,
+                new_email TEXT
+            );
+            CREATE INDEX decoy_one_time_codes_user_purpose ON decoy_one_time_codes(user_id, purpose);
+            CREATE INDEX decoy_one_time_codes_code_hash ON decoy_one_time_codes(code_hash);
+
+            CREATE TABLE decoy_outbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                message_id TEXT NOT NULL UNIQUE,
+                kind TEXT NOT NULL,
+                sender TEXT NOT NULL,
+                recipient TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                text_body TEXT NOT NULL,
+                html_body TEXT NOT NULL,
+                headers TEXT NOT NULL DEFAULT '{}',
+                created_at INTEGER NOT NULL,
+                state TEXT NOT NULL DEFAULT 'queued',
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER NOT NULL,
+                lease_token TEXT,
+                lease_expires_at INTEGER,
+                leased_by TEXT,
+                last_error TEXT,
+                sent_at INTEGER
+            );
+            CREATE INDEX decoy_outbox_state_next_attempt ON decoy_outbox(state, next_attempt_at);
             """)
     }
 

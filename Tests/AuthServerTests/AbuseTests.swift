@@ -201,17 +201,28 @@ struct ForgotPasswordWorkTests {
             _ = try await authd.client.signUp("known@example.com")
             _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "known@example.com"))
             _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "nobody@example.com"))
-                        let known = try #require(try await authd.outboxMessages(recipient: "known@example.com").last?.message)
+            let known = try #require(try await authd.outboxMessages(recipient: "known@example.com").last?.message)
             #expect(try await authd.outboxMessages(recipient: "nobody@example.com").isEmpty)
-            let decoy = try #require(try DatabaseQueue(path: authd.databasePath).read { db in
-                try Row.fetchOne(db, sql: "SELECT subject, text_body, html_body, length(code_hash) AS hash_bytes FROM forgot_password_decoy")
+            let database = try DatabaseQueue(path: authd.databasePath)
+            let decoy = try #require(try database.read { db in
+                try Row.fetchOne(db, sql: "SELECT recipient, subject, text_body, html_body, headers, state FROM decoy_outbox")
             })
+            let knownRow = try #require(try database.read { db in
+                try Row.fetchOne(db, sql: "SELECT headers, state FROM outbox WHERE recipient = 'known@example.com'")
+            })
+            // A code row and a message row each, in tables of the same shape.
+            let codeHashBytes = try database.read { db in
+                try Int.fetchAll(db, sql: "SELECT length(code_hash) FROM decoy_one_time_codes")
+            }
+            #expect(codeHashBytes == [32])
+            #expect(decoy["recipient"] == "nobody@example.com")
+            #expect(decoy["state"] == knownRow["state"] as String)
+            #expect((decoy["headers"] as String).utf8.count == (knownRow["headers"] as String).utf8.count)
             #expect(decoy["subject"] == known.subject)
             // The same template: only the code differs.
             let digits = { (text: String) in String(text.map { $0.isNumber ? "0" : $0 }) }
             #expect(digits(decoy["text_body"]) == digits(known.textBody))
             #expect((decoy["html_body"] as String).utf8.count == known.htmlBody.utf8.count)
-            #expect(decoy["hash_bytes"] == 32)
         }
     }
 }
@@ -222,7 +233,7 @@ struct GrowthTests {
         try DatabaseQueue(path: authd.databasePath).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
     }
 
-    @Test("outsider-sized keys are refused; throttles, sessions and codes are pruned after their use")
+    @Test("outsider-sized keys are refused; throttles, sessions, codes and decoys are pruned after their use")
     func floodThenPrune() async throws {
         try await withTestAuthd { authd in
             let huge = String(repeating: "a", count: 64 * 1024)
@@ -246,6 +257,9 @@ struct GrowthTests {
             #expect(throttlesAfterFlood >= 600)  // per address and per mailbox, plus the mailbox quota
             #expect(try Self.count(authd, "sessions") == 1)
             #expect(try Self.count(authd, "one_time_codes") == 1)
+            // The decoys of the 300 unknown emails.
+            #expect(try Self.count(authd, "decoy_one_time_codes") == 300)
+            #expect(try Self.count(authd, "decoy_outbox") == 300)
 
             let pruner = Pruner(storage: try authd.openStorage(), clock: authd.clock, retention: .defaults, mail: .defaults)
             #expect(try await pruner.prune().total == 0)  // nothing is past its retention yet
@@ -257,6 +271,8 @@ struct GrowthTests {
             #expect(try Self.count(authd, "throttles") == 0)
             #expect(try Self.count(authd, "sessions") == 0)
             #expect(try Self.count(authd, "one_time_codes") == 0)
+            #expect(try Self.count(authd, "decoy_one_time_codes") == 0)
+            #expect(try Self.count(authd, "decoy_outbox") == 0)
         }
     }
 }

@@ -7,7 +7,7 @@ import Testing
 @Suite("SQLiteStorage: the file, connections and query plans")
 struct SQLiteStorageTests {
     static let tables = [
-        "api_keys", "email_templates", "forgot_password_decoy", "group_roles", "groups", "one_time_codes", "outbox", "page_rule_groups",
+        "api_keys", "decoy_one_time_codes", "decoy_outbox", "email_templates", "group_roles", "groups", "one_time_codes", "outbox", "page_rule_groups",
         "page_rules", "roles", "sessions", "settings", "throttles", "user_attributes", "user_roles", "users",
     ]
 
@@ -35,7 +35,7 @@ struct SQLiteStorageTests {
                 #expect(try await probe.outboxMessages(recipient: nil).map(\.message) == [email])
                 #expect(try await store.throttle(key: ThrottleKey(.loginAccount, "k"))?.failures == 1)
                 // Migrations ran once, however often the file is opened.
-                #expect(try await probe.texts("SELECT identifier FROM grdb_migrations") == ["v1", "v2 email change", "v3 forgot-password decoy"])
+                #expect(try await probe.texts("SELECT identifier FROM grdb_migrations") == ["v1", "v2 email change", "v3 forgot-password decoy", "v4 forgot-password decoy tables"])
                 try store.close()
             }
         }

@@ -424,6 +424,8 @@ public struct IdentityService: Sendable {
             logger.info("password reset code issued", metadata: ["user": "\(account.id)"])
         } else {
             try await storage.issueDecoyCode(codeHash: codeHash, email: mail)
+            // A line as the known path writes, so that logging costs the same on both.
+            logger.info("password reset code not issued: no active account", metadata: ["account": Redaction.email(email, at: .info)])
         }
         return policy.validity
     }

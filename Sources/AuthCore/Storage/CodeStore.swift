@@ -46,11 +46,12 @@ public protocol CodeStore: Sendable {
         at now: Timestamp
     ) async throws(AuthError) -> EmailChangeCheck
 
-    /// The work `issueCode` does, for an email no account has: the same kind of rows,
-    /// written in one transaction to a place nobody reads, so that ForgotPassword takes as
-    /// long for an unknown email as for a known one.
+    /// The work `issueCode` does, for an email no account has: the same statements on
+    /// tables of the same shape that nobody reads, in one transaction, so that
+    /// ForgotPassword takes as long for an unknown email as for a known one.
     func issueDecoyCode(codeHash: [UInt8], email: NewOutboxMessage) async throws(AuthError)
 
-    /// Deletes codes that were used, voided or expired before `cutoff`; returns how many.
+    /// Deletes codes that were used, voided or expired before `cutoff`, and the decoys of
+    /// `issueDecoyCode` written before it; returns how many codes.
     func deleteCodes(finishedBefore cutoff: Timestamp) async throws(AuthError) -> Int
 }
