@@ -7,7 +7,8 @@ which names the example configuration file and nothing else: authd reads the fil
 and its environment itself. Only what must be local to the test is changed: the
 executable (the built one, not /usr/local/bin/authd), the installed files' paths
 (deploy/ here), the database (AUTHD_DATABASE, a temporary file) and the port
-(AUTHD_PORT=0), both through the environment, which wins over the file.
+(AUTHD_PORT=0, AUTHD_MANAGEMENT_PORT=0), through the environment, which wins over
+the file.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import pytest
 
 from auth.v1 import admin_pb2, auth_pb2, common_pb2
 from conftest import REPO_ROOT, AuthdServer
+from test_management import get
 from systemd_units import command_line, parse_exec, parse_unit, service_environment, unit_values
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -59,7 +61,8 @@ def systemd_command(unit_name: str, overrides: Dict[str, str], specifiers: Dict[
 
 def test_authd_unit_starts_authd_with_its_example_configuration(authd_binary: Path, tmp_path: Path):
     database = tmp_path / "authd.sqlite"
-    path, argv, env = systemd_command("authd.service", {"AUTHD_DATABASE": str(database), "AUTHD_PORT": "0"})
+    path, argv, env = systemd_command(
+        "authd.service", {"AUTHD_DATABASE": str(database), "AUTHD_PORT": "0", "AUTHD_MANAGEMENT_PORT": "0"})
     assert path == "/usr/local/bin/authd" and argv[0] == path
     # No value passes through the command line but the configuration file.
     assert argv[1:] == ["--config", "/etc/authd/authd.json"], argv
@@ -76,6 +79,8 @@ def test_authd_unit_starts_authd_with_its_example_configuration(authd_binary: Pa
     assert settings["database"] == {"value": str(database), "source": "environment", "name": "AUTHD_DATABASE"}
     assert settings["mailFrom"]["source"] == "file" and settings["scrypt.logN"]["value"] == 17
     assert settings["logLevel"]["name"] == "AUTHD_LOG_LEVEL"
+    # The shipped configuration serves /healthz, /readyz and /metrics on loopback.
+    assert example["management"] == {"host": "127.0.0.1", "port": 9400}
 
     server = AuthdServer(authd_binary, tmp_path, database=database, command=command, env=process_env).start()
     try:
@@ -84,6 +89,7 @@ def test_authd_unit_starts_authd_with_its_example_configuration(authd_binary: Pa
         with server.client(api_key=key) as admin:
             settings = admin.admin.get_settings(common_pb2.Empty()).settings
         assert settings.mail_from == mail_from
+        assert get(server, "/readyz")[0] == 200
     finally:
         status = server.stop()
     assert status == 0, server.output_tail()
