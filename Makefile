@@ -12,12 +12,13 @@ GENERATED   := Sources/CAuthProto Sources/AuthWire/Generated Sources/AuthAPI/Gen
                Tests/AuthWireTests/Generated clients/python/auth
 
 .PHONY: help deps apt-deps python-deps generate check-generated build build-release run test \
-        test-swift test-python bench bench-peers bench-micro dist dist-check clean
+        test-swift test-postgres test-python bench bench-peers bench-micro dist dist-check clean
 
 help:
 	@echo "make run              install what is missing, build, start authd on $(DATA_DIR)/authd.sqlite"
 	@echo "                      and auth-mailer writing emails to $(DATA_DIR)/mail-out"
 	@echo "make test             install what is missing, check generated code, run every test"
+	@echo "make test-postgres    the end-to-end flow suites again, on a private PostgreSQL server"
 	@echo "make generate         regenerate C, Swift and Python code from proto/"
 	@echo "make check-generated  fail when generated code is stale"
 	@echo "make bench            release build, then the load benchmarks of docs/benchmarks.md"
@@ -67,9 +68,18 @@ run: deps build
 
 test: deps check-generated test-swift test-python
 
+# The storage role suites run on SQLite and on a private PostgreSQL server
+# (tools/postgres-test-server.sh installs and starts it, and stops it after).
 test-swift: apt-deps
 	swift build --build-tests
-	swift test --skip-build
+	url=$$(tools/postgres-test-server.sh start) && trap 'tools/postgres-test-server.sh stop' EXIT && \
+	    AUTHD_TEST_POSTGRES_URL=$$url swift test --skip-build
+
+# The end-to-end flow suites again, with every test authd on PostgreSQL.
+test-postgres: apt-deps
+	swift build --build-tests
+	url=$$(tools/postgres-test-server.sh start) && trap 'tools/postgres-test-server.sh stop' EXIT && \
+	    AUTHD_TEST_POSTGRES_URL=$$url AUTHD_TEST_STORE=postgres swift test --skip-build --filter AuthServerTests
 
 test-python: python-deps build
 	AUTHD_BIN=$(CURDIR)/.build/debug/authd $(PYTHON) -m pytest clients/python -q

@@ -38,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: [.defaults, "CommandLineArguments"]),
         // FilePath, which FileProvider takes (swift-configuration depends on it already).
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
+        // The PostgreSQL store, for several instances on one database.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // System libraries, installed by `make deps` (apt).
@@ -140,6 +142,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The PostgreSQL implementation of the same storage roles (postgres-nio), for several
+        // authd instances on one database.
+        .target(
+            name: "AuthPostgres",
+            dependencies: [
+                "AuthCore", "AuthCrypto",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The Swift client module applications import.
         .target(
             name: "AuthClient",
@@ -170,7 +185,7 @@ let package = Package(
         .target(
             name: "AuthServer",
             dependencies: [
-                "AuthAPI", "AuthRPC", "AuthWire", "AuthCore", "AuthStore", "AuthCrypto", "AuthManagement",
+                "AuthAPI", "AuthRPC", "AuthWire", "AuthCore", "AuthStore", "AuthPostgres", "AuthCrypto", "AuthManagement",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -240,8 +255,9 @@ let package = Package(
         .target(
             name: "AuthdTesting",
             dependencies: [
-                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthCrypto", "AuthManagement",
+                "AuthServer", "AuthClient", "AuthCore", "AuthStore", "AuthPostgres", "AuthCrypto", "AuthManagement",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

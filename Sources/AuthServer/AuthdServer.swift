@@ -3,6 +3,7 @@ public import AuthCore
 public import AuthCrypto
 public import AuthManagement
 public import AuthRPC
+import AuthPostgres
 import AuthStore
 import CoreMetrics
 public import Logging
@@ -21,8 +22,11 @@ public import ServiceLifecycle
 public final class AuthdServer: Service {
     public struct Configuration: Sendable {
         public var rpc: ServerConfiguration
-        /// The SQLite file; created with its schema when missing.
+        /// The SQLite file; created with its schema when missing. Unused with `postgresURL`.
         public var databasePath: String
+        /// A PostgreSQL database (`postgres://user@host:port/db`) instead of the SQLite file:
+        /// several authd processes may serve from one.
+        public var postgresURL: String?
         public var scrypt: ScryptParameters
         /// Threads that hash passwords; each holds `scrypt.memoryBytes` while it works.
         public var hashingThreads: Int
@@ -48,6 +52,7 @@ public final class AuthdServer: Service {
         public init(
             rpc: ServerConfiguration = .defaults,
             databasePath: String,
+            postgresURL: String? = nil,
             scrypt: ScryptParameters = .owasp,
             hashingThreads: Int = PasswordHasher.defaultThreadCount,
             hashQueue: HashQueueLimits = .defaults,
@@ -62,6 +67,7 @@ public final class AuthdServer: Service {
         ) {
             self.rpc = rpc
             self.databasePath = databasePath
+            self.postgresURL = postgresURL
             self.scrypt = scrypt
             self.hashingThreads = hashingThreads
             self.hashQueue = hashQueue
@@ -89,14 +95,14 @@ public final class AuthdServer: Service {
     private let hasher: PasswordHasher
     private let keys: APIKeys
     private let pruner: Pruner
-    private let storage: SQLiteStorage
+    private let storage: any ServedStorage
     private let management: ManagementServer?
     private let configuration: Configuration
     private let logger: Logger
     private let group: ServiceGroup
 
-    public convenience init(configuration: Configuration, logger: Logger = Logger(label: "authd")) throws {
-        try self.init(configuration: configuration, logger: logger, registeringMore: { _ in })
+    public convenience init(configuration: Configuration, logger: Logger = Logger(label: "authd")) async throws {
+        try await self.init(configuration: configuration, logger: logger, registeringMore: { _ in })
     }
 
     /// `registeringMore` adds methods to the router beside the real services: tests use it
@@ -105,15 +111,23 @@ public final class AuthdServer: Service {
         configuration: Configuration,
         logger: Logger,
         registeringMore: (inout Router) -> Void
-    ) throws {
+    ) async throws {
         // Metrics only with the management port that shows them: off, nothing is recorded.
         let registry = configuration.management.enabled ? PrometheusCollectorRegistry() : nil
         let factory = registry.map(Self.metricsFactory(registry:))
         let domainMetrics = factory.map(DomainMetrics.init(factory:)) ?? .disabled
-        let database = try SQLiteStorage(path: configuration.databasePath, metrics: factory)
+        let database: any ServedStorage
+        // With a shared database, what this process changes is announced to the others.
+        let feed: (any SharedChangeFeed)?
+        if let url = configuration.postgresURL {
+            let postgres = try await PostgresStorage(url: url, logger: logger, metrics: factory)
+            (database, feed) = (postgres, postgres)
+        } else {
+            (database, feed) = (try SQLiteStorage(path: configuration.databasePath, metrics: factory), nil)
+        }
         // Every service writes through CachingStorage, which keeps the session cache true.
         let sessionCache = SessionCache(limits: configuration.sessionCache)
-        let storage = CachingStorage(database, cache: sessionCache)
+        let storage = CachingStorage(database, cache: sessionCache, feed: feed)
         let toucher = SessionToucher(store: storage)
         let clock = configuration.clock
         let hasher = PasswordHasher(
@@ -198,6 +212,9 @@ public final class AuthdServer: Service {
         if let management { services.append(.init(service: management)) }
         services.append(.init(service: PruningService(pruner: pruner, interval: configuration.retention.interval, logger: logger)))
         services.append(.init(service: SessionTouchService(toucher: toucher, logger: logger)))
+        if let feed {
+            services.append(.init(service: SharedChangeService(feed: feed, cache: sessionCache, directory: directory)))
+        }
         services.append(.init(service: RPCService(server: rpcServer, state: servingState, logger: logger)))
         self.group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
     }
@@ -217,7 +234,7 @@ public final class AuthdServer: Service {
     }
 
     /// Ready: not draining, and the database answers a read and takes the write lock.
-    private static func readiness(storage: SQLiteStorage, state: ServingState) -> [ReadinessProbe] {
+    private static func readiness(storage: any ServedStorage, state: ServingState) -> [ReadinessProbe] {
         [
             ReadinessProbe(name: "serving") { state.isDraining ? "draining: finishing calls in flight, taking no new ones" : nil },
             ReadinessProbe(name: "database") {
@@ -307,11 +324,11 @@ public final class AuthdServer: Service {
             try await group.run()
         } catch {
             await hasher.shutdown()
-            try? storage.close()
+            try? storage.closeStorage()
             throw error
         }
         await hasher.shutdown()
-        try storage.close()
+        try storage.closeStorage()
         logger.info("stopped: calls finished, database closed")
     }
 

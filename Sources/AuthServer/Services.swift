@@ -82,3 +82,26 @@ struct SessionTouchService: Service {
         }
     }
 }
+
+/// Applies what the other authd processes on the same database announce
+/// (`SharedChangeFeed`): their writes are forgotten here as this process's own are.
+/// Runs only with a store that several processes share.
+struct SharedChangeService: Service, CustomStringConvertible {
+    var description: String { "shared changes" }
+
+    let feed: any SharedChangeFeed
+    let cache: SessionCache
+    let directory: Directory
+
+    func run() async throws {
+        let changes = feed.sharedChanges()
+        await cancelWhenGracefulShutdown {
+            for await change in changes {
+                cache.forget(change)
+                if change == .directory || change == .everything {
+                    await directory.invalidate()
+                }
+            }
+        }
+    }
+}

@@ -3,14 +3,16 @@ public import AuthCore
 public import AuthCrypto
 public import AuthRPC
 public import AuthServer
-public import AuthStore
+internal import AuthStore
+internal import AuthPostgres
 public import Foundation
 import AuthManagement
 internal import Logging
 internal import Synchronization
 
 /// Runs `body` with a real authd on a free loopback port, over a database file in a fresh
-/// directory, with a clock the test moves and cheap scrypt parameters. The server is shut
+/// directory (or, with `AUTHD_TEST_STORE=postgres`, a fresh database on the test
+/// PostgreSQL server: `TestStore`), with a clock the test moves and cheap scrypt parameters. The server is shut
 /// down and the directory removed when `body` returns or throws (a failed `#require`
 /// included). Inside, `authd.restart()` starts a new server on the same file.
 public func withTestAuthd(
@@ -32,18 +34,70 @@ public func withTestAuthd(
 ) async throws {
     let directory = try makeTemporaryDirectory("authd-test")
     defer { try? FileManager.default.removeItem(at: directory) }
-    let options = TestAuthd.Options(
-        clock: clock, scrypt: scrypt, identity: identity, hashQueue: hashQueue,
-        requireServiceKey: requireServiceKey, management: management, shutdownGracePeriod: shutdownGracePeriod,
-        tls: tls, clientTLS: clientTLS, registeringMore: registeringMore)
-    let authd = try await TestAuthd(directory: directory, options: options)
-    do {
-        try await body(authd)
-    } catch {
-        try? await authd.stop()
-        throw error
+    func run(postgresURL: String?) async throws {
+        let options = TestAuthd.Options(
+            clock: clock, scrypt: scrypt, identity: identity, hashQueue: hashQueue,
+            requireServiceKey: requireServiceKey, management: management, shutdownGracePeriod: shutdownGracePeriod,
+            tls: tls, clientTLS: clientTLS, postgresURL: postgresURL, registeringMore: registeringMore)
+        let authd = try await TestAuthd(directory: directory, options: options)
+        do {
+            try await body(authd)
+        } catch {
+            try? await authd.stop()
+            throw error
+        }
+        try await authd.stop()
     }
-    try await authd.stop()
+    switch TestStore.current {
+    case .sqlite: try await run(postgresURL: nil)
+    case .postgres: try await TestPostgres.withDatabase { url in try await run(postgresURL: url) }
+    }
+}
+
+/// Runs `body` with two servers on one new PostgreSQL database, each with its own port,
+/// session cache, directory snapshot and connection pool, as two authd instances behind a
+/// load balancer are; they share the admin key (the first start writes it). Needs the test
+/// PostgreSQL server (`TestPostgres.serverURL`).
+public func withTwoTestAuthds(
+    clock: ManualWallClock = ManualWallClock(),
+    _ body: (TestAuthd, TestAuthd) async throws -> Void
+) async throws {
+    let directory = try makeTemporaryDirectory("authd-test-pair")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try await TestPostgres.withDatabase { url in
+        let options = TestAuthd.Options(
+            clock: clock, scrypt: .testing, identity: .defaults,
+            hashQueue: HashQueueLimits(maximumWaiting: 4096, maximumPerSource: 4096),
+            requireServiceKey: false, management: false, shutdownGracePeriod: .seconds(10),
+            tls: nil, clientTLS: nil, postgresURL: url, registeringMore: { _ in })
+        let first = try await TestAuthd(directory: directory, options: options)
+        let second: TestAuthd
+        do {
+            second = try await TestAuthd(directory: directory, options: options)
+        } catch {
+            try? await first.stop()
+            throw error
+        }
+        do {
+            try await body(first, second)
+        } catch {
+            try? await first.stop()
+            try? await second.stop()
+            throw error
+        }
+        try await first.stop()
+        try await second.stop()
+    }
+}
+
+/// Which store `withTestAuthd` serves from: `AUTHD_TEST_STORE=postgres` (with
+/// `AUTHD_TEST_POSTGRES_URL`) runs the flow suites on PostgreSQL (`make test-postgres`);
+/// otherwise SQLite.
+public enum TestStore: Sendable {
+    case sqlite
+    case postgres
+
+    public static let current: TestStore = ProcessInfo.processInfo.environment["AUTHD_TEST_STORE"] == "postgres" ? .postgres : .sqlite
 }
 
 /// A running authd (see `withTestAuthd`) and clients of it.
@@ -59,6 +113,8 @@ public final class TestAuthd: Sendable {
         var shutdownGracePeriod: Duration
         var tls: ServerTLSConfiguration?
         var clientTLS: ClientTLSConfiguration?
+        /// nil: the SQLite file in `directory`.
+        var postgresURL: String?
         var registeringMore: @Sendable (inout Router) -> Void
     }
 
@@ -96,10 +152,11 @@ public final class TestAuthd: Sendable {
     private static func start(directory: URL, options: Options) async throws -> Running {
         var logger = Logger(label: "test.authd")
         logger.logLevel = .critical
-        let server = try AuthdServer(
+        let server = try await AuthdServer(
             configuration: .init(
                 rpc: .init(port: 0, shutdownGracePeriod: options.shutdownGracePeriod, tls: options.tls),
                 databasePath: directory.appendingPathComponent("authd.sqlite").path,
+                postgresURL: options.postgresURL,
                 scrypt: options.scrypt,
                 hashingThreads: 1,
                 hashQueue: options.hashQueue,
@@ -188,23 +245,44 @@ public final class TestAuthd: Sendable {
         AuthdClient(host: "127.0.0.1", port: server.localPort!, configuration: configuration)
     }
 
-    /// A second look at the same database file, as another process would have.
-    public func openStorage() throws -> SQLiteStorage {
-        try SQLiteStorage(path: databasePath)
+    /// A second look at the same database, as another process would have.
+    public func openStorage() async throws -> any Storage {
+        if let url = options.withLock({ $0.postgresURL }) {
+            return try await PostgresStorage(url: url, maximumConnections: 2)
+        }
+        return try SQLiteStorage(path: databasePath)
     }
 
-    /// Runs SQL that no RPC offers (deleting a user behind the server's back), on the file.
-    public func execute(_ sql: String, arguments: [String] = []) async throws {
+    /// Runs `body` with a probe of the database (`StorageProbe`: SQL both stores understand).
+    public func withProbe<T>(_ body: (any StorageProbe) async throws -> T) async throws -> T {
+        if let url = options.withLock({ $0.postgresURL }) {
+            let probe = PostgresProbe(url: url)
+            defer { probe.close() }
+            return try await body(probe)
+        }
         let probe = try SQLiteProbe(path: databasePath)
         defer { probe.close() }
-        try await probe.execute(sql, arguments: arguments)
+        return try await body(probe)
+    }
+
+    /// Runs SQL that no RPC offers (deleting a user behind the server's back).
+    public func execute(_ sql: String, arguments: [String] = []) async throws {
+        try await withProbe { try await $0.execute(sql, arguments: arguments) }
     }
 
     /// Every outbox row, or those to `recipient`, by id.
     public func outboxMessages(recipient: String?) async throws -> [OutboxRecord] {
-        let probe = try SQLiteProbe(path: databasePath)
-        defer { probe.close() }
-        return try await probe.outboxMessages(recipient: recipient)
+        try await withProbe { try await $0.outboxMessages(recipient: recipient) }
+    }
+
+    /// `SELECT count(*) FROM table`.
+    public func count(_ table: String) async throws -> Int {
+        Int(try await withProbe { try await $0.integer("SELECT count(*) FROM \(table)") } ?? 0)
+    }
+
+    /// The first column of every row of `sql`, as text.
+    public func texts(_ sql: String) async throws -> [String] {
+        try await withProbe { try await $0.texts(sql) }
     }
 
     /// The code of the newest password-reset email to `email`.

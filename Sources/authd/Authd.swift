@@ -101,7 +101,7 @@ enum Authd {
         restrictFileModes()
         AuthLogHandler.bootstrap(format: logFormat, level: logLevel, metadataProvider: CallLogMetadata.provider)
         let logger = Logger(label: "authd")
-        let server = try AuthdServer(configuration: configuration, logger: logger)
+        let server = try await AuthdServer(configuration: configuration, logger: logger)
         if let keyFile = try await server.createFirstAdminKeyIfNeeded() {
             print("authd first admin key written to \(keyFile)")
             print("  use it with: \(authctlCommand) --key-file \(keyFile) users list")

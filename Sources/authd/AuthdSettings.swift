@@ -41,7 +41,8 @@ struct AuthdSettings {
     /// The server's configuration with the keys that are checked together applied.
     func serverConfiguration() throws(ConfigurationError) -> AuthdServer.Configuration {
         var server = self.server
-        server.firstAdminKeyFile = adminKeyFile ?? AuthdServer.Configuration.firstAdminKeyFile(for: server.databasePath)
+        server.firstAdminKeyFile = adminKeyFile
+            ?? (server.postgresURL == nil ? AuthdServer.Configuration.firstAdminKeyFile(for: server.databasePath) : "authd.admin-key")
         do {
             server.scrypt = try ScryptParameters(logN: scrypt.logN, r: scrypt.r, p: scrypt.p)
         } catch {
@@ -95,9 +96,12 @@ extension AuthdSettings {
             S.text("host", \.server.rpc.host, help: "Address the RPC port listens on."),
             S.integer("port", \.server.rpc.port, 0...65535, help: "The RPC port; 0 picks a free one (authd prints it)."),
             S.text("database", \.server.databasePath, help: "The SQLite database file; created with its schema when missing."),
+            S.optionalText("store", \.server.postgresURL,
+                           help: "A postgres://user:password@host:port/db URL (?sslmode=disable|prefer|require, &sslrootcert=FILE): keep everything in that PostgreSQL database instead of the SQLite file, so that several authd can serve one user base.",
+                           isSecret: true, defaultDescription: "none: the SQLite file of database"),
             S.optionalText("adminKeyFile", \.adminKeyFile,
                            help: "Where a first start on an empty database writes the first admin key.",
-                           defaultDescription: "<database>.admin-key"),
+                           defaultDescription: "<database>.admin-key; authd.admin-key with a postgres store"),
             S.boolean("requireServiceKey", \.server.requireServiceKey, help: "Require a service-scope API key on Auth calls too."),
             S(
                 "logLevel", kind: .choice(Logger.Level.names), help: "The least severe log level written.",
@@ -273,6 +277,11 @@ extension AuthdSettings {
 
     private static var checks: [SettingsSchema<AuthdSettings>.Check] {
         [
+            { settings in
+                guard let url = settings.server.postgresURL else { return nil }
+                return url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") ? nil
+                    : CrossKeyProblem(keys: ["store"], "a postgres:// URL; leave it out for the SQLite file `database`")
+            },
             { settings in
                 settings.server.rpc.problem.map {
                     CrossKeyProblem(keys: ["maxBufferedBytesPerConnection", "maxBufferedBytes", "maxFrameBytes"], $0)

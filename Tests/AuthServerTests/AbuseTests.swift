@@ -203,34 +203,28 @@ struct ForgotPasswordWorkTests {
             _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "nobody@example.com"))
             let known = try #require(try await authd.outboxMessages(recipient: "known@example.com").last?.message)
             #expect(try await authd.outboxMessages(recipient: "nobody@example.com").isEmpty)
-            let database = try DatabaseQueue(path: authd.databasePath)
-            let decoy = try #require(try database.read { db in
-                try Row.fetchOne(db, sql: "SELECT recipient, subject, text_body, html_body, headers, state FROM decoy_outbox")
-            })
-            let knownRow = try #require(try database.read { db in
-                try Row.fetchOne(db, sql: "SELECT headers, state FROM outbox WHERE recipient = 'known@example.com'")
-            })
             // A code row and a message row each, in tables of the same shape.
-            let codeHashBytes = try database.read { db in
-                try Int.fetchAll(db, sql: "SELECT length(code_hash) FROM decoy_one_time_codes")
+            func column(_ name: String, of table: String, where condition: String = "TRUE") async throws -> String {
+                try #require(try await authd.texts("SELECT \(name) FROM \(table) WHERE \(condition)").first)
             }
-            #expect(codeHashBytes == [32])
-            #expect(decoy["recipient"] == "nobody@example.com")
-            #expect(decoy["state"] == knownRow["state"] as String)
-            #expect((decoy["headers"] as String).utf8.count == (knownRow["headers"] as String).utf8.count)
-            #expect(decoy["subject"] == known.subject)
+            #expect(try await authd.texts("SELECT CAST(length(code_hash) AS TEXT) FROM decoy_one_time_codes") == ["32"])
+            let knownOnly = "recipient = 'known@example.com'"
+            #expect(try await column("recipient", of: "decoy_outbox") == "nobody@example.com")
+            #expect(try await column("state", of: "decoy_outbox") == column("state", of: "outbox", where: knownOnly))
+            #expect(try await column("headers", of: "decoy_outbox").utf8.count == column("headers", of: "outbox", where: knownOnly).utf8.count)
+            #expect(try await column("subject", of: "decoy_outbox") == known.subject)
             // The same template: only the code differs.
             let digits = { (text: String) in String(text.map { $0.isNumber ? "0" : $0 }) }
-            #expect(digits(decoy["text_body"]) == digits(known.textBody))
-            #expect((decoy["html_body"] as String).utf8.count == known.htmlBody.utf8.count)
+            #expect(digits(try await column("text_body", of: "decoy_outbox")) == digits(known.textBody))
+            #expect(try await column("html_body", of: "decoy_outbox").utf8.count == known.htmlBody.utf8.count)
         }
     }
 }
 
 @Suite("Abuse: nothing an outsider writes grows without bound")
 struct GrowthTests {
-    private static func count(_ authd: TestAuthd, _ table: String) throws -> Int {
-        try DatabaseQueue(path: authd.databasePath).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
+    private static func count(_ authd: TestAuthd, _ table: String) async throws -> Int {
+        try await authd.count(table)
     }
 
     @Test("outsider-sized keys are refused; throttles, sessions, codes and decoys are pruned after their use")
@@ -253,26 +247,26 @@ struct GrowthTests {
             let token = try await authd.client.signUp("user@example.com").session!.token
             _ = try await authd.client.auth.logout(AuthV1.LogoutRequest(token: token))
             _ = try await authd.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "user@example.com"))
-            let throttlesAfterFlood = try Self.count(authd, "throttles")
+            let throttlesAfterFlood = try await Self.count(authd, "throttles")
             #expect(throttlesAfterFlood >= 600)  // per address and per mailbox, plus the mailbox quota
-            #expect(try Self.count(authd, "sessions") == 1)
-            #expect(try Self.count(authd, "one_time_codes") == 1)
+            #expect(try await Self.count(authd, "sessions") == 1)
+            #expect(try await Self.count(authd, "one_time_codes") == 1)
             // The decoys of the 300 unknown emails.
-            #expect(try Self.count(authd, "decoy_one_time_codes") == 300)
-            #expect(try Self.count(authd, "decoy_outbox") == 300)
+            #expect(try await Self.count(authd, "decoy_one_time_codes") == 300)
+            #expect(try await Self.count(authd, "decoy_outbox") == 300)
 
-            let pruner = Pruner(storage: try authd.openStorage(), clock: authd.clock, retention: .defaults, mail: .defaults)
+            let pruner = Pruner(storage: try await authd.openStorage(), clock: authd.clock, retention: .defaults, mail: .defaults)
             #expect(try await pruner.prune().total == 0)  // nothing is past its retention yet
             // A day after the code expired (15 minutes after it was issued).
             authd.clock.advance(by: .seconds(25 * 3600))
             let pruned = try await pruner.prune()
             #expect(pruned.throttles == throttlesAfterFlood)
             #expect(pruned.sessions == 1 && pruned.codes == 1)
-            #expect(try Self.count(authd, "throttles") == 0)
-            #expect(try Self.count(authd, "sessions") == 0)
-            #expect(try Self.count(authd, "one_time_codes") == 0)
-            #expect(try Self.count(authd, "decoy_one_time_codes") == 0)
-            #expect(try Self.count(authd, "decoy_outbox") == 0)
+            #expect(try await Self.count(authd, "throttles") == 0)
+            #expect(try await Self.count(authd, "sessions") == 0)
+            #expect(try await Self.count(authd, "one_time_codes") == 0)
+            #expect(try await Self.count(authd, "decoy_one_time_codes") == 0)
+            #expect(try await Self.count(authd, "decoy_outbox") == 0)
         }
     }
 }

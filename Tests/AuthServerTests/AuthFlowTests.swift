@@ -172,13 +172,13 @@ struct SignUpLoginTests {
         try await withTestAuthd(scrypt: cheap) { authd async throws in
             _ = try await authd.client.signUp("upgrade@example.com")
             try await authd.stop()
-            let storedBefore = try await (try authd.openStorage()).credentials(email: "upgrade@example.com")?.passwordHash
+            let storedBefore = try await (try await authd.openStorage()).credentials(email: "upgrade@example.com")?.passwordHash
 
             #expect(storedBefore?.hasPrefix("$scrypt$ln=4,r=8,p=1$") == true)
 
             try await authd.restart(scrypt: .testing)
             _ = try await authd.client.login("upgrade@example.com", "correct horse")
-            let storedAfter = try await (try authd.openStorage()).credentials(email: "upgrade@example.com")?.passwordHash
+            let storedAfter = try await (try await authd.openStorage()).credentials(email: "upgrade@example.com")?.passwordHash
             #expect(storedAfter?.hasPrefix("$scrypt$ln=\(ScryptParameters.testing.logN),r=8,p=1$") == true)
             // The upgraded hash still opens the door, and the old session was not ended.
             _ = try await authd.client.login("upgrade@example.com", "correct horse")

@@ -206,7 +206,7 @@ struct MailServiceTests {
             let mailer = try await authd.mailer().mail
             let leased = try await mailer.leaseMessages(AuthV1.LeaseMessagesRequest(workerID: "w")).messages
             _ = try await mailer.ackMessages(AuthV1.AckMessagesRequest(messages: held([leased[0]])))
-            let pruner = Pruner(storage: try authd.openStorage(), clock: authd.clock, retention: .defaults, mail: .defaults)
+            let pruner = Pruner(storage: try await authd.openStorage(), clock: authd.clock, retention: .defaults, mail: .defaults)
             #expect(try await pruner.prune().sentMessages == 0)
             authd.clock.advance(by: .seconds(7 * 24 * 3600 + 1))
             #expect(try await pruner.prune().sentMessages == 1)

@@ -86,11 +86,11 @@ struct SessionStoreTests {
             let new = newUser("ada@example.com")
             let session = newSession(for: new.id)
             _ = try await store.insertUser(new, session: session)
-            try await probe.execute("UPDATE users SET blocked = 1 WHERE id = '\(new.id)'")
+            try await probe.execute("UPDATE users SET blocked = TRUE WHERE id = '\(new.id)'")
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) == nil)
             #expect(try await store.user(id: new.id)?.blocked == true)
             #expect(try await store.credentials(email: new.email)?.user.blocked == true)
-            try await probe.execute("UPDATE users SET blocked = 0 WHERE id = '\(new.id)'")
+            try await probe.execute("UPDATE users SET blocked = FALSE WHERE id = '\(new.id)'")
             #expect(try await store.authenticate(tokenHash: session.tokenHash, at: t0) != nil)
         }
     }

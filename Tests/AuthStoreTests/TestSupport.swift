@@ -4,7 +4,7 @@ import Foundation
 
 /// The store kinds every role suite runs against. A new implementation of `Storage`
 /// runs all of them by adding its factory here.
-let storeKinds: [StorageFactory] = [.sqlite]
+let storeKinds: [StorageFactory] = StorageFactory.available
 
 let t0 = Timestamp(milliseconds: 1_800_000_000_000)
 let idleTimeout = Duration.seconds(30 * 60)

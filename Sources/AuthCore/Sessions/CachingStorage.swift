@@ -3,13 +3,40 @@
 /// itself) drops the entries it touches before it returns. Writes go through here and
 /// nowhere else, so a new write path cannot forget the cache by accident: it is in this
 /// list or it does not touch users or sessions.
+///
+/// With a `feed` (several processes on one database), each such write is also announced,
+/// before it returns, so that the other processes forget it too; directory writes are
+/// announced as `.directory` for the other processes' `Directory`.
 public struct CachingStorage: Storage {
     let base: any Storage
     let cache: SessionCache
+    let feed: (any SharedChangeFeed)?
 
-    public init(_ base: any Storage, cache: SessionCache) {
+    public init(_ base: any Storage, cache: SessionCache, feed: (any SharedChangeFeed)? = nil) {
         self.base = base
         self.cache = cache
+        self.feed = feed
+    }
+
+    /// Runs `write`, then forgets what `change` names here and tells the other processes,
+    /// also when the write failed (a failed transaction changed nothing, but forgetting is
+    /// the safe side).
+    private func changing<T>(_ change: SharedChange, _ write: () async throws(AuthError) -> T) async throws(AuthError) -> T {
+        let result: Result<T, AuthError>
+        do {
+            result = .success(try await write())
+        } catch {
+            result = .failure(error)
+        }
+        cache.forget(change)
+        await feed?.announce(change)
+        return try result.get()
+    }
+
+    /// A directory write: the local `Directory` drops its own snapshot (`Directory.change`);
+    /// the other processes are told.
+    private func changingDirectory<T>(_ write: () async throws(AuthError) -> T) async throws(AuthError) -> T {
+        try await changing(.directory, write)
     }
 
     // MARK: UserStore
@@ -35,28 +62,23 @@ public struct CachingStorage: Storage {
     }
 
     public func updateUser(id: UserID, changes: UserChanges, at now: Timestamp) async throws(AuthError) -> User {
-        defer { cache.dropSessions(of: id) }
-        return try await base.updateUser(id: id, changes: changes, at: now)
+        return try await changing(.sessionsOf(id)) { () async throws(AuthError) in try await base.updateUser(id: id, changes: changes, at: now) }
     }
 
     public func updateUser(id: UserID, adminChanges changes: AdminUserChanges, at now: Timestamp) async throws(AuthError) -> User {
-        defer { cache.dropSessions(of: id) }
-        return try await base.updateUser(id: id, adminChanges: changes, at: now)
+        return try await changing(.sessionsOf(id)) { () async throws(AuthError) in try await base.updateUser(id: id, adminChanges: changes, at: now) }
     }
 
     public func setPasswordHash(userID: UserID, hash: String, revoking: SessionRevocation, at now: Timestamp) async throws(AuthError) {
-        defer { cache.dropSessions(of: userID) }
-        try await base.setPasswordHash(userID: userID, hash: hash, revoking: revoking, at: now)
+        try await changing(.sessionsOf(userID)) { () async throws(AuthError) in try await base.setPasswordHash(userID: userID, hash: hash, revoking: revoking, at: now) }
     }
 
     public func setBlocked(id: UserID, blocked: Bool, at now: Timestamp) async throws(AuthError) -> User {
-        defer { cache.dropSessions(of: id) }
-        return try await base.setBlocked(id: id, blocked: blocked, at: now)
+        return try await changing(.sessionsOf(id)) { () async throws(AuthError) in try await base.setBlocked(id: id, blocked: blocked, at: now) }
     }
 
     public func deleteUser(id: UserID) async throws(AuthError) -> Bool {
-        defer { cache.dropSessions(of: id) }
-        return try await base.deleteUser(id: id)
+        return try await changing(.sessionsOf(id)) { () async throws(AuthError) in try await base.deleteUser(id: id) }
     }
 
     public func listUsers(filter: UserFilter, afterEmail: String?, limit: Int) async throws(AuthError) -> [User] {
@@ -87,13 +109,11 @@ public struct CachingStorage: Storage {
     }
 
     public func revokeSession(tokenHash: [UInt8], at now: Timestamp) async throws(AuthError) -> Bool {
-        defer { cache.dropSession(tokenHash: tokenHash) }
-        return try await base.revokeSession(tokenHash: tokenHash, at: now)
+        return try await changing(.session(tokenHash: tokenHash)) { () async throws(AuthError) in try await base.revokeSession(tokenHash: tokenHash, at: now) }
     }
 
     public func revokeSessions(userID: UserID, revoking: SessionRevocation, at now: Timestamp) async throws(AuthError) -> Int {
-        defer { cache.dropSessions(of: userID) }
-        return try await base.revokeSessions(userID: userID, revoking: revoking, at: now)
+        return try await changing(.sessionsOf(userID)) { () async throws(AuthError) in try await base.revokeSessions(userID: userID, revoking: revoking, at: now) }
     }
 
     public func deleteSessions(endedBefore cutoff: Timestamp) async throws(AuthError) -> Int {
@@ -108,8 +128,7 @@ public struct CachingStorage: Storage {
     }
 
     public func redeemPasswordResetCode(userID: UserID, codeHash: [UInt8], newPasswordHash: String, maxAttempts: Int, at now: Timestamp) async throws(AuthError) -> CodeCheck {
-        defer { cache.dropSessions(of: userID) }
-        return try await base.redeemPasswordResetCode(userID: userID, codeHash: codeHash, newPasswordHash: newPasswordHash, maxAttempts: maxAttempts, at: now)
+        return try await changing(.sessionsOf(userID)) { () async throws(AuthError) in try await base.redeemPasswordResetCode(userID: userID, codeHash: codeHash, newPasswordHash: newPasswordHash, maxAttempts: maxAttempts, at: now) }
     }
 
     public func invitation(codeHash: [UInt8], at now: Timestamp) async throws(AuthError) -> UserID? {
@@ -117,8 +136,7 @@ public struct CachingStorage: Storage {
     }
 
     public func redeemInvitation(userID: UserID, codeHash: [UInt8], passwordHash: String, session: NewSession, at now: Timestamp) async throws(AuthError) -> CodeCheck {
-        defer { cache.dropSessions(of: userID) }
-        return try await base.redeemInvitation(userID: userID, codeHash: codeHash, passwordHash: passwordHash, session: session, at: now)
+        return try await changing(.sessionsOf(userID)) { () async throws(AuthError) in try await base.redeemInvitation(userID: userID, codeHash: codeHash, passwordHash: passwordHash, session: session, at: now) }
     }
 
     public func issueEmailChange(_ code: NewOneTimeCode, emails: [NewOutboxMessage]) async throws(AuthError) {
@@ -126,8 +144,7 @@ public struct CachingStorage: Storage {
     }
 
     public func redeemEmailChangeCode(userID: UserID, codeHash: [UInt8], maxAttempts: Int, at now: Timestamp) async throws(AuthError) -> EmailChangeCheck {
-        defer { cache.dropSessions(of: userID) }
-        return try await base.redeemEmailChangeCode(userID: userID, codeHash: codeHash, maxAttempts: maxAttempts, at: now)
+        return try await changing(.sessionsOf(userID)) { () async throws(AuthError) in try await base.redeemEmailChangeCode(userID: userID, codeHash: codeHash, maxAttempts: maxAttempts, at: now) }
     }
 
     public func issueDecoyCode(codeHash: [UInt8], email: NewOutboxMessage) async throws(AuthError) {
@@ -212,13 +229,11 @@ public struct CachingStorage: Storage {
     }
 
     public func renameRole(name: String, to newName: String) async throws(AuthError) -> RoleInfo {
-        defer { cache.dropAll() }
-        return try await base.renameRole(name: name, to: newName)
+        return try await changing(.everything) { () async throws(AuthError) in try await base.renameRole(name: name, to: newName) }
     }
 
     public func deleteRole(name: String) async throws(AuthError) {
-        defer { cache.dropAll() }
-        try await base.deleteRole(name: name)
+        try await changing(.everything) { () async throws(AuthError) in try await base.deleteRole(name: name) }
     }
 
     public func roles() async throws(AuthError) -> [RoleInfo] {
@@ -230,15 +245,15 @@ public struct CachingStorage: Storage {
     }
 
     public func createGroup(name: String, roles: [String], at now: Timestamp) async throws(AuthError) -> Group {
-        try await base.createGroup(name: name, roles: roles, at: now)
+        try await changingDirectory { () async throws(AuthError) in try await base.createGroup(name: name, roles: roles, at: now) }
     }
 
     public func renameGroup(name: String, to newName: String) async throws(AuthError) -> Group {
-        try await base.renameGroup(name: name, to: newName)
+        try await changingDirectory { () async throws(AuthError) in try await base.renameGroup(name: name, to: newName) }
     }
 
     public func deleteGroup(name: String) async throws(AuthError) {
-        try await base.deleteGroup(name: name)
+        try await changingDirectory { () async throws(AuthError) in try await base.deleteGroup(name: name) }
     }
 
     public func groups() async throws(AuthError) -> [Group] {
@@ -246,15 +261,15 @@ public struct CachingStorage: Storage {
     }
 
     public func setGroupRoles(name: String, roles: [String]) async throws(AuthError) -> Group {
-        try await base.setGroupRoles(name: name, roles: roles)
+        try await changingDirectory { () async throws(AuthError) in try await base.setGroupRoles(name: name, roles: roles) }
     }
 
     public func upsertPageRule(_ rule: PageRule, at now: Timestamp) async throws(AuthError) -> PageRule {
-        try await base.upsertPageRule(rule, at: now)
+        try await changingDirectory { () async throws(AuthError) in try await base.upsertPageRule(rule, at: now) }
     }
 
     public func deletePageRule(pattern: String) async throws(AuthError) -> Bool {
-        try await base.deletePageRule(pattern: pattern)
+        try await changingDirectory { () async throws(AuthError) in try await base.deletePageRule(pattern: pattern) }
     }
 
     public func pageRules() async throws(AuthError) -> [PageRule] {
@@ -266,7 +281,7 @@ public struct CachingStorage: Storage {
     }
 
     public func updateSettings(_ values: [Settings.Key: String]) async throws(AuthError) -> [Settings.Key: String] {
-        try await base.updateSettings(values)
+        try await changingDirectory { () async throws(AuthError) in try await base.updateSettings(values) }
     }
 
     public func emailTemplate(kind: TemplateKind) async throws(AuthError) -> StoredEmailTemplate? {
@@ -274,16 +289,15 @@ public struct CachingStorage: Storage {
     }
 
     public func setEmailTemplate(_ template: StoredEmailTemplate) async throws(AuthError) {
-        try await base.setEmailTemplate(template)
+        try await changingDirectory { () async throws(AuthError) in try await base.setEmailTemplate(template) }
     }
 
     public func deleteEmailTemplate(kind: TemplateKind) async throws(AuthError) -> Bool {
-        try await base.deleteEmailTemplate(kind: kind)
+        try await changingDirectory { () async throws(AuthError) in try await base.deleteEmailTemplate(kind: kind) }
     }
 
     public func removeEverything() async throws(AuthError) -> RemovalCounts {
-        defer { cache.dropAll() }
-        return try await base.removeEverything()
+        return try await changing(.everything) { () async throws(AuthError) in try await base.removeEverything() }
     }
 
 
@@ -317,7 +331,6 @@ public struct CachingStorage: Storage {
     // MARK: ImportStore
 
     public func importUsers(_ users: [ImportedUser], onExisting: ExistingUserPolicy, at now: Timestamp) async throws(AuthError) -> [ImportWriteOutcome] {
-        defer { cache.dropAll() }
-        return try await base.importUsers(users, onExisting: onExisting, at: now)
+        return try await changing(.allSessions) { () async throws(AuthError) in try await base.importUsers(users, onExisting: onExisting, at: now) }
     }
 }

@@ -1,0 +1,91 @@
+internal import AuthCore
+internal import Foundation
+internal import NIOSSL
+internal import PostgresNIO
+
+/// A `postgres://user:password@host:port/database?sslmode=…` URL, read once at start.
+/// `sslmode` is `disable`, `prefer` (the default: TLS when the server offers it) or
+/// `require` (TLS, the server's certificate verified against the system's trust roots, or
+/// against `sslrootcert=FILE` when given).
+struct PostgresAddress: CustomStringConvertible {
+    enum TLSMode: String {
+        case disable, prefer, require
+    }
+
+    var host: String
+    var port: Int
+    var username: String
+    var password: String?
+    var database: String
+    var tlsMode: TLSMode
+    var rootCertificateFile: String?
+
+    init(url: String) throws(AuthError) {
+        func invalid(_ why: String) -> AuthError {
+            AuthError.invalidArgument("store \(Self.redacted(url)): \(why)", field: "store")
+        }
+        guard let components = URLComponents(string: url),
+              components.scheme == "postgres" || components.scheme == "postgresql"
+        else {
+            throw invalid("not a postgres:// URL")
+        }
+        guard let host = components.host, !host.isEmpty else { throw invalid("no host") }
+        guard let username = components.user, !username.isEmpty else { throw invalid("no user name") }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        guard !database.isEmpty, !database.contains("/") else { throw invalid("no database name after the host") }
+        self.host = host
+        port = components.port ?? 5432
+        self.username = username.removingPercentEncoding ?? username
+        password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        self.database = database.removingPercentEncoding ?? database
+        tlsMode = .prefer
+        for item in components.queryItems ?? [] {
+            switch item.name {
+            case "sslmode":
+                guard let mode = item.value.flatMap(TLSMode.init(rawValue:)) else {
+                    throw invalid("sslmode must be disable, prefer or require")
+                }
+                tlsMode = mode
+            case "sslrootcert":
+                guard let file = item.value, !file.isEmpty else { throw invalid("sslrootcert needs a file") }
+                rootCertificateFile = file
+            default:
+                throw invalid("unknown parameter \(item.name) (known: sslmode, sslrootcert)")
+            }
+        }
+    }
+
+    /// The URL without its password.
+    var description: String {
+        "postgres://\(username)@\(host):\(port)/\(database)"
+    }
+
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url) else { return "(not a URL)" }
+        if components.password != nil { components.password = "***" }
+        return components.string ?? "(not a URL)"
+    }
+
+    var clientConfiguration: PostgresClient.Configuration {
+        do {
+            let tls: PostgresClient.Configuration.TLS
+            switch tlsMode {
+            case .disable:
+                tls = .disable
+            case .prefer:
+                var configuration = TLSConfiguration.makeClientConfiguration()
+                configuration.minimumTLSVersion = .tlsv12
+                tls = .prefer(configuration)
+            case .require:
+                var configuration = TLSConfiguration.makeClientConfiguration()
+                configuration.minimumTLSVersion = .tlsv12
+                if let rootCertificateFile {
+                    configuration.trustRoots = .file(rootCertificateFile)
+                }
+                tls = .require(configuration)
+            }
+            return PostgresClient.Configuration(
+                host: host, port: port, username: username, password: password, database: database, tls: tls)
+        }
+    }
+}
