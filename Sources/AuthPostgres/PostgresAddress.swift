@@ -67,25 +67,23 @@ struct PostgresAddress: CustomStringConvertible {
     }
 
     var clientConfiguration: PostgresClient.Configuration {
-        do {
-            let tls: PostgresClient.Configuration.TLS
-            switch tlsMode {
-            case .disable:
-                tls = .disable
-            case .prefer:
-                var configuration = TLSConfiguration.makeClientConfiguration()
-                configuration.minimumTLSVersion = .tlsv12
-                tls = .prefer(configuration)
-            case .require:
-                var configuration = TLSConfiguration.makeClientConfiguration()
-                configuration.minimumTLSVersion = .tlsv12
-                if let rootCertificateFile {
-                    configuration.trustRoots = .file(rootCertificateFile)
-                }
-                tls = .require(configuration)
+        let tls: PostgresClient.Configuration.TLS
+        switch tlsMode {
+        case .disable:
+            tls = .disable
+        case .prefer:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.minimumTLSVersion = .tlsv12
+            tls = .prefer(configuration)
+        case .require:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.minimumTLSVersion = .tlsv12
+            if let rootCertificateFile {
+                configuration.trustRoots = .file(rootCertificateFile)
             }
-            return PostgresClient.Configuration(
-                host: host, port: port, username: username, password: password, database: database, tls: tls)
+            tls = .require(configuration)
         }
+        return PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tls)
     }
 }

@@ -1,6 +1,27 @@
 internal import AuthCore
 internal import PostgresNIO
 
+/// Where a code and its message are written: the real tables, or the decoy tables of the
+/// same shape that ForgotPassword for an unknown email writes to (`issueDecoyCode`).
+enum CodeTables {
+    case real
+    case decoy
+
+    var codes: String {
+        switch self {
+        case .real: "one_time_codes"
+        case .decoy: "decoy_one_time_codes"
+        }
+    }
+
+    var outbox: String {
+        switch self {
+        case .real: "outbox"
+        case .decoy: "decoy_outbox"
+        }
+    }
+}
+
 /// Reads and writes that several storage roles share.
 enum PostgresRows {
     /// A user's columns with its attributes (names and values, by name) and roles (by name)
@@ -121,10 +142,11 @@ enum PostgresRows {
     /// or of every purpose: after the account's address changes, what went to the old
     /// address must not work.
     static func voidLiveCodes(
-        _ connection: StoreConnection, userID: UserID, purpose: CodePurpose? = nil, at now: Timestamp
+        _ connection: StoreConnection, userID: UserID, purpose: CodePurpose? = nil, at now: Timestamp,
+        in tables: CodeTables = .real
     ) async throws {
         try await connection.run("""
-            UPDATE one_time_codes SET voided_at = \(now.milliseconds)
+            UPDATE \(unescaped: tables.codes) SET voided_at = \(now.milliseconds)
             WHERE user_id = \(userID.rawValue) AND (\(purpose?.rawValue)::text IS NULL OR purpose = \(purpose?.rawValue))
               AND used_at IS NULL AND voided_at IS NULL AND expires_at > \(now.milliseconds)
             """)
@@ -190,9 +212,9 @@ enum PostgresRows {
         try await connection.run("UPDATE one_time_codes SET used_at = \(now.milliseconds) WHERE id = \(id)")
     }
 
-    static func insertCode(_ code: NewOneTimeCode, _ connection: StoreConnection) async throws {
+    static func insertCode(_ code: NewOneTimeCode, _ connection: StoreConnection, into tables: CodeTables = .real) async throws {
         try await connection.run("""
-            INSERT INTO one_time_codes (user_id, purpose, code_hash, created_at, expires_at, new_email)
+            INSERT INTO \(unescaped: tables.codes) (user_id, purpose, code_hash, created_at, expires_at, new_email)
             VALUES (\(code.userID.rawValue), \(code.purpose.rawValue), \(code.codeHash.bytea),
                     \(code.createdAt.milliseconds), \(code.expiresAt.milliseconds), \(code.newEmail))
             """)
@@ -201,10 +223,10 @@ enum PostgresRows {
     // MARK: Outbox
 
     /// Queues `message` (due at its creation time) in the caller's transaction.
-    static func enqueue(_ message: NewOutboxMessage, _ connection: StoreConnection) async throws {
+    static func enqueue(_ message: NewOutboxMessage, _ connection: StoreConnection, into tables: CodeTables = .real) async throws {
         let headers = try StoredHeaders.encode(message.headers)
         try await connection.run("""
-            INSERT INTO outbox
+            INSERT INTO \(unescaped: tables.outbox)
                 (message_id, kind, sender, recipient, subject, text_body, html_body, headers, created_at, state, next_attempt_at)
             VALUES (\(message.messageID), \(message.kind.rawValue), \(message.sender), \(message.recipient),
                     \(message.subject), \(message.textBody), \(message.htmlBody), \(headers),

@@ -26,7 +26,7 @@ extension PostgresStorage {
                 } else {
                     conditions.append("email >= \(bind(prefix))")
                 }
-                if let high = Self.prefixUpperBound(prefix) {
+                if let high = UserFilter.upperBound(ofPrefix: prefix) {
                     conditions.append("email < \(bind(high))")
                 }
             } else if let afterEmail {
@@ -64,25 +64,6 @@ extension PostgresStorage {
             let rows = try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds))
             return try rows.map { try PostgresRows.credentials($0).user }
         }
-    }
-
-    /// The least string greater than every string that starts with `prefix`, in bytewise
-    /// (UTF-8, hence code point) order: `prefix` with its last scalar incremented, after
-    /// dropping trailing U+10FFFF. Nil when there is none (no upper bound). Being a range,
-    /// the prefix needs no escaping: `%` and `_` are ordinary characters.
-    static func prefixUpperBound(_ prefix: String) -> String? {
-        var scalars = Array(prefix.unicodeScalars)
-        while let last = scalars.popLast() {
-            var next = last.value + 1
-            if next == 0xD800 { next = 0xE000 }  // skip the surrogates, which are no scalars
-            if let scalar = Unicode.Scalar(next) {
-                scalars.append(scalar)
-                var result = String.UnicodeScalarView()
-                result.append(contentsOf: scalars)
-                return String(result)
-            }
-        }
-        return nil
     }
 
     /// Removals apply before sets, so a name in both ends up set. Roles, when given, are

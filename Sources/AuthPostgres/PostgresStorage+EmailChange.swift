@@ -68,26 +68,9 @@ extension PostgresStorage {
             createdAt: email.createdAt, expiresAt: email.createdAt)  // nobody redeems it
         try await write("issue decoy code") { connection in
             _ = try await PostgresRows.userExists(connection, id: code.userID)
-            // `PostgresRows.voidLiveCodes`, `insertCode` and `enqueue`, on the decoy tables.
-            try await connection.run("""
-                UPDATE decoy_one_time_codes SET voided_at = \(code.createdAt.milliseconds)
-                WHERE user_id = \(code.userID.rawValue)
-                  AND (\(code.purpose.rawValue)::text IS NULL OR purpose = \(code.purpose.rawValue))
-                  AND used_at IS NULL AND voided_at IS NULL AND expires_at > \(code.createdAt.milliseconds)
-                """)
-            try await connection.run("""
-                INSERT INTO decoy_one_time_codes (user_id, purpose, code_hash, created_at, expires_at, new_email)
-                VALUES (\(code.userID.rawValue), \(code.purpose.rawValue), \(code.codeHash.bytea),
-                        \(code.createdAt.milliseconds), \(code.expiresAt.milliseconds), \(code.newEmail))
-                """)
-            let headers = try StoredHeaders.encode(email.headers)
-            try await connection.run("""
-                INSERT INTO decoy_outbox
-                    (message_id, kind, sender, recipient, subject, text_body, html_body, headers, created_at, state, next_attempt_at)
-                VALUES (\(email.messageID), \(email.kind.rawValue), \(email.sender), \(email.recipient),
-                        \(email.subject), \(email.textBody), \(email.htmlBody), \(headers),
-                        \(email.createdAt.milliseconds), \(OutboxState.queued.rawValue), \(email.createdAt.milliseconds))
-                """)
+            try await PostgresRows.voidLiveCodes(connection, userID: code.userID, purpose: code.purpose, at: code.createdAt, in: .decoy)
+            try await PostgresRows.insertCode(code, connection, into: .decoy)
+            try await PostgresRows.enqueue(email, connection, into: .decoy)
         }
     }
 }

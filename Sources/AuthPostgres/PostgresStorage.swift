@@ -26,19 +26,6 @@ public final class PostgresStorage: Storage, Sendable {
     /// How many times a write is tried when PostgreSQL aborts it for a concurrent one.
     static let maximumWriteTries = 40
 
-    private struct TransactionTimers: Sendable {
-        let read: CoreMetrics.Timer
-        let write: CoreMetrics.Timer
-
-        init(factory: any MetricsFactory) {
-            func timer(_ kind: String) -> CoreMetrics.Timer {
-                CoreMetrics.Timer(label: "authd_db_transaction_duration_seconds", dimensions: [("kind", kind)], factory: factory)
-            }
-            read = timer("read")
-            write = timer("write")
-        }
-    }
-
     /// Connects to the database `url` names (`postgres://user:password@host:port/db`,
     /// `?sslmode=` `disable`, `prefer` or `require`), and brings its schema up to date; an
     /// unreachable database is `.unavailable` with what failed.
@@ -68,6 +55,17 @@ public final class PostgresStorage: Storage, Sendable {
         }
     }
 
+    /// What is wrong with `url` as a `store` (nil when nothing): the check a configuration
+    /// makes before any connection is tried.
+    public static func problem(withURL url: String) -> String? {
+        do throws(AuthError) {
+            _ = try PostgresAddress(url: url)
+            return nil
+        } catch {
+            return error.message
+        }
+    }
+
     deinit {
         runTask.cancel()
     }
@@ -94,8 +92,8 @@ public final class PostgresStorage: Storage, Sendable {
         _ operation: String,
         _ body: (StoreConnection) async throws -> T
     ) async throws(AuthError) -> T {
-        let started = timers == nil ? nil : ContinuousClock.now
-        defer { if let started { timers?.read.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds) } }
+        let started = timers?.now()
+        defer { timers?.record(.read, since: started) }
         do {
             return try await client.withConnection { connection in
                 try await Self.inTransaction(connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger, body)
@@ -111,8 +109,8 @@ public final class PostgresStorage: Storage, Sendable {
         _ operation: String,
         _ body: (StoreConnection) async throws -> T
     ) async throws(AuthError) -> T {
-        let started = timers == nil ? nil : ContinuousClock.now
-        defer { if let started { timers?.read.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds) } }
+        let started = timers?.now()
+        defer { timers?.record(.read, since: started) }
         do {
             return try await client.withConnection { connection in
                 try await body(StoreConnection(connection: connection, logger: logger))
@@ -131,8 +129,8 @@ public final class PostgresStorage: Storage, Sendable {
         isolation begin: PostgresQuery = "BEGIN ISOLATION LEVEL SERIALIZABLE",
         _ body: (StoreConnection) async throws -> T
     ) async throws(AuthError) -> T {
-        let started = timers == nil ? nil : ContinuousClock.now
-        defer { if let started { timers?.write.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds) } }
+        let started = timers?.now()
+        defer { timers?.record(.write, since: started) }
         var tries = 0
         while true {
             tries += 1
@@ -231,12 +229,5 @@ public final class PostgresStorage: Storage, Sendable {
 
     static func notFound(_ userID: UserID) -> AuthError {
         AuthError(.notFound, "user \(userID) not found")
-    }
-}
-
-extension Duration {
-    /// For metrics timers, which take nanoseconds.
-    fileprivate var wholeNanoseconds: Int64 {
-        components.seconds &* 1_000_000_000 &+ components.attoseconds / 1_000_000_000
     }
 }

@@ -84,6 +84,12 @@ public final class AuthdServer: Service {
         /// Every default; the database is `authd.sqlite` in the working directory.
         public static var defaults: Self { Self(databasePath: "authd.sqlite") }
 
+        /// What is wrong with `url` as a `postgresURL` (nil when nothing): for a
+        /// configuration check before any connection is tried.
+        public static func problem(withPostgresURL url: String) -> String? {
+            PostgresStorage.problem(withURL: url)
+        }
+
         /// Where the first admin key goes unless said otherwise: beside the database.
         public static func firstAdminKeyFile(for databasePath: String) -> String {
             databasePath + ".admin-key"

@@ -23,7 +23,7 @@ extension SQLiteStorage {
                     conditions.append("email >= :low")
                     arguments["low"] = prefix
                 }
-                if let high = Self.prefixUpperBound(prefix) {
+                if let high = UserFilter.upperBound(ofPrefix: prefix) {
                     conditions.append("email < :high")
                     arguments["high"] = high
                 }
@@ -73,25 +73,6 @@ extension SQLiteStorage {
             }
             return users
         }
-    }
-
-    /// The least string greater than every string that starts with `prefix`, in SQLite's
-    /// bytewise (UTF-8, hence code point) order: `prefix` with its last scalar incremented,
-    /// after dropping trailing U+10FFFF. Nil when there is none (no upper bound). Being a
-    /// range, the prefix needs no escaping: `%` and `_` are ordinary characters.
-    static func prefixUpperBound(_ prefix: String) -> String? {
-        var scalars = Array(prefix.unicodeScalars)
-        while let last = scalars.popLast() {
-            var next = last.value + 1
-            if next == 0xD800 { next = 0xE000 }  // skip the surrogates, which are no scalars
-            if let scalar = Unicode.Scalar(next) {
-                scalars.append(scalar)
-                var result = String.UnicodeScalarView()
-                result.append(contentsOf: scalars)
-                return String(result)
-            }
-        }
-        return nil
     }
 
     /// Removals apply before sets, so a name in both ends up set. Roles, when given, are

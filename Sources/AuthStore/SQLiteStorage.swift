@@ -19,21 +19,6 @@ public final class SQLiteStorage: Storage {
     /// Transaction durations by kind; nil records nothing and reads no clock.
     private let timers: TransactionTimers?
 
-    private struct TransactionTimers: Sendable {
-        let read: CoreMetrics.Timer
-        let hotRead: CoreMetrics.Timer
-        let write: CoreMetrics.Timer
-
-        init(factory: any MetricsFactory) {
-            func timer(_ kind: String) -> CoreMetrics.Timer {
-                CoreMetrics.Timer(label: "authd_db_transaction_duration_seconds", dimensions: [("kind", kind)], factory: factory)
-            }
-            read = timer("read")
-            hotRead = timer("token_read")
-            write = timer("write")
-        }
-    }
-
     /// How long a write waits for a lock held by another connection or process before
     /// failing with SQLITE_BUSY.
     public static let busyTimeout: Duration = .seconds(5)
@@ -85,8 +70,8 @@ public final class SQLiteStorage: Storage {
         _ operation: String,
         _ body: @Sendable (Database) throws -> T
     ) async throws(AuthError) -> T {
-        let started = timers == nil ? nil : ContinuousClock.now
-        defer { if let started { timers?.read.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds) } }
+        let started = timers?.now()
+        defer { timers?.record(.read, since: started) }
         do {
             return try await pool.read(body)
         } catch {
@@ -100,8 +85,8 @@ public final class SQLiteStorage: Storage {
         _ body: @escaping @Sendable (Database) throws -> T
     ) async throws(AuthError) -> T {
         let pool = self.pool
-        let started = timers == nil ? nil : ContinuousClock.now
-        defer { if let started { timers?.hotRead.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds) } }
+        let started = timers?.now()
+        defer { timers?.record(.tokenRead, since: started) }
         do {
             return try await hotReaders.runIfActive { try pool.read(body) }
         } catch {
@@ -116,8 +101,8 @@ public final class SQLiteStorage: Storage {
         email: String? = nil,
         _ body: @Sendable (Database) throws -> T
     ) async throws(AuthError) -> T {
-        let started = timers == nil ? nil : ContinuousClock.now
-        defer { if let started { timers?.write.recordNanoseconds((ContinuousClock.now - started).wholeNanoseconds) } }
+        let started = timers?.now()
+        defer { timers?.record(.write, since: started) }
         do {
             return try await pool.write(body)
         } catch {
@@ -161,12 +146,5 @@ public final class SQLiteStorage: Storage {
 
     static func notFound(_ userID: UserID) -> AuthError {
         AuthError(.notFound, "user \(userID) not found")
-    }
-}
-
-extension Duration {
-    /// For metrics timers, which take nanoseconds.
-    fileprivate var wholeNanoseconds: Int64 {
-        components.seconds &* 1_000_000_000 &+ components.attoseconds / 1_000_000_000
     }
 }

@@ -279,8 +279,7 @@ extension AuthdSettings {
         [
             { settings in
                 guard let url = settings.server.postgresURL else { return nil }
-                return url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") ? nil
-                    : CrossKeyProblem(keys: ["store"], "a postgres:// URL; leave it out for the SQLite file `database`")
+                return AuthdServer.Configuration.problem(withPostgresURL: url).map { CrossKeyProblem(keys: ["store"], $0) }
             },
             { settings in
                 settings.server.rpc.problem.map {

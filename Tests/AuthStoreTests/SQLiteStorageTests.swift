@@ -93,12 +93,12 @@ struct SQLiteStorageTests {
     }
 
     @Test func prefixUpperBound() {
-        #expect(SQLiteStorage.prefixUpperBound("ab") == "ac")
-        #expect(SQLiteStorage.prefixUpperBound("a%") == "a&")
-        #expect(SQLiteStorage.prefixUpperBound("a\u{D7FF}") == "a\u{E000}")
-        #expect(SQLiteStorage.prefixUpperBound("a\u{10FFFF}") == "b")
-        #expect(SQLiteStorage.prefixUpperBound("\u{10FFFF}") == nil)
-        #expect(SQLiteStorage.prefixUpperBound("") == nil)
+        #expect(UserFilter.upperBound(ofPrefix: "ab") == "ac")
+        #expect(UserFilter.upperBound(ofPrefix: "a%") == "a&")
+        #expect(UserFilter.upperBound(ofPrefix: "a\u{D7FF}") == "a\u{E000}")
+        #expect(UserFilter.upperBound(ofPrefix: "a\u{10FFFF}") == "b")
+        #expect(UserFilter.upperBound(ofPrefix: "\u{10FFFF}") == nil)
+        #expect(UserFilter.upperBound(ofPrefix: "") == nil)
     }
 
     @Test func prefixListingUsesTheEmailIndex() async throws {

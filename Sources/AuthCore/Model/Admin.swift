@@ -58,6 +58,26 @@ public struct UserFilter: Hashable, Sendable {
         self.group = group
         self.blocked = blocked
     }
+
+    /// The least string greater than every string that starts with `prefix`, in bytewise
+    /// (UTF-8, hence code point) order, the order both stores compare emails in: `prefix`
+    /// with its last scalar incremented, after dropping trailing U+10FFFF. Nil when there
+    /// is none (no upper bound). A store lists a prefix as the range [prefix, bound), which
+    /// needs no escaping: `%` and `_` are ordinary characters.
+    public static func upperBound(ofPrefix prefix: String) -> String? {
+        var scalars = Array(prefix.unicodeScalars)
+        while let last = scalars.popLast() {
+            var next = last.value + 1
+            if next == 0xD800 { next = 0xE000 }  // skip the surrogates, which are no scalars
+            if let scalar = Unicode.Scalar(next) {
+                scalars.append(scalar)
+                var result = String.UnicodeScalarView()
+                result.append(contentsOf: scalars)
+                return String(result)
+            }
+        }
+        return nil
+    }
 }
 
 /// What an administrator changes on a user; nil and empty mean "leave as it is".

@@ -136,11 +136,21 @@ def test_a_bad_value_names_the_key_its_source_and_what_is_allowed(authd_binary: 
     (["--tls-cert-file", "/nonexistent/cert.pem", "--tls-key-file", "/nonexistent/key.pem"],
      "tls.certFile (the flag --tls-cert-file): cannot use /nonexistent/cert.pem as the certificate chain"),
     (["--config", "/nonexistent/authd.json"], "cannot read the configuration file /nonexistent/authd.json"),
+    # The URL is checked before any connection is tried; its password is never echoed.
+    (["--store", "mysql://u@db/authd"], "store (the flag --store): store mysql://u@db/authd: not a postgres:// URL"),
+    (["--store", "postgres://u:hunter2@db:5432"], "store postgres://u:***@db:5432: no database name after the host"),
+    (["--store", "postgres://u@db/authd?sslmode=allow"], "sslmode must be disable, prefer or require"),
 ])
 def test_refusals(authd_binary: Path, arguments: List[str], message: str):
     result = run(authd_binary, *arguments)
     assert result.returncode == 64, result
     assert message in result.stderr, result.stderr
+
+
+def test_a_refused_store_url_does_not_echo_its_password(authd_binary: Path):
+    result = run(authd_binary, "--store", "postgres://u:hunter2@db:5432")
+    assert result.returncode == 64, result
+    assert "hunter2" not in result.stderr + result.stdout
 
 
 def test_an_unknown_file_key_is_refused(authd_binary: Path, tmp_path: Path):
