@@ -81,8 +81,10 @@ test-postgres: apt-deps
 	url=$$(tools/postgres-test-server.sh start) && trap 'tools/postgres-test-server.sh stop' EXIT && \
 	    AUTHD_TEST_POSTGRES_URL=$$url AUTHD_TEST_STORE=postgres swift test --skip-build --filter AuthServerTests
 
+# The two-process PostgreSQL tests (test_postgres.py) get a private server too.
 test-python: python-deps build
-	AUTHD_BIN=$(CURDIR)/.build/debug/authd $(PYTHON) -m pytest clients/python -q
+	url=$$(tools/postgres-test-server.sh start) && trap 'tools/postgres-test-server.sh stop' EXIT && \
+	    AUTHD_TEST_POSTGRES_URL=$$url AUTHD_BIN=$(CURDIR)/.build/debug/authd $(PYTHON) -m pytest clients/python -q
 
 bench: build-release
 	tools/bench.sh

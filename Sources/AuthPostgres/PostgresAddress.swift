@@ -1,5 +1,6 @@
 internal import AuthCore
 internal import Foundation
+internal import Logging
 internal import NIOSSL
 internal import PostgresNIO
 
@@ -66,24 +67,54 @@ struct PostgresAddress: CustomStringConvertible {
         return components.string ?? "(not a URL)"
     }
 
-    var clientConfiguration: PostgresClient.Configuration {
+    /// TLS as the URL asks for it; nil for `disable`.
+    private var tlsConfiguration: TLSConfiguration? {
+        guard tlsMode != .disable else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        if tlsMode == .require, let rootCertificateFile {
+            configuration.trustRoots = .file(rootCertificateFile)
+        }
+        return configuration
+    }
+
+    func clientConfiguration() -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS
-        switch tlsMode {
-        case .disable:
-            tls = .disable
-        case .prefer:
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.minimumTLSVersion = .tlsv12
-            tls = .prefer(configuration)
-        case .require:
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.minimumTLSVersion = .tlsv12
-            if let rootCertificateFile {
-                configuration.trustRoots = .file(rootCertificateFile)
-            }
-            tls = .require(configuration)
+        switch (tlsMode, tlsConfiguration) {
+        case (.prefer, let configuration?): tls = .prefer(configuration)
+        case (.require, let configuration?): tls = .require(configuration)
+        default: tls = .disable
         }
         return PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)
+    }
+
+    /// Opens one connection (TLS and login included) and closes it: `.unavailable` saying
+    /// what failed when the server cannot be reached, refuses the login or has no such
+    /// database.
+    func checkConnection(timeout: Duration, logger: Logger) async throws(AuthError) {
+        do {
+            let tls: PostgresConnection.Configuration.TLS
+            switch (tlsMode, tlsConfiguration) {
+            case (.prefer, let configuration?): tls = .prefer(try NIOSSLContext(configuration: configuration))
+            case (.require, let configuration?): tls = .require(try NIOSSLContext(configuration: configuration))
+            default: tls = .disable
+            }
+            var configuration = PostgresConnection.Configuration(
+                host: host, port: port, username: username, password: password, database: database, tls: tls)
+            configuration.options.connectTimeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try? await connection.close()
+        } catch let error as PSQLError {
+            let cause: String
+            if error.code == .server {
+                cause = (error.serverInfo?[.message] ?? "refused") + " (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))"
+            } else {
+                cause = error.underlying.map { "\($0)" } ?? "\(error.code)"
+            }
+            throw AuthError(.unavailable, "cannot use the database at \(description): \(cause)")
+        } catch {
+            throw AuthError(.unavailable, "cannot use the database at \(description): \(error)")
+        }
     }
 }

@@ -36,6 +36,19 @@ extension PostgresStorage {
         }
     }
 
+    /// Instances starting together each take one advisory lock first, so the second counts
+    /// after the first committed its key (READ COMMITTED sees it) and writes nothing.
+    public func insertFirstAPIKey(_ key: NewAPIKey) async throws(AuthError) -> Bool {
+        try await lockedWrite("insert first api key", locking: ["first api key"]) { connection in
+            guard try await connection.value(Int64.self, "SELECT count(*) FROM api_keys") == 0 else { return false }
+            try await connection.run("""
+                INSERT INTO api_keys (id, name, scope, secret_hash, created_at)
+                VALUES (\(key.id), \(key.name), \(key.scope.rawValue), \(key.secretHash.bytea), \(key.createdAt.milliseconds))
+                """)
+            return true
+        }
+    }
+
     /// On every Admin and Mail call: one lookup on the unique index of `secret_hash`.
     public func apiKey(secretHash: [UInt8]) async throws(AuthError) -> APIKey? {
         try await readStatement("read api key") { connection in

@@ -15,7 +15,9 @@ extension PostgresStorage: SharedChangeFeed {
     public func announce(_ change: SharedChange) async {
         let payload = "\(instanceID) \(Self.encode(change))"
         do {
-            try await client.query("SELECT pg_notify(\(Self.sharedChangesChannel), \(payload))", logger: logger)
+            _ = try await withPooledConnection("announce a change") { [logger] connection in
+                try await connection.query("SELECT pg_notify(\(Self.sharedChangesChannel), \(payload))", logger: logger)
+            }
         } catch {
             logger.warning("could not announce a change to the other instances", metadata: ["error": "\(String(reflecting: error))"])
         }

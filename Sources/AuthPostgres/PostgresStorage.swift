@@ -4,6 +4,7 @@ public import CoreMetrics
 public import Logging
 internal import NIOCore
 internal import PostgresNIO
+internal import Synchronization
 
 /// Every storage role over one PostgreSQL database, so that several authd processes can
 /// serve one user base. A postgres-nio `PostgresClient` pools the connections.
@@ -22,28 +23,40 @@ public final class PostgresStorage: Storage, Sendable {
     let instanceID = Base64URL.encode(SecureRandom.bytes(12))
     private let runTask: Task<Void, Never>
     private let timers: TransactionTimers?
+    /// How long a call waits for a pooled connection before it answers UNAVAILABLE. With the
+    /// database gone the pool keeps reconnecting in the background (that is how authd comes
+    /// back by itself); a caller should hear so at once rather than wait with it.
+    let connectionWait: Duration
 
     /// How many times a write is tried when PostgreSQL aborts it for a concurrent one.
     static let maximumWriteTries = 40
 
     /// Connects to the database `url` names (`postgres://user:password@host:port/db`,
     /// `?sslmode=` `disable`, `prefer` or `require`), and brings its schema up to date; an
-    /// unreachable database is `.unavailable` with what failed.
+    /// unreachable database (or one that refuses the login) is `.unavailable` with what
+    /// failed. Later, while the database is away, calls fail `.unavailable` after
+    /// `connectionWait` and the pool reconnects by itself.
     /// `metrics` times every transaction (`authd_db_transaction_duration_seconds`).
     public init(
         url: String,
         maximumConnections: Int = 20,
+        connectTimeout: Duration = .seconds(5),
+        connectionWait: Duration = .seconds(5),
         logger: Logger = Logger(label: "authd.postgres"),
         metrics: (any MetricsFactory)? = nil
     ) async throws(AuthError) {
         let address = try PostgresAddress(url: url)
         location = address.description
-        var configuration = address.clientConfiguration
+        // One connection first, so that an unreachable server or a refused login stops the
+        // start with its cause; the pool alone would retry without saying why.
+        try await address.checkConnection(timeout: connectTimeout, logger: logger)
+        var configuration = address.clientConfiguration()
         configuration.options.maximumConnections = maximumConnections
-        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.connectTimeout = connectTimeout
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
+        self.connectionWait = connectionWait
         timers = metrics.map(TransactionTimers.init(factory:))
         // Started at once, so that the pool runs before the first query asks it for a connection.
         runTask = Task.immediate { await client.run() }
@@ -64,6 +77,11 @@ public final class PostgresStorage: Storage, Sendable {
         } catch {
             return error.message
         }
+    }
+
+    /// `url` with its password replaced by `***`: for messages.
+    public static func redacted(_ url: String) -> String {
+        PostgresAddress.redacted(url)
     }
 
     deinit {
@@ -90,12 +108,12 @@ public final class PostgresStorage: Storage, Sendable {
     /// One read-only transaction: a consistent snapshot across its statements.
     func read<T: Sendable>(
         _ operation: String,
-        _ body: (StoreConnection) async throws -> T
+        _ body: @Sendable (StoreConnection) async throws -> T
     ) async throws(AuthError) -> T {
         let started = timers?.now()
         defer { timers?.record(.read, since: started) }
         do {
-            return try await client.withConnection { connection in
+            return try await withPooledConnection(operation) { [logger] connection in
                 try await Self.inTransaction(connection, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger, body)
             }
         } catch {
@@ -107,12 +125,12 @@ public final class PostgresStorage: Storage, Sendable {
     /// other single-statement reads, one round trip each.
     func readStatement<T: Sendable>(
         _ operation: String,
-        _ body: (StoreConnection) async throws -> T
+        _ body: @Sendable (StoreConnection) async throws -> T
     ) async throws(AuthError) -> T {
         let started = timers?.now()
         defer { timers?.record(.read, since: started) }
         do {
-            return try await client.withConnection { connection in
+            return try await withPooledConnection(operation) { [logger] connection in
                 try await body(StoreConnection(connection: connection, logger: logger))
             }
         } catch {
@@ -127,7 +145,7 @@ public final class PostgresStorage: Storage, Sendable {
         _ operation: String,
         email: String? = nil,
         isolation begin: PostgresQuery = "BEGIN ISOLATION LEVEL SERIALIZABLE",
-        _ body: (StoreConnection) async throws -> T
+        _ body: @Sendable (StoreConnection) async throws -> T
     ) async throws(AuthError) -> T {
         let started = timers?.now()
         defer { timers?.record(.write, since: started) }
@@ -135,7 +153,7 @@ public final class PostgresStorage: Storage, Sendable {
         while true {
             tries += 1
             do {
-                return try await client.withConnection { connection in
+                return try await withPooledConnection(operation) { [logger] connection in
                     try await Self.inTransaction(connection, begin: begin, logger: logger, body)
                 }
             } catch let error as PSQLError where Self.isRetryable(error) && tries < Self.maximumWriteTries {
@@ -160,7 +178,7 @@ public final class PostgresStorage: Storage, Sendable {
     func lockedWrite<T: Sendable>(
         _ operation: String,
         locking keys: [String],
-        _ body: (StoreConnection) async throws -> T
+        _ body: @Sendable (StoreConnection) async throws -> T
     ) async throws(AuthError) -> T {
         let ordered = Array(Set(keys)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         return try await write(operation, isolation: "BEGIN ISOLATION LEVEL READ COMMITTED") { connection in
@@ -168,6 +186,42 @@ public final class PostgresStorage: Storage, Sendable {
                 try await connection.run("SELECT pg_advisory_xact_lock(hashtextextended(\(key), 0))")
             }
             return try await body(connection)
+        }
+    }
+
+    /// A pooled connection for `body`, or `.unavailable` when none comes within
+    /// `connectionWait` (the database is away, or every connection stays busy that long).
+    /// Once `body` has its connection it runs to its end however long it takes.
+    func withPooledConnection<T: Sendable>(
+        _ operation: String,
+        _ body: @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let claim = LeaseClaim()
+        let (client, wait) = (client, connectionWait)
+        // The group ends before this function returns, so `body` does not outlive the call.
+        return try await withoutActuallyEscaping(body) { body in
+            try await withThrowingTaskGroup(of: LeaseRace<T>.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        guard claim.start() else { throw CancellationError() }
+                        return .done(try await body(connection))
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: wait)
+                    guard claim.giveUp() else { return .waited }
+                    throw AuthError(
+                        .unavailable,
+                        "\(operation): the database is unavailable: no connection within \(wait) (unreachable, or every connection busy)")
+                }
+                while let next = try await group.next() {
+                    if case .done(let value) = next {
+                        group.cancelAll()
+                        return value
+                    }
+                }
+                throw CancellationError()
+            }
         }
     }
 
@@ -230,4 +284,24 @@ public final class PostgresStorage: Storage, Sendable {
     static func notFound(_ userID: UserID) -> AuthError {
         AuthError(.notFound, "user \(userID) not found")
     }
+}
+
+/// Which came first for one call: its connection, or the end of its wait.
+private final class LeaseClaim: Sendable {
+    private let state = Atomic<UInt8>(0)  // 0 waiting, 1 connected, 2 gave up
+
+    /// True when the connection came first; the call then runs.
+    func start() -> Bool {
+        state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    /// True when the wait ended first; the call then fails.
+    func giveUp() -> Bool {
+        state.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged
+    }
+}
+
+private enum LeaseRace<T: Sendable>: Sendable {
+    case done(T)
+    case waited
 }

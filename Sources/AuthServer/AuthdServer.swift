@@ -294,7 +294,14 @@ public final class AuthdServer: Service {
         }
         let key: APIKey
         do {
-            key = try await keys.store(name: "first admin", scope: .admin, secret: secret)
+            guard let first = try await keys.storeFirst(name: "first admin", scope: .admin, secret: secret) else {
+                // Another instance on the shared database stored the first key between the
+                // check above and this insert: its file holds the way in, this one none.
+                if !adopted { SecretFile.remove(path) }
+                logger.notice("first admin key already created by another instance; no key file written here")
+                return nil
+            }
+            key = first
         } catch {
             if !adopted { SecretFile.remove(path) }
             throw error

@@ -18,6 +18,20 @@ extension SQLiteStorage {
         }
     }
 
+    /// The write transaction holds SQLite's one write lock, so the count cannot change
+    /// between the two statements.
+    public func insertFirstAPIKey(_ key: NewAPIKey) async throws(AuthError) -> Bool {
+        try await write("insert first api key") { db in
+            guard try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM api_keys")) == 0 else { return false }
+            try db.cachedStatement(sql: """
+                INSERT INTO api_keys (id, name, scope, secret_hash, created_at) VALUES (?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                    key.id, key.name, key.scope, Data(key.secretHash), key.createdAt,
+                ])
+            return true
+        }
+    }
+
     /// On every Admin and Mail call: one lookup on the unique index of `secret_hash`.
     public func apiKey(secretHash: [UInt8]) async throws(AuthError) -> APIKey? {
         try await read("read api key") { db in

@@ -17,7 +17,7 @@ import Glibc
 
 @main
 enum Authd {
-    /// `authd admin-key …` and `authd backup` are commands of their own: their options share
+    /// `authd admin-key …`, `authd backup` and `authd migrate-store` are commands of their own: their options share
     /// names with the server's (`--database`), so they are dispatched before the server's
     /// options are read.
     static func main() async {
@@ -26,6 +26,8 @@ enum Authd {
             await AdminKeyCommand.main(Array(arguments.dropFirst()))
         } else if arguments.first == BackupCommand.name {
             BackupCommand.main(Array(arguments.dropFirst()))
+        } else if arguments.first == MigrateStoreCommand.name {
+            await MigrateStoreCommand.main(Array(arguments.dropFirst()))
         } else {
             await serve(arguments)
         }
@@ -36,6 +38,7 @@ enum Authd {
         "authd [--config <path>] [options]",
         "authd admin-key create --database <path> --name <name>   (an admin key when none is left)",
         "authd backup --database <path> --output <file>           (a consistent copy while it serves)",
+        "authd migrate-store --from <store> --to <store>          (SQLite to PostgreSQL or back, into an empty store)",
     ]
     static let discussion = """
         Serves until SIGTERM or SIGINT, which finish calls in flight first; SIGHUP reads the TLS \

@@ -76,4 +76,24 @@ struct KeyStoreTests {
             #expect(try await store.apiKeys().filter { $0.revokedAt == nil }.map(\.id) == ["admin3"])
         }
     }
+
+    /// Instances starting together on one database each try to create the first admin key:
+    /// one insert wins, the others write nothing (on PostgreSQL the pool gives each its own
+    /// connection, so the inserts really run at once).
+    @Test(arguments: storeKinds)
+    func theFirstKeyIsInsertedOnceUnderConcurrentStarts(_ kind: StorageFactory) async throws {
+        try await kind.withStorage { store, probe async throws in
+            let inserted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for n in 0..<16 {
+                    group.addTask { try await store.insertFirstAPIKey(apiKey("first-\(n)", scope: .admin)) }
+                }
+                return try await group.reduce(into: 0) { count, won in count += won ? 1 : 0 }
+            }
+            #expect(inserted == 1)
+            #expect(try await store.apiKeyCount() == 1)
+            // Once any key exists, revoked or not, there is no first key to create.
+            #expect(try await store.insertFirstAPIKey(apiKey("late", scope: .admin)) == false)
+            #expect(try await store.apiKeyCount() == 1)
+        }
+    }
 }

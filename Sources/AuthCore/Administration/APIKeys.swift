@@ -54,14 +54,28 @@ public actor APIKeys {
 
     /// Stores a key for `secret`, which the caller has already given to its holder.
     public func store(name: String, scope: KeyScope, secret: String) async throws(AuthError) -> APIKey {
-        let name = try Self.validatedName(name)
-        let id = "key_" + Hex.encode(SecureRandom.bytes(8))
-        let now = clock.now
-        try await storage.insertAPIKey(
-            NewAPIKey(id: id, name: name, scope: scope, secretHash: SecretToken.hash(secret), createdAt: now)
-        )
-        logger.info("API key created", metadata: ["key": "\(id)", "name": "\(name)", "scope": "\(scope.rawValue)"])
-        return APIKey(id: id, name: name, scope: scope, createdAt: now)
+        let key = try newKey(name: name, scope: scope, secret: secret)
+        try await storage.insertAPIKey(key)
+        return created(key)
+    }
+
+    /// Stores the key only if the database never had one; nil when another process (an
+    /// instance starting beside this one on a shared database) created the first key.
+    public func storeFirst(name: String, scope: KeyScope, secret: String) async throws(AuthError) -> APIKey? {
+        let key = try newKey(name: name, scope: scope, secret: secret)
+        guard try await storage.insertFirstAPIKey(key) else { return nil }
+        return created(key)
+    }
+
+    private func newKey(name: String, scope: KeyScope, secret: String) throws(AuthError) -> NewAPIKey {
+        NewAPIKey(
+            id: "key_" + Hex.encode(SecureRandom.bytes(8)), name: try Self.validatedName(name), scope: scope,
+            secretHash: SecretToken.hash(secret), createdAt: clock.now)
+    }
+
+    private func created(_ key: NewAPIKey) -> APIKey {
+        logger.info("API key created", metadata: ["key": "\(key.id)", "name": "\(key.name)", "scope": "\(key.scope.rawValue)"])
+        return APIKey(id: key.id, name: key.name, scope: key.scope, createdAt: key.createdAt)
     }
 
     /// The key behind an `authorization` value ("Bearer <secret>"), if it may call a

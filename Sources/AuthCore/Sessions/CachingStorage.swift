@@ -307,6 +307,10 @@ public struct CachingStorage: Storage {
         try await base.insertAPIKey(key)
     }
 
+    public func insertFirstAPIKey(_ key: NewAPIKey) async throws(AuthError) -> Bool {
+        try await base.insertFirstAPIKey(key)
+    }
+
     public func apiKey(secretHash: [UInt8]) async throws(AuthError) -> APIKey? {
         try await base.apiKey(secretHash: secretHash)
     }

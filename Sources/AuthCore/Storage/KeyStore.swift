@@ -2,6 +2,11 @@
 public protocol KeyStore: Sendable {
     func insertAPIKey(_ key: NewAPIKey) async throws(AuthError)
 
+    /// Inserts the key only on a database that never had one, count and insert in one
+    /// transaction: instances starting together on one shared database create one first
+    /// key between them. False when a key already existed (nothing written).
+    func insertFirstAPIKey(_ key: NewAPIKey) async throws(AuthError) -> Bool
+
     /// The key with this secret hash, revoked or not; nil when there is none.
     func apiKey(secretHash: [UInt8]) async throws(AuthError) -> APIKey?
 

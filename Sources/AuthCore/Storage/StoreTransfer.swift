@@ -1,0 +1,71 @@
+/// A column's value as both stores hold it: what `authd migrate-store` carries from one
+/// store to the other. A boolean is an integer 0 or 1 here (SQLite's form).
+public enum StoredValue: Sendable, Hashable {
+    case null
+    case integer(Int64)
+    case text(String)
+    case bytes([UInt8])
+}
+
+/// A table both stores have, with the columns that order its rows (its primary key), so
+/// that it can be read in pages that resume after the last row seen.
+public struct StoredTable: Sendable, Hashable, CustomStringConvertible {
+    public let name: String
+    public let key: [String]
+
+    public var description: String { name }
+
+    /// `names` as SQL identifiers, comma-separated: double-quoted, a quote inside doubled
+    /// (the same on SQLite and PostgreSQL).
+    public static func quoted(_ names: [String]) -> String {
+        names.map { name in
+            "\"" + name.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+        }.joined(separator: ", ")
+    }
+
+    /// Every table of the schema, parents before the tables that refer to them. The
+    /// stores' own bookkeeping (their migration tables) is not in it: each store's
+    /// migrations bring a destination to the current schema before the copy.
+    public static let all: [StoredTable] = [
+        StoredTable(name: "users", key: ["id"]),
+        StoredTable(name: "user_attributes", key: ["user_id", "name"]),
+        StoredTable(name: "roles", key: ["id"]),
+        StoredTable(name: "user_roles", key: ["user_id", "role_id"]),
+        StoredTable(name: "groups", key: ["id"]),
+        StoredTable(name: "group_roles", key: ["group_id", "role_id"]),
+        StoredTable(name: "sessions", key: ["id"]),
+        StoredTable(name: "one_time_codes", key: ["id"]),
+        StoredTable(name: "decoy_one_time_codes", key: ["id"]),
+        StoredTable(name: "decoy_outbox", key: ["id"]),
+        StoredTable(name: "page_rules", key: ["pattern"]),
+        StoredTable(name: "page_rule_groups", key: ["pattern", "group_id"]),
+        StoredTable(name: "settings", key: ["key"]),
+        StoredTable(name: "email_templates", key: ["kind"]),
+        StoredTable(name: "outbox", key: ["id"]),
+        StoredTable(name: "api_keys", key: ["id"]),
+        StoredTable(name: "throttles", key: ["key"]),
+    ]
+}
+
+/// Whole tables out of one store and into another, rows as they are (ids, hashes and
+/// timestamps included): what `authd migrate-store` is made of. Each store maps
+/// `StoredValue` to its own column types.
+public protocol StoreTransfer: Sendable {
+    /// The table's column names, in the store's order.
+    func columns(of table: StoredTable) async throws(AuthError) -> [String]
+
+    /// Up to `limit` rows of `columns`, in key order, after the row whose key is `after`
+    /// (from the start when nil). Each row's values are in `columns`' order.
+    func exportRows(
+        of table: StoredTable, columns: [String], after: [StoredValue]?, limit: Int
+    ) async throws(AuthError) -> [[StoredValue]]
+
+    /// Inserts the rows in one transaction, as they are.
+    func importRows(into table: StoredTable, columns: [String], rows: [[StoredValue]]) async throws(AuthError)
+
+    /// After the last import: what the store needs so that new rows follow the copied
+    /// ones (PostgreSQL's identity columns continue after the highest id copied).
+    func finishImport() async throws(AuthError)
+
+    func rowCount(of table: StoredTable) async throws(AuthError) -> Int
+}

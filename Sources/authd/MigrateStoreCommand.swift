@@ -1,0 +1,50 @@
+import ArgumentParser
+import AuthCore
+import AuthServer
+
+/// `authd migrate-store`: from SQLite to PostgreSQL when one machine is not enough, or back.
+struct MigrateStoreCommand: AsyncParsableCommand {
+    /// The first argument that selects this command: `authd migrate-store …`.
+    static let name = "migrate-store"
+
+    static let configuration = CommandConfiguration(
+        commandName: "authd \(name)",
+        abstract: "Copy everything from one store into a new, empty one (SQLite to PostgreSQL or back).",
+        discussion: """
+            Users with their password hashes, sessions (tokens stay valid), API keys, roles, groups, \
+            page rules, settings, templates, codes, throttles and queued mail are copied as they are, \
+            table by table, then counted on both sides. Stop every authd on the source first. The \
+            destination must hold no rows (a PostgreSQL database just created, or a SQLite file that \
+            does not exist yet); the source is only read. Then start authd with store = the \
+            destination (docs/operations.md, "Moving to PostgreSQL").
+            """
+    )
+
+    @Option(help: ArgumentHelp("The store to copy: sqlite:PATH or postgres://user@host:port/db.", valueName: "store"))
+    var from: String
+
+    @Option(help: ArgumentHelp("The empty store to fill: sqlite:PATH or postgres://user@host:port/db.", valueName: "store"))
+    var to: String
+
+    func run() async throws {
+        restrictFileModes()
+        do throws(AuthError) {
+            let source = try StoreMigration.Location(parsing: from)
+            let destination = try StoreMigration.Location(parsing: to)
+            let copies = try await StoreMigration.copy(from: source, to: destination)
+            print(Self.report(copies, from: source, to: destination))
+        } catch {
+            printError("authd migrate-store: \(error.message)")
+            throw ExitCode(1)
+        }
+    }
+
+    static func report(_ copies: [StoreMigration.TableCopy], from source: StoreMigration.Location, to destination: StoreMigration.Location) -> String {
+        let width = copies.map(\.table.name.count).max() ?? 0
+        var lines = ["copied \(source) to \(destination); rows by table, the same on both sides:"]
+        for copy in copies {
+            lines.append("  \(copy.table.name)\(String(repeating: " ", count: width - copy.table.name.count))  \(copy.rows)")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
