@@ -271,7 +271,7 @@ let package = Package(
         .testTarget(name: "AuthConfigTests", dependencies: ["AuthConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AuthStoreTests",
-            dependencies: ["AuthStore", "AuthCore", "AuthdTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["AuthStore", "AuthPostgres", "AuthCore", "AuthdTesting", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

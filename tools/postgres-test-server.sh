@@ -15,8 +15,9 @@
 # runs the newest initdb into a fresh data directory (superuser `authd`, trust
 # authentication, UTF8, locale C) and starts that cluster with pg_ctl on the first
 # port from 25432 upward that nothing listens on: 127.0.0.1 only, TCP only (no Unix
-# socket), fsync, synchronous_commit and full_page_writes off, max_connections
-# 300. It returns once pg_isready answers (up to about 30 s).
+# socket), fsync, synchronous_commit and full_page_writes off (kept on with
+# DURABLE=1, for benchmarks), max_connections 300. It returns once pg_isready
+# answers (up to about 30 s).
 #
 # A `start` while a server from an earlier `start` of this checkout still runs
 # stops that server and deletes its data first: every `start` gives an empty
@@ -270,10 +271,11 @@ cmd_start() {
 listen_addresses = '127.0.0.1'
 unix_socket_directories = ''
 max_connections = 300
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 EOF
+    # Benchmarks compare with SQLite's synced commits: DURABLE=1 keeps PostgreSQL's.
+    if [ -z "${DURABLE:-}" ]; then
+        printf 'fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n' >>"$dir/postgresql.conf"
+    fi
 
     : >"$LOG_FILE"
     local port

@@ -13,9 +13,12 @@ enum PostgresSchema {
     ]
 
     /// Any number of instances may start at once: the first to take the advisory lock
-    /// migrates, the others wait for it and then find nothing to do.
+    /// migrates, the others wait for it and then find nothing to do. READ COMMITTED, so
+    /// that each statement after the lock sees what the first committed: under
+    /// SERIALIZABLE or REPEATABLE READ the snapshot would date from the lock's statement,
+    /// before the wait, and a second instance would apply v1 again.
     static func migrate(_ storage: PostgresStorage) async throws(AuthError) {
-        try await storage.write("migrate the schema") { connection in
+        try await storage.write("migrate the schema", isolation: "BEGIN ISOLATION LEVEL READ COMMITTED") { connection in
             try await connection.run("SELECT pg_advisory_xact_lock(\(advisoryLock))")
             try await connection.run("""
                 CREATE TABLE IF NOT EXISTS authd_migrations (

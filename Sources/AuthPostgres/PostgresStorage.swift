@@ -266,6 +266,11 @@ public final class PostgresStorage: Storage, Sendable {
                 if state.hasPrefix("08") || state.hasPrefix("57P") {
                     return AuthError(.unavailable, "\(operation): the database is unavailable: \(message) (SQLSTATE \(state))")
                 }
+                // 25006: a write reached a read-only server, a standby while a failover
+                // has not yet moved the address to the new primary.
+                if state == "25006" {
+                    return AuthError(.unavailable, "\(operation): the database is read-only (a standby?): \(message) (SQLSTATE \(state))")
+                }
                 return .storage("\(operation): \(message) (SQLSTATE \(state))")
             case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed, .uncleanShutdown,
                  .sslUnsupported, .failedToAddSSLHandler:

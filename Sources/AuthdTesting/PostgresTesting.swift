@@ -31,6 +31,16 @@ public enum TestPostgres {
         }
     }
 
+    /// Runs one statement as the test server's superuser, on the database of `url`.
+    public static func execute(_ sql: String, on url: String) async throws {
+        try await PostgresAdmin.run(url, sql)
+    }
+
+    /// The name of the database `url` names.
+    public static func databaseName(_ url: String) -> String {
+        String(URLComponents(string: url)?.path.dropFirst() ?? "")
+    }
+
     /// The server URL with its database replaced by `name`.
     static func databaseURL(_ serverURL: String, name: String) -> String {
         var components = URLComponents(string: serverURL)!

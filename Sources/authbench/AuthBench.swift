@@ -33,8 +33,8 @@ struct AuthBench: AsyncParsableCommand {
     @Option(help: "Server address.")
     var host = "127.0.0.1"
 
-    @Option(help: "Server port.")
-    var port = 7400
+    @Option(help: "Server port; repeated, the connections are spread over the ports in turn (instances behind no balancer).")
+    var port: [Int] = [7400]
 
     @Option(help: "What to call: \(Workload.allCases.map(\.rawValue).joined(separator: ", ")).")
     var workload: Workload = .health
@@ -79,6 +79,9 @@ struct AuthBench: AsyncParsableCommand {
     }
 
     mutating func validate() throws {
+        guard !port.isEmpty, port.allSatisfy({ (1...65535).contains($0) }) else {
+            throw ValidationError("--port must be 1 to 65535")
+        }
         guard connections >= 1, concurrency >= 1, duration >= 1, warmup >= 0 else {
             throw ValidationError("--connections, --concurrency and --duration must be at least 1, --warmup at least 0")
         }
@@ -89,8 +92,8 @@ struct AuthBench: AsyncParsableCommand {
             try measureScrypt()
             return
         }
-        let (host, port, configuration, fresh) = (self.host, self.port, clientConfiguration, freshConnections)
-        let clients = (0..<connections).map { _ in AuthdClient(host: host, port: port, configuration: configuration) }
+        let (host, ports, configuration, fresh) = (self.host, self.port, clientConfiguration, freshConnections)
+        let clients = (0..<connections).map { AuthdClient(host: host, port: ports[$0 % ports.count], configuration: configuration) }
         let call = try await prepare(clients[0])
         // Connect every client before the clock starts.
         for client in clients { _ = try await client.health.check(AuthV1.HealthCheckRequest()) }
@@ -99,7 +102,8 @@ struct AuthBench: AsyncParsableCommand {
         let warmupEnd = clock.now + .seconds(warmup)
         let end = warmupEnd + .seconds(duration)
         let results = try await withThrowingTaskGroup(of: WorkerResult.self) { group in
-            for client in clients {
+            for (index, client) in clients.enumerated() {
+                let port = ports[index % ports.count]
                 for _ in 0..<concurrency {
                     group.addTask {
                         var result = WorkerResult()

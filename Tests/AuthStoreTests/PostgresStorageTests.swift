@@ -1,0 +1,93 @@
+import AuthCore
+import AuthPostgres
+import AuthdTesting
+import Testing
+
+/// What only the PostgreSQL store has: a server that can be away. At start that is an
+/// error naming the cause; later, calls answer UNAVAILABLE without waiting with the pool,
+/// and the store serves again by itself once the database is back.
+@Suite("PostgresStorage: the database away")
+struct PostgresStorageTests {
+    /// The test server's URL, when this run has one (otherwise these tests do not exist).
+    static let servers: [String] = TestPostgres.serverURL.map { [$0] } ?? []
+
+    @Test(arguments: servers)
+    func aStartWithoutTheDatabaseFailsWithItsCause(_ server: String) async throws {
+        let closedPort = await #expect(throws: AuthError.self) {
+            _ = try await PostgresStorage(url: "postgres://authd:secret@127.0.0.1:1/authd")
+        }
+        #expect(closedPort?.code == .unavailable)
+        #expect(closedPort?.message.contains("cannot use the database at postgres://authd@127.0.0.1:1/authd") == true)
+        #expect(closedPort?.message.contains("secret") == false)
+
+        let missing = await #expect(throws: AuthError.self) {
+            _ = try await PostgresStorage(url: server.replacingDatabase(with: "no_such_database"))
+        }
+        #expect(missing?.code == .unavailable)
+        #expect(missing?.message.contains("\"no_such_database\" does not exist") == true)
+    }
+
+    @Test(arguments: servers)
+    func callsAnswerUnavailableWhileTheDatabaseRefusesConnectionsThenServeAgain(_ server: String) async throws {
+        try await TestPostgres.withDatabase { url in
+            let name = TestPostgres.databaseName(url)
+            let store = try await PostgresStorage(url: url, maximumConnections: 2, connectionWait: .milliseconds(300))
+            defer { store.close() }
+            _ = try await store.apiKeyCount()
+            // The database refuses new connections and drops the open ones.
+            try await TestPostgres.execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS false", on: server)
+            try await TestPostgres.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)'", on: server)
+            for _ in 0..<3 {
+                let refused = await #expect(throws: AuthError.self) { _ = try await store.apiKeyCount() }
+                #expect(refused?.code == .unavailable)
+                #expect(refused?.message.contains("the database is unavailable") == true)
+            }
+            await #expect(throws: AuthError.self) { try await store.probe() }
+            // Back: the pool reconnects by itself (its back-off is short after a few tries).
+            try await TestPostgres.execute("ALTER DATABASE \(name) ALLOW_CONNECTIONS true", on: server)
+            var served = false
+            for _ in 0..<100 where !served {
+                served = (try? await store.apiKeyCount()) == 0
+                if !served { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(served)
+            try await store.probe()
+        }
+    }
+
+    @Test(arguments: servers)
+    func aWriteToAReadOnlyDatabaseIsUnavailable(_ server: String) async throws {
+        try await TestPostgres.withDatabase { url in
+            let name = TestPostgres.databaseName(url)
+            let store = try await PostgresStorage(url: url, maximumConnections: 2)
+            defer { store.close() }
+            // As a standby is, while a failover has not moved the address yet.
+            try await TestPostgres.execute("ALTER DATABASE \(name) SET default_transaction_read_only = on", on: server)
+            try await TestPostgres.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)' AND pid <> pg_backend_pid()",
+                on: server)
+            var refused: AuthError?
+            for _ in 0..<50 where refused == nil {
+                do throws(AuthError) {
+                    try await store.insertAPIKey(NewAPIKey(id: "k", name: "k", scope: .admin, secretHash: [1, 2, 3], createdAt: Timestamp(milliseconds: 0)))
+                    Issue.record("a write to a read-only database succeeded")
+                    return
+                } catch where error.message.contains("read-only") {
+                    refused = error
+                } catch {
+                    // A connection the terminate dropped: the next try gets a new one.
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            #expect(refused?.code == .unavailable)
+        }
+    }
+}
+
+extension String {
+    fileprivate func replacingDatabase(with name: String) -> String {
+        guard let slash = lastIndex(of: "/") else { return self }
+        return self[...slash] + name
+    }
+}
