@@ -53,7 +53,7 @@ rate() {  # rate PORT [authbench options]: calls/s, or exits on a failed call
     local out
     out=$("$bin/authbench" --port "$port" --workload getme --duration "$duration" "$@")
     grep -q "(0 failed)" <<< "$out" || { echo "failed calls:"$'\n'"$out" >&2; exit 1; }
-    sed -n 's/^throughput *\([0-9.]*\) calls\/s/\1/p' <<< "$out"
+    sed -n 's/^throughput *\([0-9.]*\) calls\/s.*/\1/p' <<< "$out"
 }
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -39,7 +39,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-STATE_DIR=$ROOT/.build/postgres-test
+# POSTGRES_TEST_STATE_DIR gives a second server its own state (tools/bench-stores.sh).
+STATE_DIR=${POSTGRES_TEST_STATE_DIR:-$ROOT/.build/postgres-test}
 STATE_FILE=$STATE_DIR/state
 LOG_FILE=$STATE_DIR/server.log
 INITDB_LOG=$STATE_DIR/initdb.log

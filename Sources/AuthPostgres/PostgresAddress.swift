@@ -5,9 +5,9 @@ internal import NIOSSL
 internal import PostgresNIO
 
 /// A `postgres://user:password@host:port/database?sslmode=…` URL, read once at start.
-/// `sslmode` is `disable`, `prefer` (the default: TLS when the server offers it) or
-/// `require` (TLS, the server's certificate verified against the system's trust roots, or
-/// against `sslrootcert=FILE` when given).
+/// `sslmode` is `disable`, `prefer` (the default, as libpq's: TLS when the server offers
+/// it, its certificate not verified) or `require` (TLS, the server's certificate verified
+/// against the system's trust roots, or against `sslrootcert=FILE` when given).
 struct PostgresAddress: CustomStringConvertible {
     enum TLSMode: String {
         case disable, prefer, require
@@ -67,26 +67,36 @@ struct PostgresAddress: CustomStringConvertible {
         return components.string ?? "(not a URL)"
     }
 
-    /// TLS as the URL asks for it; nil for `disable`.
+    /// TLS as the URL asks for it; nil for `disable`. `prefer` is libpq's: encryption
+    /// when the server offers it, its certificate not checked (a stock server's is
+    /// self-signed); `require` checks it.
     private var tlsConfiguration: TLSConfiguration? {
         guard tlsMode != .disable else { return nil }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
-        if tlsMode == .require, let rootCertificateFile {
+        if tlsMode == .prefer {
+            configuration.certificateVerification = .none
+        } else if let rootCertificateFile {
             configuration.trustRoots = .file(rootCertificateFile)
         }
         return configuration
     }
 
-    func clientConfiguration() -> PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS
+    /// The TLS setting in the pool's or in one connection's terms.
+    private func tls<TLS>(
+        disable: TLS, prefer: (TLSConfiguration) throws -> TLS, require: (TLSConfiguration) throws -> TLS
+    ) rethrows -> TLS {
         switch (tlsMode, tlsConfiguration) {
-        case (.prefer, let configuration?): tls = .prefer(configuration)
-        case (.require, let configuration?): tls = .require(configuration)
-        default: tls = .disable
+        case (.prefer, let configuration?): try prefer(configuration)
+        case (.require, let configuration?): try require(configuration)
+        default: disable
         }
-        return PostgresClient.Configuration(
-            host: host, port: port, username: username, password: password, database: database, tls: tls)
+    }
+
+    func clientConfiguration() -> PostgresClient.Configuration {
+        PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database,
+            tls: tls(disable: .disable, prefer: { .prefer($0) }, require: { .require($0) }))
     }
 
     /// Opens one connection (TLS and login included) and closes it: `.unavailable` saying
@@ -94,17 +104,27 @@ struct PostgresAddress: CustomStringConvertible {
     /// database.
     func checkConnection(timeout: Duration, logger: Logger) async throws(AuthError) {
         do {
-            let tls: PostgresConnection.Configuration.TLS
-            switch (tlsMode, tlsConfiguration) {
-            case (.prefer, let configuration?): tls = .prefer(try NIOSSLContext(configuration: configuration))
-            case (.require, let configuration?): tls = .require(try NIOSSLContext(configuration: configuration))
-            default: tls = .disable
-            }
             var configuration = PostgresConnection.Configuration(
-                host: host, port: port, username: username, password: password, database: database, tls: tls)
-            configuration.options.connectTimeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)
-            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
-            try? await connection.close()
+                host: host, port: port, username: username, password: password, database: database,
+                tls: try tls(
+                    disable: .disable,
+                    prefer: { .prefer(try NIOSSLContext(configuration: $0)) },
+                    require: { .require(try NIOSSLContext(configuration: $0)) }))
+            configuration.options.connectTimeout = TimeAmount(timeout)
+            let clock = ContinuousClock()
+            let deadline = clock.now + timeout
+            var pause = Duration.milliseconds(50)
+            while true {
+                do {
+                    let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+                    try? await connection.close()
+                    return
+                } catch let error as PSQLError where Self.isPassing(error) && clock.now + pause < deadline {
+                    // Full, or still starting: what the pool would wait out too.
+                    try await Task.sleep(for: pause)
+                    pause = min(pause * 2, .milliseconds(500))
+                }
+            }
         } catch let error as PSQLError {
             let cause: String
             if error.code == .server {
@@ -116,5 +136,11 @@ struct PostgresAddress: CustomStringConvertible {
         } catch {
             throw AuthError(.unavailable, "cannot use the database at \(description): \(error)")
         }
+    }
+
+    /// 53300 too_many_connections, 57P03 cannot_connect_now (starting up or recovering).
+    private static func isPassing(_ error: PSQLError) -> Bool {
+        guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "53300" || state == "57P03"
     }
 }

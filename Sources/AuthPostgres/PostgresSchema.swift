@@ -36,6 +36,22 @@ enum PostgresSchema {
         }
     }
 
+    /// Refuses a database whose migrations are not exactly this build's, writing nothing.
+    static func requireCurrent(_ storage: PostgresStorage) async throws(AuthError) {
+        let applied = try await storage.readStatement("read the schema's migrations") { connection in
+            guard try await connection.value(String.self, "SELECT to_regclass('authd_migrations')::text") != nil else { return [String]() }
+            return try await connection.values(String.self, "SELECT name FROM authd_migrations")
+        }
+        let known = migrations.map(\.0)
+        guard Set(applied) == Set(known) else {
+            throw AuthError(.failedPrecondition, """
+                the database's schema is not this authd's (it has \(applied.isEmpty ? "none" : applied.sorted().joined(separator: ", ")); \
+                this build's is \(known.joined(separator: ", "))): serve it once with this authd, which upgrades it, \
+                or use the authd that wrote it
+                """)
+        }
+    }
+
     /// The key of the advisory lock that serialises migrations across instances.
     static let advisoryLock: Int64 = 0x6175_7468_6400_0001  // "authd", 1
 

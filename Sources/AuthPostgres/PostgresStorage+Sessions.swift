@@ -19,23 +19,13 @@ extension PostgresStorage {
     /// number of users or sessions.
     public func authenticate(tokenHash: [UInt8], at now: Timestamp) async throws(AuthError) -> AuthenticatedSession? {
         try await readStatement("authenticate") { connection in
-            guard let row = try await connection.row("""
-                SELECT \(unescaped: PostgresRows.userColumns),
-                       sessions.id, sessions.created_at, sessions.last_seen_at,
-                       sessions.idle_expires_at, sessions.absolute_expires_at
-                FROM sessions JOIN users ON users.id = sessions.user_id
-                WHERE sessions.token_hash = \(tokenHash.bytea) AND sessions.revoked_at IS NULL
-                  AND sessions.idle_expires_at > \(now.milliseconds) AND sessions.absolute_expires_at > \(now.milliseconds)
-                  AND NOT users.blocked
-                """)
+            guard let row = try await connection.first(AuthenticateStatement(tokenHash: tokenHash, now: now.milliseconds))
             else { return nil }
             // The user's columns first, in `userColumns`' order, then the session's.
             let (
                 userID, email, passwordHash, _, userCreatedAt, userUpdatedAt, names, values, roles,
                 sessionID, sessionCreatedAt, lastSeenAt, idleExpiresAt, absoluteExpiresAt
-            ) = try row.decode(
-                (String, String, String?, Bool, Int64, Int64, [String], [String], [String],
-                 Int64, Int64, Int64, Int64, Int64).self)
+            ) = row
             let user = User(
                 id: UserID(rawValue: userID),
                 email: email,
@@ -132,5 +122,40 @@ extension PostgresStorage {
                 SELECT count(*) FROM deleted
                 """) ?? 0)
         }
+    }
+}
+
+/// The token check as a named prepared statement: parsed and planned once per pooled
+/// connection, then only bound and run (every cache miss of every call makes one).
+struct AuthenticateStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT \(PostgresRows.userColumns),
+               sessions.id, sessions.created_at, sessions.last_seen_at,
+               sessions.idle_expires_at, sessions.absolute_expires_at
+        FROM sessions JOIN users ON users.id = sessions.user_id
+        WHERE sessions.token_hash = $1 AND sessions.revoked_at IS NULL
+          AND sessions.idle_expires_at > $2 AND sessions.absolute_expires_at > $2
+          AND NOT users.blocked
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.bytea, .int8]
+
+    /// The user's columns first, in `userColumns`' order, then the session's.
+    typealias Row = (
+        String, String, String?, Bool, Int64, Int64, [String], [String], [String],
+        Int64, Int64, Int64, Int64, Int64
+    )
+
+    let tokenHash: [UInt8]
+    let now: Int64
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(tokenHash.bytea)
+        bindings.append(now)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode(Row.self)
     }
 }

@@ -23,10 +23,18 @@ public final class PostgresStorage: Storage, Sendable {
     let instanceID = Base64URL.encode(SecureRandom.bytes(12))
     private let runTask: Task<Void, Never>
     private let timers: TransactionTimers?
-    /// How long a call waits for a pooled connection before it answers UNAVAILABLE. With the
-    /// database gone the pool keeps reconnecting in the background (that is how authd comes
-    /// back by itself); a caller should hear so at once rather than wait with it.
+    /// How long a call waits for a pooled connection before it answers UNAVAILABLE while
+    /// none of this process's calls holds one (the database is away). With the database
+    /// gone the pool keeps reconnecting in the background (that is how authd comes back
+    /// by itself); a caller should hear so at once rather than wait with it.
     let connectionWait: Duration
+    /// While other calls hold every connection (the database is there, and busy), a call
+    /// waits its turn up to this long.
+    static let busyWait: Duration = .seconds(60)
+    /// Connections this process's calls hold right now.
+    private let connectionsInUse = Atomic<Int>(0)
+    /// This process's connections' `application_name`.
+    let applicationName: String
 
     /// How many times a write is tried when PostgreSQL aborts it for a concurrent one.
     static let maximumWriteTries = 40
@@ -39,9 +47,11 @@ public final class PostgresStorage: Storage, Sendable {
     /// `metrics` times every transaction (`authd_db_transaction_duration_seconds`).
     public init(
         url: String,
+        schema: SchemaUse = .migrate,
         maximumConnections: Int = 20,
         connectTimeout: Duration = .seconds(5),
         connectionWait: Duration = .seconds(5),
+        applicationName: String = "authd",
         logger: Logger = Logger(label: "authd.postgres"),
         metrics: (any MetricsFactory)? = nil
     ) async throws(AuthError) {
@@ -51,6 +61,9 @@ public final class PostgresStorage: Storage, Sendable {
         // start with its cause; the pool alone would retry without saying why.
         try await address.checkConnection(timeout: connectTimeout, logger: logger)
         var configuration = address.clientConfiguration()
+        // Shown in pg_stat_activity, for the operator and for `writeFence()`.
+        configuration.options.additionalStartupParameters = [("application_name", applicationName)]
+        self.applicationName = applicationName
         configuration.options.maximumConnections = maximumConnections
         configuration.options.connectTimeout = connectTimeout
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -60,8 +73,11 @@ public final class PostgresStorage: Storage, Sendable {
         timers = metrics.map(TransactionTimers.init(factory:))
         // Started at once, so that the pool runs before the first query asks it for a connection.
         runTask = Task.immediate { await client.run() }
-        do {
-            try await PostgresSchema.migrate(self)
+        do throws(AuthError) {
+            switch schema {
+            case .migrate: try await PostgresSchema.migrate(self)
+            case .requireCurrent: try await PostgresSchema.requireCurrent(self)
+            }
         } catch {
             runTask.cancel()
             throw error
@@ -190,29 +206,53 @@ public final class PostgresStorage: Storage, Sendable {
     }
 
     /// A pooled connection for `body`, or `.unavailable` when none comes within
-    /// `connectionWait` (the database is away, or every connection stays busy that long).
-    /// Once `body` has its connection it runs to its end however long it takes.
+    /// `connectionWait` while no call of this process holds one (the database is away),
+    /// within `busyWait` while others hold them all, or when the pool gives up on its own
+    /// (postgres-nio fails every wait once it has not connected for a minute). Once `body`
+    /// has its connection it runs to its end, however long it takes and whether or not
+    /// the call is cancelled meanwhile.
     func withPooledConnection<T: Sendable>(
         _ operation: String,
         _ body: @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
-        let claim = LeaseClaim()
-        let (client, wait) = (client, connectionWait)
+        let wait = ConnectionWait()
+        let (client, limit) = (client, connectionWait)
         // The group ends before this function returns, so `body` does not outlive the call.
         return try await withoutActuallyEscaping(body) { body in
-            try await withThrowingTaskGroup(of: LeaseRace<T>.self) { group in
+            try await withThrowingTaskGroup(of: ConnectionWait.Outcome<T>.self) { group in
                 group.addTask {
-                    try await client.withConnection { connection in
-                        guard claim.start() else { throw CancellationError() }
-                        return .done(try await body(connection))
+                    do {
+                        return try await client.withConnection { connection in
+                            // The timer won: hand the connection back unused.
+                            guard wait.connect() else { return .timedOut }
+                            self.connectionsInUse.add(1, ordering: .relaxed)
+                            defer { self.connectionsInUse.subtract(1, ordering: .relaxed) }
+                            return .done(try await body(connection))
+                        }
+                    } catch {
+                        guard wait.connected else {
+                            // No connection was handed over: whatever the pool says, the
+                            // database is not there for this call.
+                            throw AuthError(.unavailable, "\(operation): the database is unavailable: no connection (\(error))")
+                        }
+                        throw error
                     }
                 }
                 group.addTask {
-                    try await Task.sleep(for: wait)
-                    guard claim.giveUp() else { return .waited }
-                    throw AuthError(
-                        .unavailable,
-                        "\(operation): the database is unavailable: no connection within \(wait) (unreachable, or every connection busy)")
+                    let clock = ContinuousClock()
+                    let started = clock.now
+                    while true {
+                        // Cancelled (the call ended, or the connection came): nothing to report.
+                        do { try await Task.sleep(for: limit) } catch { return .timedOut }
+                        let busy = self.connectionsInUse.load(ordering: .relaxed) > 0
+                        if busy && clock.now - started < Self.busyWait { continue }
+                        guard wait.giveUp() else { return .timedOut }
+                        throw AuthError(
+                            .unavailable,
+                            busy
+                                ? "\(operation): the database is busy: every connection taken for \(Self.busyWait)"
+                                : "\(operation): the database is unavailable: no connection within \(limit)")
+                    }
                 }
                 while let next = try await group.next() {
                     if case .done(let value) = next {
@@ -266,9 +306,11 @@ public final class PostgresStorage: Storage, Sendable {
                 if state.hasPrefix("08") || state.hasPrefix("57P") {
                     return AuthError(.unavailable, "\(operation): the database is unavailable: \(message) (SQLSTATE \(state))")
                 }
-                // 25006: a write reached a read-only server, a standby while a failover
-                // has not yet moved the address to the new primary.
-                if state == "25006" {
+                // A write reached a read-only server, a standby while a failover has not
+                // yet moved the address to the new primary: 25006 for a READ COMMITTED
+                // write, 0A000 ("cannot use serializable mode in a hot standby") at a
+                // SERIALIZABLE one's BEGIN.
+                if state == "25006" || (state == "0A000" && message.contains("hot standby")) {
                     return AuthError(.unavailable, "\(operation): the database is read-only (a standby?): \(message) (SQLSTATE \(state))")
                 }
                 return .storage("\(operation): \(message) (SQLSTATE \(state))")
@@ -292,11 +334,11 @@ public final class PostgresStorage: Storage, Sendable {
 }
 
 /// Which came first for one call: its connection, or the end of its wait.
-private final class LeaseClaim: Sendable {
+private final class ConnectionWait: Sendable {
     private let state = Atomic<UInt8>(0)  // 0 waiting, 1 connected, 2 gave up
 
     /// True when the connection came first; the call then runs.
-    func start() -> Bool {
+    func connect() -> Bool {
         state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged
     }
 
@@ -304,9 +346,14 @@ private final class LeaseClaim: Sendable {
     func giveUp() -> Bool {
         state.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged
     }
-}
 
-private enum LeaseRace<T: Sendable>: Sendable {
-    case done(T)
-    case waited
+    var connected: Bool {
+        state.load(ordering: .acquiring) == 1
+    }
+
+    enum Outcome<T: Sendable>: Sendable {
+        case done(T)
+        /// This child has nothing to report: the other one decides.
+        case timedOut
+    }
 }

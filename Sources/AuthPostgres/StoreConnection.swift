@@ -20,6 +20,15 @@ struct StoreConnection {
         try await connection.query(query, logger: logger).collect()
     }
 
+    /// The first row of a prepared statement (prepared on this connection at its first use).
+    func first<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> Statement.Row? {
+        var found: Statement.Row?
+        for try await row in try await connection.execute(statement, logger: logger) where found == nil {
+            found = row
+        }
+        return found
+    }
+
     /// The first row, or nil when there is none.
     func row(_ query: PostgresQuery) async throws -> PostgresRow? {
         try await rows(query).first

@@ -27,6 +27,9 @@ public final class AuthdServer: Service {
         /// A PostgreSQL database (`postgres://user@host:port/db`) instead of the SQLite file:
         /// several authd processes may serve from one.
         public var postgresURL: String?
+        /// Connections this instance's pool opens to PostgreSQL at most (one of them
+        /// listens for the other instances' changes).
+        public var postgresConnections: Int
         public var scrypt: ScryptParameters
         /// Threads that hash passwords; each holds `scrypt.memoryBytes` while it works.
         public var hashingThreads: Int
@@ -53,6 +56,7 @@ public final class AuthdServer: Service {
             rpc: ServerConfiguration = .defaults,
             databasePath: String,
             postgresURL: String? = nil,
+            postgresConnections: Int = 20,
             scrypt: ScryptParameters = .owasp,
             hashingThreads: Int = PasswordHasher.defaultThreadCount,
             hashQueue: HashQueueLimits = .defaults,
@@ -68,6 +72,7 @@ public final class AuthdServer: Service {
             self.rpc = rpc
             self.databasePath = databasePath
             self.postgresURL = postgresURL
+            self.postgresConnections = postgresConnections
             self.scrypt = scrypt
             self.hashingThreads = hashingThreads
             self.hashQueue = hashQueue
@@ -126,7 +131,8 @@ public final class AuthdServer: Service {
         // With a shared database, what this process changes is announced to the others.
         let feed: (any SharedChangeFeed)?
         if let url = configuration.postgresURL {
-            let postgres = try await PostgresStorage(url: url, logger: logger, metrics: factory)
+            let postgres = try await PostgresStorage(
+                url: url, maximumConnections: configuration.postgresConnections, logger: logger, metrics: factory)
             (database, feed) = (postgres, postgres)
         } else {
             (database, feed) = (try SQLiteStorage(path: configuration.databasePath, metrics: factory), nil)
@@ -296,9 +302,17 @@ public final class AuthdServer: Service {
         do {
             guard let first = try await keys.storeFirst(name: "first admin", scope: .admin, secret: secret) else {
                 // Another instance on the shared database stored the first key between the
-                // check above and this insert: its file holds the way in, this one none.
+                // check above and this insert. Sharing this file's path, it may have stored
+                // this very secret (it read the file this process had just written): then
+                // the file is the way in and stays.
+                if try await keys.isStored(secret: secret) {
+                    logger.notice("first admin key created by another instance, from the secret in this key file", metadata: ["file": "\(path)"])
+                    return path
+                }
                 if !adopted { SecretFile.remove(path) }
-                logger.notice("first admin key already created by another instance; no key file written here")
+                logger.notice(
+                    "first admin key already created by another instance; no key file written here",
+                    metadata: adopted ? ["file": "\(path)", "note": "the file there holds no key of this database"] : [:])
                 return nil
             }
             key = first

@@ -14,8 +14,8 @@ extension SQLiteStorage: StoreTransfer {
     public func exportRows(
         of table: StoredTable, columns: [String], after: [StoredValue]?, limit: Int
     ) async throws(AuthError) -> [[StoredValue]] {
-        let key = StoredTable.quoted(table.key)
-        var sql = "SELECT \(StoredTable.quoted(columns)) FROM \(StoredTable.quoted([table.name]))"
+        let key = Self.quoted(table.key)
+        var sql = "SELECT \(Self.quoted(columns)) FROM \(Self.quoted([table.name]))"
         var arguments = StatementArguments()
         if let after {
             sql += " WHERE (\(key)) > (\(Array(repeating: "?", count: after.count).joined(separator: ", ")))"
@@ -32,7 +32,7 @@ extension SQLiteStorage: StoreTransfer {
 
     public func importRows(into table: StoredTable, columns: [String], rows: [[StoredValue]]) async throws(AuthError) {
         let sql = """
-            INSERT INTO \(StoredTable.quoted([table.name])) (\(StoredTable.quoted(columns)))
+            INSERT INTO \(Self.quoted([table.name])) (\(Self.quoted(columns)))
             VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))
             """
         try await write("import \(table)") { db in
@@ -48,7 +48,23 @@ extension SQLiteStorage: StoreTransfer {
 
     public func rowCount(of table: StoredTable) async throws(AuthError) -> Int {
         try await read("count \(table)") { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM \(StoredTable.quoted([table.name]))") ?? 0
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM \(Self.quoted([table.name]))") ?? 0
+        }
+    }
+
+    /// Names as SQL identifiers, comma-separated: double-quoted, a quote inside doubled.
+    static func quoted(_ names: [String]) -> String {
+        names.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }.joined(separator: ", ")
+    }
+
+    /// `PRAGMA data_version` on the writer connection, which only the commits of other
+    /// connections (other processes: this one writes nothing to a source) move.
+    public func writeFence() async throws(AuthError) -> WriteFence {
+        do {
+            let version = try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA data_version") ?? 0 }
+            return WriteFence(commits: "data_version \(version)", otherConnections: nil)
+        } catch {
+            throw Self.mapped(error, operation: "read data_version")
         }
     }
 

@@ -24,9 +24,10 @@ public final class SQLiteStorage: Storage {
     public static let busyTimeout: Duration = .seconds(5)
 
     /// Opens the database at `path`, creating the file when missing, and brings its schema
-    /// up to date.
+    /// up to date (with `.requireCurrent`: refuses one that is not this build's, and
+    /// writes nothing).
     /// `metrics` times every transaction (`authd_db_transaction_duration_seconds`).
-    public init(path: String, metrics: (any MetricsFactory)? = nil) throws(AuthError) {
+    public init(path: String, schema: SchemaUse = .migrate, metrics: (any MetricsFactory)? = nil) throws(AuthError) {
         self.path = path
         timers = metrics.map(TransactionTimers.init(factory:))
         hotReaders = NIOThreadPool(numberOfThreads: 2)
@@ -41,7 +42,10 @@ public final class SQLiteStorage: Storage {
             // last commits to a power cut. FULL syncs the WAL at each commit: an acknowledged
             // write survives both. (Only the writer connection writes; the setting is its own.)
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-            try Schema.migrate(pool)
+            switch schema {
+            case .migrate: try Schema.migrate(pool)
+            case .requireCurrent: try Schema.requireCurrent(pool)
+            }
             // The WAL and shared-memory files exist once the pool has written.
             try DatabaseFiles.restrictModes(of: path)
         } catch {

@@ -42,7 +42,7 @@ public enum TestPostgres {
     }
 
     /// The server URL with its database replaced by `name`.
-    static func databaseURL(_ serverURL: String, name: String) -> String {
+    public static func databaseURL(_ serverURL: String, name: String) -> String {
         var components = URLComponents(string: serverURL)!
         components.path = "/" + name
         return components.string!

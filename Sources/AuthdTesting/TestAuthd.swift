@@ -157,6 +157,8 @@ public final class TestAuthd: Sendable {
                 rpc: .init(port: 0, shutdownGracePeriod: options.shutdownGracePeriod, tls: options.tls),
                 databasePath: directory.appendingPathComponent("authd.sqlite").path,
                 postgresURL: options.postgresURL,
+                // Many test servers share the test PostgreSQL's 300 connections.
+                postgresConnections: 4,
                 scrypt: options.scrypt,
                 hashingThreads: 1,
                 hashQueue: options.hashQueue,

@@ -99,6 +99,8 @@ extension AuthdSettings {
             S.optionalText("store", \.server.postgresURL,
                            help: "A postgres://user:password@host:port/db URL (?sslmode=disable|prefer|require, &sslrootcert=FILE): keep everything in that PostgreSQL database instead of the SQLite file, so that several authd can serve one user base.",
                            isSecret: true, defaultDescription: "none: the SQLite file of database"),
+            S.integer("storeConnections", \.server.postgresConnections, 2...1000,
+                      help: "Connections to the PostgreSQL store this instance opens at most (one listens for the others' changes): size max_connections by it."),
             S.optionalText("adminKeyFile", \.adminKeyFile,
                            help: "Where a first start on an empty database writes the first admin key.",
                            defaultDescription: "<database>.admin-key; authd.admin-key with a postgres store"),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthCore
 import AuthServer
+import Foundation
 
 /// `authd migrate-store`: from SQLite to PostgreSQL when one machine is not enough, or back.
 struct MigrateStoreCommand: AsyncParsableCommand {
@@ -13,24 +14,28 @@ struct MigrateStoreCommand: AsyncParsableCommand {
         discussion: """
             Users with their password hashes, sessions (tokens stay valid), API keys, roles, groups, \
             page rules, settings, templates, codes, throttles and queued mail are copied as they are, \
-            table by table, then counted on both sides. Stop every authd on the source first. The \
-            destination must hold no rows (a PostgreSQL database just created, or a SQLite file that \
-            does not exist yet); the source is only read. Then start authd with store = the \
-            destination (docs/operations.md, "Moving to PostgreSQL").
+            table by table, then counted on both sides. Stop every authd on the source first: a \
+            PostgreSQL source with other sessions is refused, and a copy during which the source \
+            changed fails. The destination must hold no rows (a PostgreSQL database just created, or a \
+            SQLite file that does not exist yet); the source is only read, and must be at this \
+            build's schema. A URL with a password can come from the environment: --to env:AUTHD_STORE. \
+            Then start authd with store = the destination (docs/operations.md, "PostgreSQL: several \
+            instances on one database").
             """
     )
 
-    @Option(help: ArgumentHelp("The store to copy: sqlite:PATH or postgres://user@host:port/db.", valueName: "store"))
+    @Option(help: ArgumentHelp("The store to copy: sqlite:PATH, postgres://user@host:port/db, or env:NAME to read it from that variable.", valueName: "store"))
     var from: String
 
-    @Option(help: ArgumentHelp("The empty store to fill: sqlite:PATH or postgres://user@host:port/db.", valueName: "store"))
+    @Option(help: ArgumentHelp("The empty store to fill: sqlite:PATH, postgres://user@host:port/db, or env:NAME.", valueName: "store"))
     var to: String
 
     func run() async throws {
         restrictFileModes()
         do throws(AuthError) {
-            let source = try StoreMigration.Location(parsing: from)
-            let destination = try StoreMigration.Location(parsing: to)
+            let environment = ProcessInfo.processInfo.environment
+            let source = try StoreMigration.Location(parsing: from, environment: environment)
+            let destination = try StoreMigration.Location(parsing: to, environment: environment)
             let copies = try await StoreMigration.copy(from: source, to: destination)
             print(Self.report(copies, from: source, to: destination))
         } catch {

@@ -21,17 +21,17 @@ struct PostgresStorageTests {
         #expect(closedPort?.message.contains("secret") == false)
 
         let missing = await #expect(throws: AuthError.self) {
-            _ = try await PostgresStorage(url: server.replacingDatabase(with: "no_such_database"))
+            _ = try await PostgresStorage(url: TestPostgres.databaseURL(server, name: "no_such_database"))
         }
         #expect(missing?.code == .unavailable)
         #expect(missing?.message.contains("\"no_such_database\" does not exist") == true)
     }
 
-    @Test(arguments: servers)
+    @Test(.timeLimit(.minutes(1)), arguments: servers)
     func callsAnswerUnavailableWhileTheDatabaseRefusesConnectionsThenServeAgain(_ server: String) async throws {
         try await TestPostgres.withDatabase { url in
             let name = TestPostgres.databaseName(url)
-            let store = try await PostgresStorage(url: url, maximumConnections: 2, connectionWait: .milliseconds(300))
+            let store = try await PostgresStorage(url: url, maximumConnections: 2, connectionWait: .seconds(2))
             defer { store.close() }
             _ = try await store.apiKeyCount()
             // The database refuses new connections and drops the open ones.
@@ -62,7 +62,8 @@ struct PostgresStorageTests {
             let name = TestPostgres.databaseName(url)
             let store = try await PostgresStorage(url: url, maximumConnections: 2)
             defer { store.close() }
-            // As a standby is, while a failover has not moved the address yet.
+            // A read-only database: its writes fail as a standby's READ COMMITTED ones do
+            // (a SERIALIZABLE one's BEGIN fails there with 0A000, mapped alike).
             try await TestPostgres.execute("ALTER DATABASE \(name) SET default_transaction_read_only = on", on: server)
             try await TestPostgres.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(name)' AND pid <> pg_backend_pid()",
@@ -83,11 +84,18 @@ struct PostgresStorageTests {
             #expect(refused?.code == .unavailable)
         }
     }
-}
 
-extension String {
-    fileprivate func replacingDatabase(with name: String) -> String {
-        guard let slash = lastIndex(of: "/") else { return self }
-        return self[...slash] + name
+    /// What `authd migrate-store` refuses a source for: sessions of other processes.
+    @Test(arguments: servers)
+    func theWriteFenceCountsOtherProcessesSessions(_ server: String) async throws {
+        try await TestPostgres.withDatabase { url in
+            let copy = try await PostgresStorage(url: url, schema: .migrate, maximumConnections: 2, applicationName: "authd migrate-store")
+            defer { copy.close() }
+            #expect(try await copy.writeFence().otherConnections == 0)
+            let served = try await PostgresStorage(url: url, maximumConnections: 2)
+            _ = try await served.apiKeyCount()
+            #expect(try await copy.writeFence().otherConnections == 1)
+            served.close()
+        }
     }
 }

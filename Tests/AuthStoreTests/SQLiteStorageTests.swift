@@ -11,6 +11,38 @@ struct SQLiteStorageTests {
         "page_rules", "roles", "sessions", "settings", "throttles", "user_attributes", "user_roles", "users",
     ]
 
+    /// What `authd migrate-store` relies on to notice a writer beside it: the fence moves
+    /// when another connection commits, not for this one's reads.
+    @Test func theWriteFenceMovesWhenAnotherProcessCommits() async throws {
+        try await withDatabasePath { path async throws in
+            let writer = try SQLiteStorage(path: path)
+            defer { try? writer.close() }
+            let copy = try SQLiteStorage(path: path, schema: .requireCurrent)
+            defer { try? copy.close() }
+            let before = try await copy.writeFence()
+            _ = try await copy.rowCount(of: StoredTable.all[0])
+            _ = try await copy.exportRows(of: StoredTable.all[0], columns: ["id"], after: nil, limit: 10)
+            #expect(try await copy.writeFence() == before)
+            _ = try await writer.insertUser(newUser("ada@example.com"), session: nil)
+            #expect(try await copy.writeFence() != before)
+        }
+    }
+
+    @Test func aSourceAtAnotherSchemaIsRefusedNotMigrated() async throws {
+        try await withDatabasePath { path async throws in
+            let queue = try DatabaseQueue(path: path)
+            try await queue.write { db in try db.execute(sql: "CREATE TABLE unrelated (id INTEGER)") }
+            try queue.close()
+            let refused = #expect(throws: AuthError.self) { _ = try SQLiteStorage(path: path, schema: .requireCurrent) }
+            #expect(refused?.code == .failedPrecondition)
+            #expect(refused?.message.contains("schema is not this authd's") == true)
+            let tables = try await DatabaseQueue(path: path).read { db in
+                try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            }
+            #expect(tables == ["unrelated"])
+        }
+    }
+
     @Test func reopeningKeepsWhatWasWritten() async throws {
         try await withDatabasePath { path async throws in
             let new = newUser("ada@example.com", attributes: ["name": "Ada"], roles: ["Admin"])

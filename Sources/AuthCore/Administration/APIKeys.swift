@@ -67,6 +67,11 @@ public actor APIKeys {
         return created(key)
     }
 
+    /// True when a key (revoked or not) has this secret.
+    public func isStored(secret: String) async throws(AuthError) -> Bool {
+        try await storage.apiKey(secretHash: SecretToken.hash(secret)) != nil
+    }
+
     private func newKey(name: String, scope: KeyScope, secret: String) throws(AuthError) -> NewAPIKey {
         NewAPIKey(
             id: "key_" + Hex.encode(SecureRandom.bytes(8)), name: try Self.validatedName(name), scope: scope,

@@ -29,7 +29,11 @@ public struct CachingStorage: Storage {
             result = .failure(error)
         }
         cache.forget(change)
-        await feed?.announce(change)
+        if let feed {
+            // Not cancelled with the caller: a call cancelled after its write committed
+            // (a deadline, a lost connection) must still tell the other processes.
+            await Task { await feed.announce(change) }.value
+        }
         return try result.get()
     }
 

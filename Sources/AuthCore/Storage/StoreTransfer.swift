@@ -15,14 +15,6 @@ public struct StoredTable: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { name }
 
-    /// `names` as SQL identifiers, comma-separated: double-quoted, a quote inside doubled
-    /// (the same on SQLite and PostgreSQL).
-    public static func quoted(_ names: [String]) -> String {
-        names.map { name in
-            "\"" + name.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
-        }.joined(separator: ", ")
-    }
-
     /// Every table of the schema, parents before the tables that refer to them. The
     /// stores' own bookkeeping (their migration tables) is not in it: each store's
     /// migrations bring a destination to the current schema before the copy.
@@ -47,6 +39,27 @@ public struct StoredTable: Sendable, Hashable, CustomStringConvertible {
     ]
 }
 
+/// How a store is opened: `.migrate` brings its schema to this build's (what serving
+/// does); `.requireCurrent` changes nothing and refuses a schema that is not exactly this
+/// build's (the source of a copy, which must stay as it was).
+public enum SchemaUse: Sendable {
+    case migrate
+    case requireCurrent
+}
+
+/// What a store shows of other processes, read before and after a copy: `commits`
+/// changes when another process commits to it; `otherConnections`, where the store can
+/// tell, counts the sessions of other processes.
+public struct WriteFence: Sendable, Equatable {
+    public var commits: String
+    public var otherConnections: Int?
+
+    public init(commits: String, otherConnections: Int?) {
+        self.commits = commits
+        self.otherConnections = otherConnections
+    }
+}
+
 /// Whole tables out of one store and into another, rows as they are (ids, hashes and
 /// timestamps included): what `authd migrate-store` is made of. Each store maps
 /// `StoredValue` to its own column types.
@@ -60,7 +73,7 @@ public protocol StoreTransfer: Sendable {
         of table: StoredTable, columns: [String], after: [StoredValue]?, limit: Int
     ) async throws(AuthError) -> [[StoredValue]]
 
-    /// Inserts the rows in one transaction, as they are.
+    /// Inserts the rows as they are (a store may split them in several statements).
     func importRows(into table: StoredTable, columns: [String], rows: [[StoredValue]]) async throws(AuthError)
 
     /// After the last import: what the store needs so that new rows follow the copied
@@ -68,4 +81,6 @@ public protocol StoreTransfer: Sendable {
     func finishImport() async throws(AuthError)
 
     func rowCount(of table: StoredTable) async throws(AuthError) -> Int
+
+    func writeFence() async throws(AuthError) -> WriteFence
 }

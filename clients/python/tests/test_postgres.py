@@ -19,7 +19,6 @@ The in-process counterpart is Tests/AuthServerTests/MultiInstanceTests.swift.
 from __future__ import annotations
 
 import json
-import socket
 import stat
 import subprocess
 import threading
@@ -36,6 +35,7 @@ from auth.v1 import admin_pb2, auth_pb2, common_pb2
 from authd import Client, RpcError, StatusCode
 from conftest import AuthdServer
 from postgres_db import Database, host_of, port_of, psql, superuser_url, with_database
+from smtp_server import free_port
 from tcp_proxy import TCPProxy
 from test_mailer import PLAIN, mailer_binary, smtp, start_mailer, wait_until  # noqa: F401 - fixtures
 from test_management import get
@@ -160,13 +160,6 @@ def pair(fresh_database, pg_authd) -> Tuple[PostgresAuthd, PostgresAuthd]:
 
 def fresh_email(prefix: str = "pg") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then closed)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def code_of(call: Callable[[], object]) -> int:
