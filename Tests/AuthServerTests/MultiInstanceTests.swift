@@ -3,6 +3,7 @@ import AuthClient
 import AuthCore
 import AuthRPC
 import AuthdTesting
+import Foundation
 import Testing
 
 /// Two servers on one PostgreSQL database: what one does, the other honours at once.
@@ -84,6 +85,46 @@ struct MultiInstanceTests {
                 if allowed { try await Task.sleep(for: .milliseconds(20)) }
             }
             #expect(!allowed)
+        }
+    }
+
+    @Test("one CSV imported on A and on B at once: every email once, each created by one of them")
+    func concurrentImports() async throws {
+        try await withTwoTestAuthds { a, b in
+            let rows = (0..<200).map { "import\($0)@example.com,Imported \($0)\n" }.joined()
+            let request = AuthV1.ImportUsersRequest(header: "email,name", rows: Array(rows.utf8), firstLine: 2)
+            async let onA = a.adminClient.admin.importUsers(request)
+            async let onB = b.adminClient.admin.importUsers(request)
+            let (fromA, fromB) = try await (onA, onB)
+            // Each row is created by exactly one instance; the other finds it there.
+            #expect(fromA.created + fromB.created == 200)
+            #expect(fromA.created + fromA.skipped + fromA.updated + fromA.errors == 200)
+            #expect(fromB.created + fromB.skipped + fromB.updated + fromB.errors == 200)
+            let emails = try await a.texts("SELECT email FROM users WHERE email LIKE 'import%' ORDER BY email")
+            #expect(emails.count == 200)
+            #expect(Set(emails).count == 200)
+        }
+    }
+
+    @Test("6 parallel wrong codes for one reset, split over both: the fifth voids the code for both")
+    func codeAttemptsAcrossInstances() async throws {
+        try await withTwoTestAuthds { a, b in
+            _ = try await a.client.signUp("reset@example.com")
+            _ = try await b.client.auth.forgotPassword(AuthV1.ForgotPasswordRequest(email: "reset@example.com"))
+            let code = try #require(try await a.lastCode(for: "reset@example.com"))
+            let outcomes = await parallelOutcomes(6) { index in
+                let wrong = String(format: "%08d", (Int(code)! + 1 + index) % 100_000_000)
+                _ = try await (index.isMultiple(of: 2) ? a : b).client.auth.confirmPassword(
+                    AuthV1.ConfirmPasswordRequest(email: "reset@example.com", code: wrong, newPassword: "guessed pw"))
+            }
+            #expect(outcomes.allSatisfy { $0 == .invalidArgument })
+            // The attempts were counted in the database, not per instance: the right code is dead on both.
+            for instance in [a, b] {
+                await expectRPCError(.invalidArgument) {
+                    try await instance.client.auth.confirmPassword(
+                        AuthV1.ConfirmPasswordRequest(email: "reset@example.com", code: code, newPassword: "right but late"))
+                }
+            }
         }
     }
 }
