@@ -1,4 +1,4 @@
-import AuthWire
+public import AuthWire
 
 /// Who may call a service's methods. Checked at dispatch, before the request is
 /// decoded, for every method of the service, also one added later.
@@ -60,17 +60,21 @@ public struct Router: Sendable {
     /// it answers costs no thread hop. It must not block or wait; nil hands the call to
     /// the handler. Small requests only (`ServerConfiguration.maximumInlineRequestBytes`),
     /// so that decoding on the event loop cannot delay other connections.
+    ///
+    /// Inlinable, so that the closure is built specialised for the caller's concrete
+    /// types: a generic one looked up their metadata on every call.
+    @inlinable
     public mutating func answerFromMemory<Request, Response>(
         _ descriptor: MethodDescriptor<Request, Response>,
         _ answer: @escaping @Sendable (Request, CallContext) throws -> Response?
     ) {
         let path = descriptor.path
-        precondition(routes[path] != nil, "\(path): register the handler before its answer from memory")
-        routes[path]?.answerAtOnce = { payload, limits, context in
+        setAnswerAtOnce(for: path) { payload, limits, context in
             let request: Request
-            switch Self.decode(Request.self, payload, limits: limits, path: path) {
-            case .success(let decoded): request = decoded
-            case .failure(let error): return .failure(error)
+            do throws(WireDecodingError) {
+                request = try Request(decoding: payload, limits: limits)
+            } catch {
+                return .failure(Self.invalidPayload(error, path: path))
             }
             do {
                 return try answer(request, context).map { .success($0.encoded()) }
@@ -78,6 +82,12 @@ public struct Router: Sendable {
                 return .failure(RPCError(converting: error, method: path))
             }
         }
+    }
+
+    @usableFromInline
+    mutating func setAnswerAtOnce(for path: String, _ answer: @escaping AnswerAtOnce) {
+        precondition(routes[path] != nil, "\(path): register the handler before its answer from memory")
+        routes[path]?.answerAtOnce = answer
         dispatch[path] = resolve(path)
     }
 
@@ -88,14 +98,18 @@ public struct Router: Sendable {
         do throws(WireDecodingError) {
             return .success(try Request(decoding: payload, limits: limits))
         } catch {
-            return .failure(
-                RPCError(
-                    code: .invalidArgument,
-                    message: "payload of \(path) is \(error.description)",
-                    fieldViolations: error.field.isEmpty ? [] : [RPCError.FieldViolation(field: error.field, description: error.detail)]
-                )
-            )
+            return .failure(invalidPayload(error, path: path))
         }
+    }
+
+    /// INVALID_ARGUMENT naming the method and, where the decoder knows it, the field.
+    @usableFromInline
+    static func invalidPayload(_ error: WireDecodingError, path: String) -> RPCError {
+        RPCError(
+            code: .invalidArgument,
+            message: "payload of \(path) is \(error.description)",
+            fieldViolations: error.field.isEmpty ? [] : [RPCError.FieldViolation(field: error.field, description: error.detail)]
+        )
     }
 
     /// Sets who may call the methods of `service` ("auth.v1.Admin"), registered or not yet.
@@ -187,4 +201,5 @@ typealias Handle = @Sendable ([UInt8], DecodingLimits, CallContext) async -> Res
 
 /// An answer from memory with its types erased: the payload, the method's decoding limits
 /// (passed, not task-local: there is no task), the call. Nil hands the call to the handler.
+@usableFromInline
 typealias AnswerAtOnce = @Sendable ([UInt8], DecodingLimits, CallContext) -> Result<[UInt8], RPCError>?
