@@ -44,11 +44,7 @@ enum PostgresSchema {
         }
         let known = migrations.map(\.0)
         guard Set(applied) == Set(known) else {
-            throw AuthError(.failedPrecondition, """
-                the database's schema is not this authd's (it has \(applied.isEmpty ? "none" : applied.sorted().joined(separator: ", ")); \
-                this build's is \(known.joined(separator: ", "))): serve it once with this authd, which upgrades it, \
-                or use the authd that wrote it
-                """)
+            throw AuthError.schemaNotCurrent(applied: applied, known: known)
         }
     }
 

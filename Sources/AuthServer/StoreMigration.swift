@@ -55,7 +55,8 @@ public enum StoreMigration {
     /// Copies every table of `source` into `destination`, then counts both sides; the
     /// counts are what it returns. A source SQLite file must exist; a destination one is
     /// created. The destination's schema is brought to this build's first; the source's
-    /// must be this build's already, and is only read.
+    /// must be this build's already, and is only read. `progress` hears a table's rows
+    /// copied so far after each page.
     public static func copy(
         from source: Location, to destination: Location,
         progress: @Sendable (StoredTable, Int) -> Void = { _, _ in }

@@ -28,11 +28,7 @@ extension Schema {
         let migrator = self.migrator
         let applied = try reader.read { db in try migrator.appliedIdentifiers(db) }
         guard applied == Set(migrator.migrations) else {
-            throw AuthError(.failedPrecondition, """
-                the database's schema is not this authd's (it has \(applied.isEmpty ? "none" : applied.sorted().joined(separator: ", ")); \
-                this build's is \(migrator.migrations.joined(separator: ", "))): serve it once with this authd, which \
-                upgrades it, or use the authd that wrote it
-                """)
+            throw AuthError.schemaNotCurrent(applied: Array(applied), known: migrator.migrations)
         }
     }
 }

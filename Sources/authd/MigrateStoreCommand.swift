@@ -36,13 +36,19 @@ struct MigrateStoreCommand: AsyncParsableCommand {
             let environment = ProcessInfo.processInfo.environment
             let source = try StoreMigration.Location(parsing: from, environment: environment)
             let destination = try StoreMigration.Location(parsing: to, environment: environment)
-            let copies = try await StoreMigration.copy(from: source, to: destination)
+            let copies = try await StoreMigration.copy(from: source, to: destination) { table, rows in
+                // A large table takes a while: say how far it is.
+                if rows.isMultiple(of: Self.progressEvery) { printError("authd migrate-store: \(table): \(rows) rows copied") }
+            }
             print(Self.report(copies, from: source, to: destination))
         } catch {
             printError("authd migrate-store: \(error.message)")
             throw ExitCode(1)
         }
     }
+
+    /// Rows between two progress lines on stderr.
+    static let progressEvery = 100_000
 
     static func report(_ copies: [StoreMigration.TableCopy], from source: StoreMigration.Location, to destination: StoreMigration.Location) -> String {
         let width = copies.map(\.table.name.count).max() ?? 0

@@ -47,6 +47,17 @@ public enum SchemaUse: Sendable {
     case requireCurrent
 }
 
+extension AuthError {
+    /// A `.requireCurrent` open's refusal: the migrations `applied` are not this build's `known` ones.
+    public static func schemaNotCurrent(applied: [String], known: [String]) -> AuthError {
+        AuthError(.failedPrecondition, """
+            the database's schema is not this authd's (it has \(applied.isEmpty ? "none" : applied.sorted().joined(separator: ", ")); \
+            this build's is \(known.joined(separator: ", "))): serve it once with this authd, which upgrades it, \
+            or use the authd that wrote it
+            """)
+    }
+}
+
 /// What a store shows of other processes, read before and after a copy: `commits`
 /// changes when another process commits to it; `otherConnections`, where the store can
 /// tell, counts the sessions of other processes.
