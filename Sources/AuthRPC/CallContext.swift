@@ -113,9 +113,24 @@ public struct RequestID: Sendable, CustomStringConvertible, Hashable {
         switch storage {
         case .given(let id):
             return id
+        case .generated:
+            return withUTF8 { String(decoding: $0, as: UTF8.self) }
+        }
+    }
+
+    /// The id's UTF-8 bytes, lent to `body`: a made-up id is spelt out on the stack.
+    func withUTF8<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        switch storage {
+        case .given(var id):
+            return id.withUTF8 { body(UnsafeRawBufferPointer($0)) }
         case .generated(let value):
-            let hex = String(value, radix: 16)
-            return hex.count == 16 ? hex : String(repeating: "0", count: 16 - hex.count) + hex
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { digits in
+                for index in 0..<16 {
+                    let nibble = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * index)) & 0xF
+                    digits[index] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+                }
+                return body(UnsafeRawBufferPointer(digits))
+            }
         }
     }
 }

@@ -50,7 +50,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         self.limits = limits
     }
 
-    public mutating func decode(buffer: inout ByteBuffer) throws -> ReceivedFrame? {
+    public mutating func decode(buffer: inout ByteBuffer) throws(FrameError) -> ReceivedFrame? {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else {
             return nil
         }
@@ -92,10 +92,42 @@ public struct FrameEncoder: MessageToByteEncoder {
     public init() {}
 
     public func encode(data frame: AuthV1.Frame, out: inout ByteBuffer) throws {
+        out.writeFrame(frame)
+    }
+}
+
+extension ByteBuffer {
+    /// Appends `frame` as its 4-byte big-endian length and its protobuf bytes.
+    public mutating func writeFrame(_ frame: AuthV1.Frame) {
         frame.withEncodedBytes { bytes in
-            out.reserveCapacity(minimumWritableBytes: 4 + bytes.count)
-            out.writeInteger(UInt32(bytes.count))
-            out.writeBytes(bytes)
+            reserveCapacity(minimumWritableBytes: 4 + bytes.count)
+            writeInteger(UInt32(bytes.count))
+            writeBytes(bytes)
+        }
+    }
+
+    /// Appends the RESPONSE frame of a call: its outcome's payload, or its error's status,
+    /// and the request id. Packed straight into this buffer (`Frame.packResponse`).
+    mutating func writeResponseFrame(callID: UInt64, requestID: RequestID, outcome: Result<UnsafeRawBufferPointer, RPCError>) {
+        let status: AuthV1.Status
+        let payload: UnsafeRawBufferPointer
+        switch outcome {
+        case .success(let bytes):
+            status = AuthV1.Status(code: .ok)
+            payload = bytes
+        case .failure(let error):
+            status = error.status
+            payload = UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+        requestID.withUTF8 { id in
+            AuthV1.Frame.packResponse(
+                callID: callID, metadataKey: MetadataKey.requestID, metadataValue: id, status: status, payload: payload
+            ) { size, pack in
+                reserveCapacity(minimumWritableBytes: 4 + size)
+                writeInteger(UInt32(size))
+                let written = writeWithUnsafeMutableBytes(minimumWritableBytes: size) { pack($0.baseAddress!) }
+                precondition(written == size, "protobuf-c packed \(written) of \(size) bytes")
+            }
         }
     }
 }

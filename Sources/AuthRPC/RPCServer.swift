@@ -103,7 +103,6 @@ public final class RPCServer: Sendable {
                             try handlers.addHandler(CloseOnActiveHandler())
                             return
                         }
-                        try handlers.addHandler(MessageToByteHandler(FrameEncoder()))
                         try handlers.addHandler(RefuseConnectionHandler(reason: refusal))
                         return
                     }
@@ -111,22 +110,17 @@ public final class RPCServer: Sendable {
                         // The context of this moment: a reload later changes new connections only.
                         try handlers.addHandler(NIOSSLServerHandler(context: tls.context))
                     }
-                    try handlers.addHandler(
-                        ReadBudgetHandler(
-                            connectionLimit: configuration.maximumBufferedBytesPerConnection,
-                            server: readBudget,
-                            log: log
-                        )
+                    let readBudgetHandler = ReadBudgetHandler(
+                        connectionLimit: configuration.maximumBufferedBytesPerConnection,
+                        server: readBudget,
+                        log: log
                     )
+                    try handlers.addHandler(readBudgetHandler)
                     try handlers.addHandler(
-                        ByteToMessageHandler(
-                            FrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes, limits: configuration.envelopeLimits)
+                        ServerConnectionHandler(
+                            router: router, configuration: configuration, readBudget: readBudgetHandler,
+                            logger: logger, log: log, metrics: metrics
                         )
-                    )
-                    // One large answer must not leave its buffer behind for the life of the connection.
-                    try handlers.addHandler(MessageToByteHandler(FrameEncoder(), desiredBufferCapacity: Self.maximumReadBytes))
-                    try handlers.addHandler(
-                        ServerConnectionHandler(router: router, configuration: configuration, logger: logger, log: log, metrics: metrics)
                     )
                 }
             }

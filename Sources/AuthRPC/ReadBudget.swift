@@ -53,12 +53,6 @@ final class ServerReadBudget: Sendable {
     }
 }
 
-/// The connection's handler is done with `count` bytes of what was read (a frame answered,
-/// cancelled or refused); travels outbound to the `ReadBudgetHandler`.
-struct ReleaseReadBytes: Sendable {
-    let count: Int
-}
-
 /// NIO back-pressure for a connection's memory: holds back `read()` (so the socket is not
 /// read and the peer's TCP window fills) instead of buffering more, while
 ///
@@ -124,16 +118,13 @@ final class ReadBudgetHandler: ChannelDuplexHandler {
         context.fireChannelWritabilityChanged()
     }
 
-    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        guard let release = event as? ReleaseReadBytes else {
-            context.triggerUserOutboundEvent(event, promise: promise)
-            return
-        }
-        let count = min(release.count, held)
+    /// Gives back `count` bytes the connection is done with; reading resumes if it may.
+    /// Called by the `ServerConnectionHandler` behind it, on the same event loop.
+    func release(_ count: Int) {
+        let count = min(count, held)
         held -= count
         server.release(count)
         resumeIfAllowed()
-        promise?.succeed()
     }
 
     private func mayRead(_ context: ChannelHandlerContext) -> Bool {

@@ -69,18 +69,25 @@ public struct Router: Sendable {
         _ answer: @escaping @Sendable (Request, CallContext) throws -> Response?
     ) {
         let path = descriptor.path
-        setAnswerAtOnce(for: path) { payload, limits, context in
+        setAnswerAtOnce(for: path) { payload, limits, context, respond in
             let request: Request
             do throws(WireDecodingError) {
                 request = try Request(decoding: payload, limits: limits)
             } catch {
-                return .failure(Self.invalidPayload(error, path: path))
+                respond(.failure(Self.invalidPayload(error, path: path)))
+                return true
             }
+            let response: Response?
             do {
-                return try answer(request, context).map { .success($0.encoded()) }
+                response = try answer(request, context)
             } catch {
-                return .failure(RPCError(converting: error, method: path))
+                respond(.failure(RPCError(converting: error, method: path)))
+                return true
             }
+            guard let response else { return false }
+            // Packed once, and lent to the connection that packs its frame around it.
+            response.withEncodedBytes { respond(.success($0)) }
+            return true
         }
     }
 
@@ -200,6 +207,10 @@ struct RegisteredMethod: Sendable {
 typealias Handle = @Sendable ([UInt8], DecodingLimits, CallContext) async -> Result<[UInt8], RPCError>
 
 /// An answer from memory with its types erased: the payload, the method's decoding limits
-/// (passed, not task-local: there is no task), the call. Nil hands the call to the handler.
+/// (passed, not task-local: there is no task), the call, and where to put the outcome (the
+/// response's bytes are only lent to it). False, with nothing put, hands the call to the
+/// handler.
 @usableFromInline
-typealias AnswerAtOnce = @Sendable ([UInt8], DecodingLimits, CallContext) -> Result<[UInt8], RPCError>?
+typealias AnswerAtOnce = @Sendable (
+    [UInt8], DecodingLimits, CallContext, _ respond: (Result<UnsafeRawBufferPointer, RPCError>) -> Void
+) -> Bool

@@ -5,8 +5,9 @@ import NIOCore
 import NIOSSL
 
 
-/// The server side of one connection: turns request frames into handler calls, many
-/// in flight at once, and their outcomes into response frames, in completion order.
+/// The server side of one connection: cuts the bytes it reads into request frames
+/// (`FrameDecoder`), turns them into handler calls, many in flight at once, and their
+/// outcomes into response frames, in completion order.
 ///
 /// Everything here runs on the connection's event loop; handlers run as tasks off it, and
 /// so does the decoding of their requests, except a small request that a method answers
@@ -14,9 +15,14 @@ import NIOSSL
 /// call: whoever removes a call from it (its handler finishing, its deadline passing, a
 /// CANCEL) decides what, if anything, is written for it, and releases the call's bytes to
 /// the `ReadBudgetHandler`.
+///
+/// Framing and encoding happen here rather than in NIO's generic `ByteToMessageHandler` and
+/// `MessageToByteHandler`: a token check answered from memory costs a few microseconds,
+/// and those handlers' type-erased hand-offs (a boxed frame each way) were a good part of it.
+/// The answers of one read go out in one buffer, with one write and one flush.
 final class ServerConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = ReceivedFrame
-    typealias OutboundOut = AuthV1.Frame
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private struct InFlightCall {
         /// Tells this call from a later one that reuses its id after a CANCEL or deadline.
@@ -39,7 +45,17 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private let logger: Logger
     private let log: RateLimitedLog
     private let metrics: RPCMetrics?
+    private let readBudget: ReadBudgetHandler
+    private var decoder: FrameDecoder
     private var context: ChannelHandlerContext?
+    /// The start of a frame not yet read to its end.
+    private var unframed: ByteBuffer?
+    /// Frames written and not yet passed to the channel.
+    private var outbound: ByteBuffer?
+    /// Within `channelRead`: what it writes goes out at `channelReadComplete`.
+    private var reading = false
+    /// Bytes of frames done with during this read, released to the budget at its end.
+    private var releasedInRead = 0
     private var inFlight: [UInt64: InFlightCall] = [:]
     private var nextSerial: UInt64 = 0
     /// Made-up request ids are this plus the call's serial: random once per connection, so
@@ -57,9 +73,18 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     private var lastActivity = NIODeadline.now()
     private var idleTimer: Scheduled<Void>?
 
-    init(router: Router, configuration: ServerConfiguration, logger: Logger, log: RateLimitedLog, metrics: RPCMetrics? = nil) {
+    init(
+        router: Router,
+        configuration: ServerConfiguration,
+        readBudget: ReadBudgetHandler,
+        logger: Logger,
+        log: RateLimitedLog,
+        metrics: RPCMetrics? = nil
+    ) {
         self.router = router
         self.configuration = configuration
+        self.readBudget = readBudget
+        self.decoder = FrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes, limits: configuration.envelopeLimits)
         self.logger = logger
         self.log = log
         self.metrics = metrics
@@ -76,6 +101,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         idleTimer?.cancel()
         idleTimer = nil
+        unframed = nil
+        outbound = nil
         self.context = nil
     }
 
@@ -87,9 +114,46 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let received = unwrapInboundIn(data)
         guard !closing else { return }
-        lastActivity = .now()
+        var buffer = unwrapInboundIn(data)
+        if var start = unframed {
+            unframed = nil
+            start.writeBuffer(&buffer)
+            buffer = start
+        }
+        reading = true
+        var framesRead = false
+        while !closing {
+            let received: ReceivedFrame?
+            do throws(FrameError) {
+                received = try decoder.decode(buffer: &buffer)
+            } catch {
+                refuse(error.status)
+                return
+            }
+            guard let received else { break }
+            framesRead = true
+            handle(received, context: context)
+        }
+        if framesRead {
+            lastActivity = .now()
+        }
+        if buffer.readableBytes > 0 {
+            unframed = buffer
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        if releasedInRead > 0 {
+            readBudget.release(releasedInRead)
+            releasedInRead = 0
+        }
+        writeOutbound(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    private func handle(_ received: ReceivedFrame, context: ChannelHandlerContext) {
         let frame = received.frame
         switch frame.kind {
         case .request:
@@ -113,8 +177,6 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
-        case let error as FrameError:
-            refuse(error.status)
         case is NIOSSLError, is BoringSSLError:
             // A client without our CA, without a client certificate, or speaking TLS 1.1.
             log.log(.info, key: peerKey, "TLS failed: \(error)", metadata: ["peer": "\(peerAddress ?? "?")"])
@@ -197,14 +259,16 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         // A small request of a method with an answer from memory is tried here, on the
         // event loop: a hit is answered without a task or a thread hop.
         let answerStarted = methodMetrics == nil ? NIODeadline.uptimeNanoseconds(0) : .now()
-        if let answerAtOnce = method.answerAtOnce, payload.count <= configuration.maximumInlineRequestBytes,
-           let outcome = answerAtOnce(payload, limits, callContext) {
-            respond(callID: callID, requestID: requestID, outcome: outcome)
-            if let methodMetrics {
-                let code: RPCError.Code = switch outcome { case .success: .ok; case .failure(let error): error.code }
-                methodMetrics.record(code, nanoseconds: (NIODeadline.now() - answerStarted).nanoseconds)
+        if let answerAtOnce = method.answerAtOnce, payload.count <= configuration.maximumInlineRequestBytes {
+            var code = RPCError.Code.ok
+            let answered = answerAtOnce(payload, limits, callContext) { outcome in
+                if case .failure(let error) = outcome { code = error.code }
+                writeResponse(callID: callID, requestID: requestID, outcome: outcome)
             }
-            return false
+            if answered {
+                methodMetrics?.record(code, nanoseconds: (NIODeadline.now() - answerStarted).nanoseconds)
+                return false
+            }
         }
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         // The request is decoded in the task, off the event loop, under the method's limits.
@@ -262,17 +326,39 @@ final class ServerConnectionHandler: ChannelInboundHandler {
     }
 
     private func respond(callID: UInt64, requestID: RequestID, outcome: Result<[UInt8], RPCError>) {
-        guard let context, !closing else { return }
-        var frame = AuthV1.Frame(kind: .response, callID: callID, metadata: [MetadataKey.requestID: requestID.description])
         switch outcome {
         case .success(let payload):
-            frame.payload = payload
-            frame.status = AuthV1.Status(code: .ok)
+            payload.withUnsafeBytes { writeResponse(callID: callID, requestID: requestID, outcome: .success($0)) }
         case .failure(let error):
-            frame.status = error.status
+            writeResponse(callID: callID, requestID: requestID, outcome: .failure(error))
         }
-        context.write(wrapOutboundOut(frame), promise: nil)
-        scheduleFlush(context: context)
+    }
+
+    private func writeResponse(callID: UInt64, requestID: RequestID, outcome: Result<UnsafeRawBufferPointer, RPCError>) {
+        guard context != nil, !closing else { return }
+        withOutbound { $0.writeResponseFrame(callID: callID, requestID: requestID, outcome: outcome) }
+    }
+
+    /// Appends to the frames waiting to go out; they are written at the end of this read,
+    /// or, outside one, in the event loop's next tick with whatever else completes in this one.
+    private func withOutbound(_ write: (inout ByteBuffer) -> Void) {
+        guard let context else { return }
+        var buffer = outbound ?? context.channel.allocator.buffer(capacity: Self.outboundCapacity)
+        outbound = nil
+        write(&buffer)
+        outbound = buffer
+        if !reading {
+            scheduleFlush(context: context)
+        }
+    }
+
+    /// What a batch of answers starts with: a few dozen small ones fit without growing.
+    static let outboundCapacity = 4096
+
+    private func writeOutbound(context: ChannelHandlerContext) {
+        guard let buffer = outbound else { return }
+        outbound = nil
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
     /// Coalesces the flushes of responses completed in the same event-loop tick.
@@ -283,13 +369,20 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         context.eventLoop.execute {
             let handler = loopBound.value
             handler.flushPending = false
-            handler.context?.flush()
+            if let context = handler.context {
+                handler.writeOutbound(context: context)
+            }
         }
     }
 
-    /// Gives bytes back to the read budget, which may resume reading.
+    /// Gives bytes back to the read budget, which may resume reading: at the end of the
+    /// read when called within one, so that one read's frames cost one release.
     private func release(_ bytes: Int) {
-        context?.triggerUserOutboundEvent(ReleaseReadBytes(count: bytes), promise: nil)
+        if reading {
+            releasedInRead += bytes
+        } else {
+            readBudget.release(bytes)
+        }
     }
 
     // MARK: Idle time
@@ -349,9 +442,12 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         idleTimer?.cancel()
         idleTimer = nil
         abandonCalls()
-        let frame = AuthV1.Frame(kind: .goaway, status: reason.status)
+        // Answers already written go out first, as they would have.
+        var buffer = outbound ?? context.channel.allocator.buffer(capacity: 64)
+        outbound = nil
+        buffer.writeFrame(AuthV1.Frame(kind: .goaway, status: reason.status))
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in
             channel.close(promise: nil)
         }
         context.eventLoop.scheduleTask(in: Self.goAwayWriteTimeout) {
@@ -381,7 +477,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
 /// Answers a connection over a limit with a GOAWAY as soon as it is active, then closes it.
 final class RefuseConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundOut = AuthV1.Frame
+    typealias OutboundOut = ByteBuffer
 
     private let reason: RPCError
 
@@ -390,9 +486,10 @@ final class RefuseConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let frame = AuthV1.Frame(kind: .goaway, status: reason.status)
+        var buffer = context.channel.allocator.buffer(capacity: 128)
+        buffer.writeFrame(AuthV1.Frame(kind: .goaway, status: reason.status))
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(frame)).whenComplete { _ in
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in
             channel.close(promise: nil)
         }
         context.eventLoop.scheduleTask(in: ServerConnectionHandler.goAwayWriteTimeout) {

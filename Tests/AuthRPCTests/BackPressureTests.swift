@@ -64,7 +64,7 @@ struct GatedChannel {
     }
 
     func release(_ count: Int) {
-        channel.pipeline.triggerUserOutboundEvent(ReleaseReadBytes(count: count), promise: nil)
+        gate.release(count)
     }
 }
 

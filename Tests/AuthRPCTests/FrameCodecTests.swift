@@ -1,4 +1,4 @@
-import AuthRPC
+@testable import AuthRPC
 import AuthWire
 import NIOCore
 import NIOEmbedded
@@ -36,6 +36,40 @@ struct FrameCodecTests {
             try channel.writeInbound(ByteBuffer(bytes: [0, 0, 0, 17]))
         }
         _ = try? channel.finish()
+    }
+
+    @Test("a response packed from its parts is byte for byte the frame the generic encoder writes", arguments: [
+        (UInt64(1), RequestID.given("req-1"), Result<[UInt8], RPCError>.success([1, 2, 3])),
+        (UInt64.max, RequestID.generated(0xAB), .success([])),
+        (UInt64(300), RequestID.generated(.max), .success(Array(repeating: 0x5A, count: 300))),
+        (UInt64(7), RequestID.given("r"), .failure(RPCError.resourceExhausted("slow down", retryAfterMilliseconds: 1500))),
+        (UInt64(8), RequestID.given("r"), .failure(RPCError.invalidArgument("email is not an address", field: "email"))),
+        (UInt64(9), RequestID.given(""), .failure(RPCError(code: .unauthenticated, message: ""))),
+        (UInt64(10), RequestID.given("r"), .failure(RPCError(code: .unavailable, message: "", retryAfterMilliseconds: 200))),
+    ])
+    func packedResponse(callID: UInt64, requestID: RequestID, outcome: Result<[UInt8], RPCError>) throws {
+        var packed = ByteBuffer()
+        switch outcome {
+        case .success(let payload):
+            payload.withUnsafeBytes { packed.writeResponseFrame(callID: callID, requestID: requestID, outcome: .success($0)) }
+        case .failure(let error):
+            packed.writeResponseFrame(callID: callID, requestID: requestID, outcome: .failure(error))
+        }
+        var frame = AuthV1.Frame(kind: .response, callID: callID, metadata: [MetadataKey.requestID: requestID.description])
+        switch outcome {
+        case .success(let payload):
+            frame.payload = payload
+            frame.status = AuthV1.Status(code: .ok)
+        case .failure(let error):
+            frame.status = error.status
+        }
+        #expect(packed == framed(frame))
+    }
+
+    @Test("a made-up request id is spelt as 16 lower-case hex digits")
+    func generatedRequestID() {
+        #expect(RequestID.generated(0xAB).description == "00000000000000ab")
+        #expect(RequestID.generated(0xFEDC_BA98_7654_3210).description == "fedcba9876543210")
     }
 
     @Test("the encoder writes a big-endian length before the envelope")

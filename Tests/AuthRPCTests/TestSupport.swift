@@ -125,6 +125,7 @@ struct RawConnection {
             bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localAddress, port: 0))
         }
         let channel = try await bootstrap
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
@@ -149,11 +150,25 @@ struct RawConnection {
         halfClose: Bool = false,
         untilFrames: Int? = nil
     ) async throws -> (frames: [AuthV1.Frame], closed: Bool) {
+        try await exchange(pieces: [bytes], halfClose: halfClose, untilFrames: untilFrames)
+    }
+
+    /// The same, writing each piece on its own after a pause, so that they arrive (most
+    /// likely) in reads of their own.
+    func exchange(
+        pieces: [[UInt8]],
+        pause: Duration = .zero,
+        halfClose: Bool = false,
+        untilFrames: Int? = nil
+    ) async throws -> (frames: [AuthV1.Frame], closed: Bool) {
         try await channel.executeThenClose { inbound, outbound in
-            if !bytes.isEmpty {
+            for bytes in pieces where !bytes.isEmpty {
                 // The server may already have said GOAWAY and closed (connection limit):
                 // what it sent is still there to read.
                 try? await outbound.write(ByteBuffer(bytes: bytes))
+                if pause > .zero {
+                    try await Task.sleep(for: pause)
+                }
             }
             if halfClose {
                 outbound.finish()

@@ -245,6 +245,31 @@ struct LimitTests {
         await running.stop()
     }
 
+    @Test("requests cut at every byte, and many glued into one write, are each answered once")
+    func framingAcrossReads() async throws {
+        let running = try await RunningServer.start()
+        let request = { (id: UInt64) in
+            RawConnection.frameBytes(
+                AuthV1.Frame(kind: .request, callID: id, method: TestMethods.echo.path, payload: echoRequest("0:call \(id)"))
+            )
+        }
+        // Calls 1 and 2 a byte at a time, the prefix of 2 glued to the end of 1; calls 3 to 40 in one write.
+        let cut = request(1) + request(2)
+        var pieces = cut.map { [$0] }
+        pieces.append((3...40).flatMap(request))
+        let connection = try await RawConnection.connect(port: running.port)
+        let (frames, closed) = try await connection.exchange(pieces: pieces, pause: .milliseconds(1), untilFrames: 40)
+        #expect(!closed)
+        #expect(frames.map(\.callID).sorted() == Array(1...40))
+        for frame in frames {
+            #expect(frame.kind == .response)
+            #expect(frame.status?.code == .ok)
+            #expect(try AuthV1.StringValue(decoding: frame.payload).value == "call \(frame.callID)")
+        }
+        #expect(running.server.bufferedBytes == 0, "every request's bytes were given back")
+        await running.stop()
+    }
+
     @Test("a frame cut short by EOF closes the connection without an answer")
     func truncatedFrame() async throws {
         let running = try await RunningServer.start()

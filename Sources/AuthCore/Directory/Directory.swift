@@ -10,17 +10,17 @@ import Synchronization
 /// writing the same database (a second instance) makes its change visible here through
 /// `invalidate()`.
 public actor Directory {
-    /// What the directory holds, consistent as of one load.
-    public struct Snapshot: Sendable {
-        public var groups: [Group]
-        public var pageRules: [PageRule] {
-            didSet { pageRuleSet = PageRuleSet(pageRules) }
-        }
+    /// What the directory holds, consistent as of one load. A class: every GetMe and
+    /// AuthorizePage answered from memory takes it, and taking it should cost one
+    /// reference, not a copy of every array and dictionary in it.
+    public final class Snapshot: Sendable {
+        public let groups: [Group]
+        public let pageRules: [PageRule]
         /// `pageRules` parsed for matching.
-        public private(set) var pageRuleSet: PageRuleSet
-        public var settings: Settings
+        public let pageRuleSet: PageRuleSet
+        public let settings: Settings
         /// The operator's templates; a kind that is absent uses the built-in one.
-        public var storedTemplates: [TemplateKind: EmailTemplate]
+        public let storedTemplates: [TemplateKind: EmailTemplate]
 
         public init(groups: [Group], pageRules: [PageRule], settings: Settings, storedTemplates: [TemplateKind: EmailTemplate]) {
             self.groups = groups
@@ -32,7 +32,9 @@ public actor Directory {
 
         /// Names of the groups whose every role `user` holds.
         public func groupNames(of user: User) -> [String] {
-            groups.filter { $0.hasMember(withRoles: user.roles) }.map(\.name)
+            guard !groups.isEmpty else { return [] }
+            let held = Set(user.roles)
+            return groups.filter { $0.hasMember(holding: held) }.map(\.name)
         }
 
         public func template(_ kind: TemplateKind) -> EmailTemplate {

@@ -135,9 +135,12 @@ public struct Group: Hashable, Sendable {
     }
 
     public func hasMember(withRoles userRoles: some Sequence<String>) -> Bool {
-        guard !roles.isEmpty else { return false }
-        let held = Set(userRoles)
-        return roles.allSatisfy(held.contains)
+        hasMember(holding: Set(userRoles))
+    }
+
+    /// The same for roles already in a set: checking many groups, it is built once.
+    public func hasMember(holding held: Set<String>) -> Bool {
+        !roles.isEmpty && roles.allSatisfy(held.contains)
     }
 }
 

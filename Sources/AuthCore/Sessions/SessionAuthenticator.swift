@@ -91,14 +91,14 @@ public struct SessionAuthenticator: Sendable {
 
     /// Notes a touch when the last recorded use is older than the touch interval, and
     /// returns the session as the touch leaves it.
-    private func noteUse(of found: AuthenticatedSession, at now: Timestamp) -> AuthenticatedSession {
+    private func noteUse(of found: consuming AuthenticatedSession, at now: Timestamp) -> AuthenticatedSession {
         guard now.since(found.session.lastSeenAt) >= policy.touchInterval else { return found }
         var touched = found
         touched.session.lastSeenAt = now
-        touched.session.idleExpiresAt = min(now + policy.idleTimeout, found.session.absoluteExpiresAt)
+        touched.session.idleExpiresAt = min(now + policy.idleTimeout, touched.session.absoluteExpiresAt)
         toucher.note(SessionTouch(
-            sessionID: found.session.id, lastSeenAt: now, idleExpiresAt: touched.session.idleExpiresAt))
-        cache.noteTouch(tokenHash: found.session.tokenHash, lastSeenAt: now, idleExpiresAt: touched.session.idleExpiresAt)
+            sessionID: touched.session.id, lastSeenAt: now, idleExpiresAt: touched.session.idleExpiresAt))
+        cache.noteTouch(tokenHash: touched.session.tokenHash, lastSeenAt: now, idleExpiresAt: touched.session.idleExpiresAt)
         return touched
     }
 

@@ -40,10 +40,19 @@ public final class SessionCache: Sendable {
     }
 
     /// A cached session and when it was loaded (the monotonic clock: `maximumAge`).
-    struct Entry: Sendable {
+    ///
+    /// A class, so that a lookup takes one reference rather than a copy of the entry's every
+    /// string and collection; `found` is read and written only under the cache's lock.
+    final class Entry: @unchecked Sendable {
         var found: AuthenticatedSession
         let loadedAt: ContinuousClock.Instant
         let cost: Int
+
+        init(found: AuthenticatedSession, loadedAt: ContinuousClock.Instant, cost: Int) {
+            self.found = found
+            self.loadedAt = loadedAt
+            self.cost = cost
+        }
 
         /// What the entry holds, counted generously: its strings' bytes plus a fixed
         /// overhead per object (headers, dictionary slots, the index by user).
@@ -115,8 +124,9 @@ public final class SessionCache: Sendable {
     func noteTouch(tokenHash: [UInt8], lastSeenAt: Timestamp, idleExpiresAt: Timestamp) {
         guard let key = TokenKey(tokenHash) else { return }
         state.withLock { state in
-            state.entries[key]?.found.session.lastSeenAt = lastSeenAt
-            state.entries[key]?.found.session.idleExpiresAt = idleExpiresAt
+            guard let entry = state.entries[key] else { return }
+            entry.found.session.lastSeenAt = lastSeenAt
+            entry.found.session.idleExpiresAt = idleExpiresAt
         }
     }
 

@@ -820,7 +820,10 @@ extension AuthV1.CreateUserRequest {
     public static let protoName = "auth.v1.CreateUserRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__create_user_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__create_user_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__create_user_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__create_user_request__free_unpacked(message, nil) }
@@ -900,7 +903,10 @@ extension AuthV1.CreateUserResponse {
     public static let protoName = "auth.v1.CreateUserResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__create_user_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__create_user_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__create_user_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__create_user_response__free_unpacked(message, nil) }
@@ -944,7 +950,10 @@ extension AuthV1.GetUserRequest {
     public static let protoName = "auth.v1.GetUserRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__get_user_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__get_user_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__get_user_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__get_user_request__free_unpacked(message, nil) }
@@ -984,7 +993,10 @@ extension AuthV1.GetUserResponse {
     public static let protoName = "auth.v1.GetUserResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__get_user_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__get_user_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__get_user_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__get_user_response__free_unpacked(message, nil) }
@@ -1026,7 +1038,10 @@ extension AuthV1.ListUsersRequest {
     public static let protoName = "auth.v1.ListUsersRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__list_users_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__list_users_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__list_users_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__list_users_request__free_unpacked(message, nil) }
@@ -1078,7 +1093,10 @@ extension AuthV1.ListUsersResponse {
     public static let protoName = "auth.v1.ListUsersResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__list_users_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__list_users_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__list_users_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__list_users_response__free_unpacked(message, nil) }
@@ -1130,7 +1148,10 @@ extension AuthV1.UpdateUserRequest {
     public static let protoName = "auth.v1.UpdateUserRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__update_user_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__update_user_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__update_user_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__update_user_request__free_unpacked(message, nil) }
@@ -1218,7 +1239,10 @@ extension AuthV1.UpdateUserResponse {
     public static let protoName = "auth.v1.UpdateUserResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__update_user_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__update_user_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__update_user_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__update_user_response__free_unpacked(message, nil) }
@@ -1260,7 +1284,10 @@ extension AuthV1.UserIdRequest {
     public static let protoName = "auth.v1.UserIdRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__user_id_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__user_id_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__user_id_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__user_id_request__free_unpacked(message, nil) }
@@ -1298,7 +1325,10 @@ extension AuthV1.UserResponse {
     public static let protoName = "auth.v1.UserResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__user_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__user_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__user_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__user_response__free_unpacked(message, nil) }
@@ -1340,7 +1370,10 @@ extension AuthV1.ResendInvitationResponse {
     public static let protoName = "auth.v1.ResendInvitationResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__resend_invitation_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__resend_invitation_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__resend_invitation_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__resend_invitation_response__free_unpacked(message, nil) }
@@ -1378,7 +1411,10 @@ extension AuthV1.ImportOptions {
     public static let protoName = "auth.v1.ImportOptions"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__import_options__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__import_options__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__import_options__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__import_options__free_unpacked(message, nil) }
@@ -1424,7 +1460,10 @@ extension AuthV1.ImportUsersRequest {
     public static let protoName = "auth.v1.ImportUsersRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__import_users_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__import_users_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__import_users_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__import_users_request__free_unpacked(message, nil) }
@@ -1472,7 +1511,10 @@ extension AuthV1.ImportRowResult {
     public static let protoName = "auth.v1.ImportRowResult"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__import_row_result__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__import_row_result__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__import_row_result__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__import_row_result__free_unpacked(message, nil) }
@@ -1518,7 +1560,10 @@ extension AuthV1.ImportUsersResponse {
     public static let protoName = "auth.v1.ImportUsersResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__import_users_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__import_users_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__import_users_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__import_users_response__free_unpacked(message, nil) }
@@ -1576,7 +1621,10 @@ extension AuthV1.ExportUsersRequest {
     public static let protoName = "auth.v1.ExportUsersRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__export_users_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__export_users_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__export_users_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__export_users_request__free_unpacked(message, nil) }
@@ -1616,7 +1664,10 @@ extension AuthV1.ExportUsersResponse {
     public static let protoName = "auth.v1.ExportUsersResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__export_users_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__export_users_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__export_users_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__export_users_response__free_unpacked(message, nil) }
@@ -1656,7 +1707,10 @@ extension AuthV1.Role {
     public static let protoName = "auth.v1.Role"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__role__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__role__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__role__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__role__free_unpacked(message, nil) }
@@ -1696,7 +1750,10 @@ extension AuthV1.RoleRequest {
     public static let protoName = "auth.v1.RoleRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__role_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__role_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__role_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__role_request__free_unpacked(message, nil) }
@@ -1734,7 +1791,10 @@ extension AuthV1.RenameRequest {
     public static let protoName = "auth.v1.RenameRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__rename_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__rename_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__rename_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__rename_request__free_unpacked(message, nil) }
@@ -1774,7 +1834,10 @@ extension AuthV1.ListRolesResponse {
     public static let protoName = "auth.v1.ListRolesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__list_roles_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__list_roles_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__list_roles_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__list_roles_response__free_unpacked(message, nil) }
@@ -1824,7 +1887,10 @@ extension AuthV1.Group {
     public static let protoName = "auth.v1.Group"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__group__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__group__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__group__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__group__free_unpacked(message, nil) }
@@ -1876,7 +1942,10 @@ extension AuthV1.CreateGroupRequest {
     public static let protoName = "auth.v1.CreateGroupRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__create_group_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__create_group_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__create_group_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__create_group_request__free_unpacked(message, nil) }
@@ -1928,7 +1997,10 @@ extension AuthV1.GroupRequest {
     public static let protoName = "auth.v1.GroupRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__group_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__group_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__group_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__group_request__free_unpacked(message, nil) }
@@ -1966,7 +2038,10 @@ extension AuthV1.GroupResponse {
     public static let protoName = "auth.v1.GroupResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__group_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__group_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__group_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__group_response__free_unpacked(message, nil) }
@@ -2008,7 +2083,10 @@ extension AuthV1.SetGroupRolesRequest {
     public static let protoName = "auth.v1.SetGroupRolesRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__set_group_roles_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__set_group_roles_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__set_group_roles_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__set_group_roles_request__free_unpacked(message, nil) }
@@ -2060,7 +2138,10 @@ extension AuthV1.ListGroupsResponse {
     public static let protoName = "auth.v1.ListGroupsResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__list_groups_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__list_groups_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__list_groups_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__list_groups_response__free_unpacked(message, nil) }
@@ -2110,7 +2191,10 @@ extension AuthV1.ListGroupMembersRequest {
     public static let protoName = "auth.v1.ListGroupMembersRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__list_group_members_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__list_group_members_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__list_group_members_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__list_group_members_request__free_unpacked(message, nil) }
@@ -2152,7 +2236,10 @@ extension AuthV1.PageRule {
     public static let protoName = "auth.v1.PageRule"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__page_rule__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__page_rule__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__page_rule__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__page_rule__free_unpacked(message, nil) }
@@ -2206,7 +2293,10 @@ extension AuthV1.SetPageRuleRequest {
     public static let protoName = "auth.v1.SetPageRuleRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__set_page_rule_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__set_page_rule_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__set_page_rule_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__set_page_rule_request__free_unpacked(message, nil) }
@@ -2248,7 +2338,10 @@ extension AuthV1.PageRuleRequest {
     public static let protoName = "auth.v1.PageRuleRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__page_rule_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__page_rule_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__page_rule_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__page_rule_request__free_unpacked(message, nil) }
@@ -2286,7 +2379,10 @@ extension AuthV1.ListPageRulesResponse {
     public static let protoName = "auth.v1.ListPageRulesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__list_page_rules_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__list_page_rules_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__list_page_rules_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__list_page_rules_response__free_unpacked(message, nil) }
@@ -2336,7 +2432,10 @@ extension AuthV1.Settings {
     public static let protoName = "auth.v1.Settings"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__settings__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__settings__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__settings__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__settings__free_unpacked(message, nil) }
@@ -2400,7 +2499,10 @@ extension AuthV1.SettingsResponse {
     public static let protoName = "auth.v1.SettingsResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__settings_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__settings_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__settings_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__settings_response__free_unpacked(message, nil) }
@@ -2442,7 +2544,10 @@ extension AuthV1.UpdateSettingsRequest {
     public static let protoName = "auth.v1.UpdateSettingsRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__update_settings_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__update_settings_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__update_settings_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__update_settings_request__free_unpacked(message, nil) }
@@ -2522,7 +2627,10 @@ extension AuthV1.EmailTemplate {
     public static let protoName = "auth.v1.EmailTemplate"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__email_template__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__email_template__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__email_template__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__email_template__free_unpacked(message, nil) }
@@ -2568,7 +2676,10 @@ extension AuthV1.TemplateRequest {
     public static let protoName = "auth.v1.TemplateRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__template_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__template_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__template_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__template_request__free_unpacked(message, nil) }
@@ -2606,7 +2717,10 @@ extension AuthV1.TemplateResponse {
     public static let protoName = "auth.v1.TemplateResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__template_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__template_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__template_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__template_response__free_unpacked(message, nil) }
@@ -2648,7 +2762,10 @@ extension AuthV1.SetTemplateRequest {
     public static let protoName = "auth.v1.SetTemplateRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__set_template_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__set_template_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__set_template_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__set_template_request__free_unpacked(message, nil) }
@@ -2690,7 +2807,10 @@ extension AuthV1.PreviewTemplateRequest {
     public static let protoName = "auth.v1.PreviewTemplateRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__preview_template_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__preview_template_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__preview_template_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__preview_template_request__free_unpacked(message, nil) }
@@ -2752,7 +2872,10 @@ extension AuthV1.PreviewTemplateResponse {
     public static let protoName = "auth.v1.PreviewTemplateResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__preview_template_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__preview_template_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__preview_template_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__preview_template_response__free_unpacked(message, nil) }
@@ -2794,7 +2917,10 @@ extension AuthV1.ApiKey {
     public static let protoName = "auth.v1.ApiKey"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__api_key__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__api_key__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__api_key__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__api_key__free_unpacked(message, nil) }
@@ -2842,7 +2968,10 @@ extension AuthV1.CreateApiKeyRequest {
     public static let protoName = "auth.v1.CreateApiKeyRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__create_api_key_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__create_api_key_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__create_api_key_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__create_api_key_request__free_unpacked(message, nil) }
@@ -2882,7 +3011,10 @@ extension AuthV1.CreateApiKeyResponse {
     public static let protoName = "auth.v1.CreateApiKeyResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__create_api_key_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__create_api_key_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__create_api_key_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__create_api_key_response__free_unpacked(message, nil) }
@@ -2926,7 +3058,10 @@ extension AuthV1.ListApiKeysResponse {
     public static let protoName = "auth.v1.ListApiKeysResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__list_api_keys_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__list_api_keys_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__list_api_keys_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__list_api_keys_response__free_unpacked(message, nil) }
@@ -2976,7 +3111,10 @@ extension AuthV1.RevokeApiKeyRequest {
     public static let protoName = "auth.v1.RevokeApiKeyRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__revoke_api_key_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__revoke_api_key_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__revoke_api_key_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__revoke_api_key_request__free_unpacked(message, nil) }
@@ -3014,7 +3152,10 @@ extension AuthV1.DeadMessage {
     public static let protoName = "auth.v1.DeadMessage"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__dead_message__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__dead_message__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__dead_message__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__dead_message__free_unpacked(message, nil) }
@@ -3062,7 +3203,10 @@ extension AuthV1.ListDeadMessagesRequest {
     public static let protoName = "auth.v1.ListDeadMessagesRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__list_dead_messages_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__list_dead_messages_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__list_dead_messages_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__list_dead_messages_request__free_unpacked(message, nil) }
@@ -3102,7 +3246,10 @@ extension AuthV1.ListDeadMessagesResponse {
     public static let protoName = "auth.v1.ListDeadMessagesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__list_dead_messages_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__list_dead_messages_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__list_dead_messages_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__list_dead_messages_response__free_unpacked(message, nil) }
@@ -3154,7 +3301,10 @@ extension AuthV1.RequeueMessagesRequest {
     public static let protoName = "auth.v1.RequeueMessagesRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__requeue_messages_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__requeue_messages_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__requeue_messages_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__requeue_messages_request__free_unpacked(message, nil) }
@@ -3204,7 +3354,10 @@ extension AuthV1.RequeueMessagesResponse {
     public static let protoName = "auth.v1.RequeueMessagesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__requeue_messages_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__requeue_messages_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__requeue_messages_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__requeue_messages_response__free_unpacked(message, nil) }
@@ -3242,7 +3395,10 @@ extension AuthV1.RemoveEverythingRequest {
     public static let protoName = "auth.v1.RemoveEverythingRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__remove_everything_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__remove_everything_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__remove_everything_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__remove_everything_request__free_unpacked(message, nil) }
@@ -3280,7 +3436,10 @@ extension AuthV1.RemoveEverythingResponse {
     public static let protoName = "auth.v1.RemoveEverythingResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__remove_everything_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__remove_everything_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__remove_everything_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__remove_everything_response__free_unpacked(message, nil) }

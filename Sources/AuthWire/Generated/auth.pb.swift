@@ -285,7 +285,10 @@ extension AuthV1.SignUpRequest {
     public static let protoName = "auth.v1.SignUpRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__sign_up_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__sign_up_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__sign_up_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__sign_up_request__free_unpacked(message, nil) }
@@ -343,7 +346,10 @@ extension AuthV1.SignUpResponse {
     public static let protoName = "auth.v1.SignUpResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__sign_up_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__sign_up_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__sign_up_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__sign_up_response__free_unpacked(message, nil) }
@@ -391,7 +397,10 @@ extension AuthV1.LoginRequest {
     public static let protoName = "auth.v1.LoginRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__login_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__login_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__login_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__login_request__free_unpacked(message, nil) }
@@ -431,7 +440,10 @@ extension AuthV1.LoginResponse {
     public static let protoName = "auth.v1.LoginResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__login_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__login_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__login_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__login_response__free_unpacked(message, nil) }
@@ -479,7 +491,10 @@ extension AuthV1.LogoutRequest {
     public static let protoName = "auth.v1.LogoutRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__logout_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__logout_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__logout_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__logout_request__free_unpacked(message, nil) }
@@ -517,7 +532,10 @@ extension AuthV1.LogoutResponse {
     public static let protoName = "auth.v1.LogoutResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__logout_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__logout_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__logout_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__logout_response__free_unpacked(message, nil) }
@@ -553,7 +571,10 @@ extension AuthV1.GetMeRequest {
     public static let protoName = "auth.v1.GetMeRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__get_me_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__get_me_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__get_me_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__get_me_request__free_unpacked(message, nil) }
@@ -591,7 +612,10 @@ extension AuthV1.GetMeResponse {
     public static let protoName = "auth.v1.GetMeResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__get_me_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__get_me_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__get_me_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__get_me_response__free_unpacked(message, nil) }
@@ -633,7 +657,10 @@ extension AuthV1.UpdateProfileRequest {
     public static let protoName = "auth.v1.UpdateProfileRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__update_profile_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__update_profile_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__update_profile_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__update_profile_request__free_unpacked(message, nil) }
@@ -711,7 +738,10 @@ extension AuthV1.UpdateProfileResponse {
     public static let protoName = "auth.v1.UpdateProfileResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__update_profile_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__update_profile_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__update_profile_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__update_profile_response__free_unpacked(message, nil) }
@@ -757,7 +787,10 @@ extension AuthV1.ConfirmEmailChangeRequest {
     public static let protoName = "auth.v1.ConfirmEmailChangeRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__confirm_email_change_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__confirm_email_change_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__confirm_email_change_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__confirm_email_change_request__free_unpacked(message, nil) }
@@ -797,7 +830,10 @@ extension AuthV1.ConfirmEmailChangeResponse {
     public static let protoName = "auth.v1.ConfirmEmailChangeResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__confirm_email_change_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__confirm_email_change_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__confirm_email_change_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__confirm_email_change_response__free_unpacked(message, nil) }
@@ -839,7 +875,10 @@ extension AuthV1.ChangePasswordRequest {
     public static let protoName = "auth.v1.ChangePasswordRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__change_password_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__change_password_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__change_password_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__change_password_request__free_unpacked(message, nil) }
@@ -881,7 +920,10 @@ extension AuthV1.ChangePasswordResponse {
     public static let protoName = "auth.v1.ChangePasswordResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__change_password_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__change_password_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__change_password_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__change_password_response__free_unpacked(message, nil) }
@@ -917,7 +959,10 @@ extension AuthV1.ForgotPasswordRequest {
     public static let protoName = "auth.v1.ForgotPasswordRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__forgot_password_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__forgot_password_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__forgot_password_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__forgot_password_request__free_unpacked(message, nil) }
@@ -955,7 +1000,10 @@ extension AuthV1.ForgotPasswordResponse {
     public static let protoName = "auth.v1.ForgotPasswordResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__forgot_password_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__forgot_password_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__forgot_password_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__forgot_password_response__free_unpacked(message, nil) }
@@ -993,7 +1041,10 @@ extension AuthV1.ConfirmPasswordRequest {
     public static let protoName = "auth.v1.ConfirmPasswordRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__confirm_password_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__confirm_password_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__confirm_password_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__confirm_password_request__free_unpacked(message, nil) }
@@ -1035,7 +1086,10 @@ extension AuthV1.ConfirmPasswordResponse {
     public static let protoName = "auth.v1.ConfirmPasswordResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__confirm_password_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__confirm_password_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__confirm_password_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__confirm_password_response__free_unpacked(message, nil) }
@@ -1071,7 +1125,10 @@ extension AuthV1.AcceptInviteRequest {
     public static let protoName = "auth.v1.AcceptInviteRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__accept_invite_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__accept_invite_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__accept_invite_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__accept_invite_request__free_unpacked(message, nil) }
@@ -1111,7 +1168,10 @@ extension AuthV1.AcceptInviteResponse {
     public static let protoName = "auth.v1.AcceptInviteResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__accept_invite_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__accept_invite_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__accept_invite_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__accept_invite_response__free_unpacked(message, nil) }
@@ -1159,7 +1219,10 @@ extension AuthV1.AuthorizePageRequest {
     public static let protoName = "auth.v1.AuthorizePageRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__authorize_page_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__authorize_page_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__authorize_page_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__authorize_page_request__free_unpacked(message, nil) }
@@ -1199,7 +1262,10 @@ extension AuthV1.AuthorizePageResponse {
     public static let protoName = "auth.v1.AuthorizePageResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__authorize_page_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__authorize_page_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__authorize_page_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__authorize_page_response__free_unpacked(message, nil) }

@@ -85,7 +85,10 @@ extension AuthV1.User {
     public static let protoName = "auth.v1.User"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__user__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__user__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__user__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__user__free_unpacked(message, nil) }
@@ -179,7 +182,10 @@ extension AuthV1.Session {
     public static let protoName = "auth.v1.Session"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__session__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__session__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__session__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__session__free_unpacked(message, nil) }
@@ -221,7 +227,10 @@ extension AuthV1.StringList {
     public static let protoName = "auth.v1.StringList"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__string_list__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__string_list__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__string_list__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__string_list__free_unpacked(message, nil) }
@@ -271,7 +280,10 @@ extension AuthV1.Empty {
     public static let protoName = "auth.v1.Empty"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__empty__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__empty__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__empty__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__empty__free_unpacked(message, nil) }
@@ -307,7 +319,10 @@ extension AuthV1.StringValue {
     public static let protoName = "auth.v1.StringValue"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__string_value__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__string_value__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__string_value__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__string_value__free_unpacked(message, nil) }
@@ -345,7 +360,10 @@ extension AuthV1.BoolValue {
     public static let protoName = "auth.v1.BoolValue"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__bool_value__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__bool_value__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__bool_value__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__bool_value__free_unpacked(message, nil) }

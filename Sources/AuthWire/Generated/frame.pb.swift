@@ -132,7 +132,10 @@ extension AuthV1.FieldViolation {
     public static let protoName = "auth.v1.FieldViolation"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__field_violation__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__field_violation__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__field_violation__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__field_violation__free_unpacked(message, nil) }
@@ -172,7 +175,10 @@ extension AuthV1.Status {
     public static let protoName = "auth.v1.Status"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__status__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__status__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__status__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__status__free_unpacked(message, nil) }
@@ -228,7 +234,10 @@ extension AuthV1.Frame {
     public static let protoName = "auth.v1.Frame"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__frame__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__frame__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__frame__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__frame__free_unpacked(message, nil) }

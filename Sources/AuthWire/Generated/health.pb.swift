@@ -52,7 +52,10 @@ extension AuthV1.HealthCheckRequest {
     public static let protoName = "auth.v1.HealthCheckRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__health_check_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__health_check_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__health_check_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__health_check_request__free_unpacked(message, nil) }
@@ -90,7 +93,10 @@ extension AuthV1.HealthCheckResponse {
     public static let protoName = "auth.v1.HealthCheckResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__health_check_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__health_check_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__health_check_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__health_check_response__free_unpacked(message, nil) }

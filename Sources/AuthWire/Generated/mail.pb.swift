@@ -191,7 +191,10 @@ extension AuthV1.OutboxMessage {
     public static let protoName = "auth.v1.OutboxMessage"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__outbox_message__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__outbox_message__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__outbox_message__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__outbox_message__free_unpacked(message, nil) }
@@ -265,7 +268,10 @@ extension AuthV1.LeaseMessagesRequest {
     public static let protoName = "auth.v1.LeaseMessagesRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__lease_messages_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__lease_messages_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__lease_messages_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__lease_messages_request__free_unpacked(message, nil) }
@@ -307,7 +313,10 @@ extension AuthV1.LeaseMessagesResponse {
     public static let protoName = "auth.v1.LeaseMessagesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__lease_messages_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__lease_messages_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__lease_messages_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__lease_messages_response__free_unpacked(message, nil) }
@@ -357,7 +366,10 @@ extension AuthV1.LeasedMessage {
     public static let protoName = "auth.v1.LeasedMessage"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__leased_message__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__leased_message__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__leased_message__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__leased_message__free_unpacked(message, nil) }
@@ -397,7 +409,10 @@ extension AuthV1.AckMessagesRequest {
     public static let protoName = "auth.v1.AckMessagesRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__ack_messages_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__ack_messages_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__ack_messages_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__ack_messages_request__free_unpacked(message, nil) }
@@ -447,7 +462,10 @@ extension AuthV1.AckMessagesResponse {
     public static let protoName = "auth.v1.AckMessagesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__ack_messages_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__ack_messages_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__ack_messages_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__ack_messages_response__free_unpacked(message, nil) }
@@ -497,7 +515,10 @@ extension AuthV1.ReportFailureRequest {
     public static let protoName = "auth.v1.ReportFailureRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__report_failure_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__report_failure_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__report_failure_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__report_failure_request__free_unpacked(message, nil) }
@@ -543,7 +564,10 @@ extension AuthV1.ReportFailureResponse {
     public static let protoName = "auth.v1.ReportFailureResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__report_failure_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__report_failure_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__report_failure_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__report_failure_response__free_unpacked(message, nil) }
@@ -583,7 +607,10 @@ extension AuthV1.RenewLeaseRequest {
     public static let protoName = "auth.v1.RenewLeaseRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__renew_lease_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__renew_lease_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__renew_lease_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__renew_lease_request__free_unpacked(message, nil) }
@@ -635,7 +662,10 @@ extension AuthV1.RenewLeaseResponse {
     public static let protoName = "auth.v1.RenewLeaseResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__renew_lease_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__renew_lease_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__renew_lease_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__renew_lease_response__free_unpacked(message, nil) }
@@ -687,7 +717,10 @@ extension AuthV1.ReleaseMessagesRequest {
     public static let protoName = "auth.v1.ReleaseMessagesRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__release_messages_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__release_messages_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__release_messages_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__release_messages_request__free_unpacked(message, nil) }
@@ -737,7 +770,10 @@ extension AuthV1.ReleaseMessagesResponse {
     public static let protoName = "auth.v1.ReleaseMessagesResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__release_messages_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__release_messages_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__release_messages_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__release_messages_response__free_unpacked(message, nil) }
@@ -787,7 +823,10 @@ extension AuthV1.QueueStatsRequest {
     public static let protoName = "auth.v1.QueueStatsRequest"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__queue_stats_request__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__queue_stats_request__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__queue_stats_request__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__queue_stats_request__free_unpacked(message, nil) }
@@ -823,7 +862,10 @@ extension AuthV1.QueueStatsResponse {
     public static let protoName = "auth.v1.QueueStatsResponse"
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(WireDecodingError) {
-        guard let message = WireRuntime.withBase(bytes, { auth__v1__queue_stats_response__unpack(nil, $1, $0) }) else {
+        let unpacked = withUnsafePointer(to: auth__v1__queue_stats_response__descriptor) { descriptor in
+            WireRuntime.withBase(bytes, descriptor) { auth__v1__queue_stats_response__unpack(nil, $1, $0) }
+        }
+        guard let message = unpacked else {
             throw WireDecodingError(message: Self.protoName, detail: "malformed protobuf")
         }
         defer { auth__v1__queue_stats_response__free_unpacked(message, nil) }

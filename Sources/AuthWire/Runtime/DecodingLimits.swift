@@ -41,6 +41,7 @@ public struct DecodingLimits: Sendable, Hashable {
 /// costs an allocation and, outside a task (a request answered on the event loop), more than
 /// the decode of a small message. A decode never suspends, so nothing else runs on the
 /// thread between the set and the reset.
+@usableFromInline
 enum ThreadDecodingLimits {
     private final class Slot {
         var limits: DecodingLimits?
@@ -62,17 +63,31 @@ enum ThreadDecodingLimits {
         return Unmanaged<Slot>.fromOpaque(pointer).takeUnretainedValue().limits ?? DecodingLimits.current
     }
 
-    static func with<Result>(_ limits: DecodingLimits, _ body: () -> Result) -> Result {
-        let slot: Slot
+    private static var slot: Slot {
         if let pointer = pthread_getspecific(key) {
-            slot = Unmanaged<Slot>.fromOpaque(pointer).takeUnretainedValue()
-        } else {
-            slot = Slot()
-            pthread_setspecific(key, Unmanaged.passRetained(slot).toOpaque())
+            return Unmanaged<Slot>.fromOpaque(pointer).takeUnretainedValue()
         }
-        let previous = slot.limits
-        slot.limits = limits
-        defer { slot.limits = previous }
+        let slot = Slot()
+        pthread_setspecific(key, Unmanaged.passRetained(slot).toOpaque())
+        return slot
+    }
+
+    /// Sets this thread's limits until `restore(_:)` is given what this returns.
+    @usableFromInline
+    static func override(with limits: DecodingLimits) -> DecodingLimits? {
+        let slot = self.slot
+        defer { slot.limits = limits }
+        return slot.limits
+    }
+
+    @usableFromInline
+    static func restore(_ previous: DecodingLimits?) {
+        slot.limits = previous
+    }
+
+    static func with<Result>(_ limits: DecodingLimits, _ body: () -> Result) -> Result {
+        let previous = override(with: limits)
+        defer { restore(previous) }
         return body()
     }
 }

@@ -17,7 +17,11 @@ public protocol WireMessage: Sendable, Hashable {
     func withEncodedBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result
 }
 
+// The decoding entry points are inlinable, so that each is specialised for its message
+// where it is called: generic, they instantiated the metadata of `Result<Self, _>` on
+// every call of the server's hot path.
 extension WireMessage {
+    @inlinable
     public init(decoding bytes: [UInt8]) throws(WireDecodingError) {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(WireDecodingError) in try Self(decoding: raw) }
@@ -26,13 +30,14 @@ extension WireMessage {
     }
 
     /// Decodes under `limits` instead of the task's `DecodingLimits.current`.
+    @inlinable
     public init(decoding bytes: UnsafeRawBufferPointer, limits: DecodingLimits) throws(WireDecodingError) {
-        let result = ThreadDecodingLimits.with(limits) {
-            Result { () throws(WireDecodingError) in try Self(decoding: bytes) }
-        }
-        self = try result.get()
+        let previous = ThreadDecodingLimits.override(with: limits)
+        defer { ThreadDecodingLimits.restore(previous) }
+        try self.init(decoding: bytes)
     }
 
+    @inlinable
     public init(decoding bytes: [UInt8], limits: DecodingLimits) throws(WireDecodingError) {
         let result = bytes.withUnsafeBytes { raw in
             Result { () throws(WireDecodingError) in try Self(decoding: raw, limits: limits) }

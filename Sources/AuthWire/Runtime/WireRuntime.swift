@@ -8,7 +8,6 @@ import Darwin
 // protobuf-c.h's enum constants are seen through CAuthProto, whose headers include it first.
 internal import CAuthProto
 internal import CProtobufC
-import Synchronization
 
 /// Helpers the generated code calls; not API.
 enum WireRuntime {
@@ -25,15 +24,14 @@ enum WireRuntime {
     /// a NUL in a string) gives a stand-in: an empty message carrying the refusal as an
     /// unknown field of number 0, which protobuf never writes. The generated code reports
     /// it through `refuseUnknownFields`, the first throwing call it makes on the message,
-    /// and frees it like any other.
+    /// and frees it like any other. `descriptor` is protoc-c's for `T`: the generated code
+    /// passes it, so that a decode looks nothing up.
     static func withBase<T>(
         _ bytes: UnsafeRawBufferPointer,
+        _ descriptor: UnsafePointer<ProtobufCMessageDescriptor>,
         _ unpack: (UnsafePointer<UInt8>, Int) -> UnsafeMutablePointer<T>?
     ) -> UnsafeMutablePointer<T>? {
         let input = bytes.count > 0 ? bytes.baseAddress!.assumingMemoryBound(to: UInt8.self) : UnsafePointer(emptyInput)
-        guard let descriptor = descriptor(of: T.self, unpack) else {
-            return unpack(input, bytes.count)
-        }
         let capture = Self.capture
         var scanner = WireScanner(limits: ThreadDecodingLimits.effective, refusesNUL: capture == nil)
         do {
@@ -92,32 +90,7 @@ enum WireRuntime {
         return Array(UnsafeBufferPointer(start: base, count: data.len))
     }
 
-    // MARK: Descriptors and stand-ins
-
-    private struct Descriptor: @unchecked Sendable {
-        // protoc-c's descriptors are immutable static data.
-        let pointer: UnsafePointer<ProtobufCMessageDescriptor>
-    }
-
-    private static let descriptors = Mutex<[ObjectIdentifier: Descriptor]>([:])
-
-    /// The descriptor of the C message type `T`, learnt once by unpacking empty input:
-    /// the generated code hands over the unpack function, not the descriptor.
-    private static func descriptor<T>(
-        of type: T.Type,
-        _ unpack: (UnsafePointer<UInt8>, Int) -> UnsafeMutablePointer<T>?
-    ) -> UnsafePointer<ProtobufCMessageDescriptor>? {
-        let key = ObjectIdentifier(type)
-        if let known = descriptors.withLock({ $0[key] }) {
-            return known.pointer
-        }
-        guard let probe = unpack(emptyInput, 0) else { return nil }
-        let message = UnsafeMutableRawPointer(probe).assumingMemoryBound(to: ProtobufCMessage.self)
-        let descriptor = message.pointee.descriptor!
-        protobuf_c_message_free_unpacked(message, nil)
-        descriptors.withLock { $0[key] = Descriptor(pointer: descriptor) }
-        return descriptor
-    }
+    // MARK: Stand-ins
 
     /// An empty `T` whose one unknown field (number 0) holds the refusal: a 4-byte length of
     /// the field path, the path, then the detail. protobuf-c frees it with the message
