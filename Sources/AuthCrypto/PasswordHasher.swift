@@ -1,4 +1,5 @@
 internal import COpenSSL
+internal import CScrypt
 internal import NIOCore
 internal import NIOPosix
 
@@ -29,10 +30,11 @@ public protocol PasswordHashObserver: Sendable {
 }
 
 /// Hashes and verifies passwords as PHC strings `$scrypt$ln=17,r=8,p=1$<salt b64>$<hash b64>`
-/// (standard base64 alphabet without padding, 16-byte salt, 32-byte hash; EVP_PBE_scrypt with a maxmem
-/// large enough for the parameters). Hashing runs on a dedicated NIOThreadPool with one thread per core
-/// by default: parallel on all cores, never on the caller's thread or an actor, and bounded (the pool size
-/// bounds memory: threads × memoryBytes). Work beyond the pool size waits in the pool's queue.
+/// (standard base64 alphabet without padding, 16-byte salt, 32-byte hash). Hashing runs on a dedicated
+/// NIOThreadPool with one thread per core by default: parallel on all cores, never on the caller's thread
+/// or an actor, and bounded (the pool size bounds memory: each thread keeps one work buffer of the
+/// configured parameters' `memoryBytes`, wiped after every hash). Work beyond the pool size waits in the
+/// pool's queue.
 ///
 /// Passwords are hashed as their UTF-8 bytes, as given (no Unicode normalisation).
 public final class PasswordHasher: Sendable {
@@ -80,7 +82,7 @@ public final class PasswordHasher: Sendable {
         let parameters = self.parameters
         let salt = SecureRandom.bytes(ScryptPHC.saltLength)
         let hash = try await run(for: source) { () throws(PasswordHashError) in
-            try Self.scrypt(password, salt: salt, parameters: parameters, length: ScryptPHC.hashLength)
+            try self.scrypt(password, salt: salt, parameters: parameters, length: ScryptPHC.hashLength)
         }
         return ScryptPHC(parameters: parameters, salt: salt, hash: hash).encoded
     }
@@ -95,7 +97,7 @@ public final class PasswordHasher: Sendable {
         let stored = try ScryptPHC(parsing: phc)
         let current = parameters
         return try await run(for: source) { () throws(PasswordHashError) -> PasswordVerification in
-            let derived = try Self.scrypt(
+            let derived = try self.scrypt(
                 password, salt: stored.salt, parameters: stored.parameters, length: stored.hash.count
             )
             guard ConstantTime.equals(derived, stored.hash) else { return .mismatch }
@@ -118,8 +120,9 @@ public final class PasswordHasher: Sendable {
         try? await pool.shutdownGracefully()
     }
 
-    /// Raw scrypt (RFC 7914) through OpenSSL's EVP_PBE_scrypt. Blocks the calling thread for the whole
-    /// hash: request paths use ``hash(_:)`` and ``verify(_:against:)``; this is for tests and benchmarks.
+    /// Raw scrypt (RFC 7914). Blocks the calling thread for the whole hash: request paths use
+    /// ``hash(_:)`` and ``verify(_:against:)``; this is for tests and benchmarks, and hashes as
+    /// they do (the work buffer kept by the thread).
     public static func scrypt(
         password: [UInt8],
         salt: [UInt8],
@@ -127,53 +130,95 @@ public final class PasswordHasher: Sendable {
         length: Int
     ) throws(PasswordHashError) -> [UInt8] {
         try password.withUnsafeBufferPointer { password in
-            derive(password: password, salt: salt, parameters: parameters, length: length)
+            derive(password: password, salt: salt, parameters: parameters, length: length, keepingUpTo: parameters.memoryBytes)
         }.get()
     }
 
-    private static func scrypt(
+    /// The same with OpenSSL's EVP_PBE_scrypt, which allocates, clears and frees its buffer on
+    /// every call: the reference the tests hold `scrypt(password:salt:parameters:length:)` to.
+    public static func opensslScrypt(
+        password: [UInt8],
+        salt: [UInt8],
+        parameters: ScryptParameters,
+        length: Int
+    ) throws(PasswordHashError) -> [UInt8] {
+        var failure: String?
+        let key = [UInt8](unsafeUninitializedCapacity: length) { key, initialized in
+            let status = EVP_PBE_scrypt(
+                password.withUnsafeBufferPointer { $0.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) } },
+                password.count,
+                salt, salt.count,
+                UInt64(parameters.n), UInt64(parameters.r), UInt64(parameters.p), UInt64(parameters.memoryBytes),
+                key.baseAddress, length
+            )
+            initialized = status == 1 ? length : 0
+            if status != 1 { failure = OpenSSLError.drain() }
+        }
+        if let failure { throw .hashingFailed("EVP_PBE_scrypt (\(parameters)) failed: \(failure)") }
+        return key
+    }
+
+    private func scrypt(
         _ password: String,
         salt: [UInt8],
         parameters: ScryptParameters,
         length: Int
     ) throws(PasswordHashError) -> [UInt8] {
+        // Buffers up to the configured parameters' size stay with the thread; a stored hash
+        // with larger ones gets its buffer for the one call.
+        let keep = self.parameters.memoryBytes
         var password = password
         return try password.withUTF8 { password in
-            derive(password: password, salt: salt, parameters: parameters, length: length)
+            Self.derive(password: password, salt: salt, parameters: parameters, length: length, keepingUpTo: keep)
         }.get()
     }
 
+    /// scrypt = PBKDF2-HMAC-SHA256(P, ROMix(PBKDF2-HMAC-SHA256(P, S, 1, p·128·r)), 1, length):
+    /// the two PBKDF2 steps through OpenSSL, ROMix in CScrypt over the thread's kept buffer.
+    /// OpenSSL's EVP_PBE_scrypt maps, clears and unmaps 128·r·N bytes per hash; at the
+    /// default 128 MiB its page faults were a fifth of a hashing thread's time.
     private static func derive(
         password: UnsafeBufferPointer<UInt8>,
         salt: [UInt8],
         parameters: ScryptParameters,
-        length: Int
+        length: Int,
+        keepingUpTo keep: Int
     ) -> Result<[UInt8], PasswordHashError> {
-        guard length >= 1 else { return .failure(.hashingFailed("key length must be positive, got \(length)")) }
+        guard length >= 1, length <= Int(Int32.max) else {
+            return .failure(.hashingFailed("key length must be in 1...\(Int32.max), got \(length)"))
+        }
+        guard password.count <= Int(Int32.max), salt.count <= Int(Int32.max) else {
+            return .failure(.hashingFailed("password or salt too long for PBKDF2"))
+        }
+        let passwordBytes = password.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }
+        // Validation bounds 128·r·p below 2^31.
+        var blocks = [UInt8](repeating: 0, count: 128 * parameters.r * parameters.p)
+        defer { OPENSSL_cleanse(&blocks, blocks.count) }
+        let expanded = blocks.withUnsafeMutableBufferPointer { blocks in
+            PKCS5_PBKDF2_HMAC(
+                passwordBytes, Int32(password.count), salt, Int32(salt.count), 1, EVP_sha256(),
+                Int32(blocks.count), blocks.baseAddress
+            )
+        }
+        guard expanded == 1 else {
+            return .failure(.hashingFailed("PBKDF2 (\(parameters)) failed: \(OpenSSLError.drain())"))
+        }
+        let mixed = blocks.withUnsafeMutableBufferPointer { blocks in
+            authd_scrypt_romix(blocks.baseAddress, parameters.r, UInt64(parameters.n), parameters.p, keep)
+        }
+        guard mixed == 0 else {
+            return .failure(.hashingFailed("scrypt (\(parameters)) could not allocate \(parameters.memoryBytes) bytes"))
+        }
         var failure: String?
         let key = [UInt8](unsafeUninitializedCapacity: length) { key, initialized in
-            let status = salt.withUnsafeBufferPointer { salt in
-                EVP_PBE_scrypt(
-                    password.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
-                    password.count,
-                    salt.baseAddress,
-                    salt.count,
-                    UInt64(parameters.n),
-                    UInt64(parameters.r),
-                    UInt64(parameters.p),
-                    UInt64(parameters.memoryBytes),
-                    key.baseAddress,
-                    length
-                )
-            }
-            if status == 1 {
-                initialized = length
-            } else {
-                failure = OpenSSLError.drain()
-                initialized = 0
-            }
+            let status = PKCS5_PBKDF2_HMAC(
+                passwordBytes, Int32(password.count), blocks, Int32(blocks.count), 1, EVP_sha256(),
+                Int32(length), key.baseAddress
+            )
+            initialized = status == 1 ? length : 0
+            if status != 1 { failure = OpenSSLError.drain() }
         }
-        if let failure { return .failure(.hashingFailed("EVP_PBE_scrypt (\(parameters)) failed: \(failure)")) }
+        if let failure { return .failure(.hashingFailed("PBKDF2 (\(parameters)) failed: \(failure)")) }
         return .success(key)
     }
 

@@ -77,6 +77,19 @@ func withHasher<T>(
         }
     }
 
+    /// Larger than the configured parameters: the work buffer is made for the one call
+    /// (not kept by the thread), and the hash still verifies.
+    @Test func largerParametersThanConfiguredVerify() async throws {
+        let larger = try await withHasher(try ScryptParameters(logN: 12, r: 8, p: 1)) { try await $0.hash("s3cret!") }
+        try await withHasher(try ScryptParameters(logN: 6, r: 8, p: 1)) { hasher in
+            #expect(try await hasher.verify("s3cret!", against: larger) == .match(needsRehash: true))
+            #expect(try await hasher.verify("s3cret?", against: larger) == .mismatch)
+            // And the kept buffer of the configured size still serves its own hashes.
+            let own = try await hasher.hash("pw")
+            #expect(try await hasher.verify("pw", against: own) == .match(needsRehash: false))
+        }
+    }
+
     @Test func burnVerifyCostReturns() async throws {
         try await withHasher { hasher in
             try await hasher.burnVerifyCost("anything")

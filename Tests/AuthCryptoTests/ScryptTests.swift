@@ -1,4 +1,4 @@
-import AuthCrypto
+@testable import AuthCrypto
 import AuthdTesting
 import Testing
 
@@ -52,6 +52,25 @@ import Testing
             hex(key) == "2101cb9b6a511aaeaddbbe09cf70f881ec568d574a2ffd4dabe5ee9820adaa47"
                 + "8e56fd8f4ba5d09ffa1c6d927c40f4c337304049e8a952fbcbf45c6fa77a41a4"
         )
+    }
+
+    /// The ROMix of CScrypt over a kept buffer against OpenSSL's EVP_PBE_scrypt, on one
+    /// thread, with sizes that grow and shrink so that the kept buffer is reused, replaced
+    /// and larger than needed.
+    @Test func sameKeysAsOpenSSL() throws {
+        var generator = SystemRandomNumberGenerator()
+        let shapes = [(4, 1, 1), (10, 8, 1), (1, 1, 1), (12, 2, 3), (6, 4, 2), (10, 8, 1), (3, 16, 1), (11, 1, 4)]
+        for (logN, r, p) in shapes {
+            let parameters = try ScryptParameters(logN: logN, r: r, p: p)
+            for _ in 0..<3 {
+                let password = (0..<Int.random(in: 0...80, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                let salt = (0..<Int.random(in: 0...40, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                let length = Int.random(in: 1...100, using: &generator)
+                let ours = try PasswordHasher.scrypt(password: password, salt: salt, parameters: parameters, length: length)
+                let openssl = try PasswordHasher.opensslScrypt(password: password, salt: salt, parameters: parameters, length: length)
+                #expect(ours == openssl, "\(parameters), \(password.count)-byte password, \(salt.count)-byte salt, length \(length)")
+            }
+        }
     }
 
     @Test func rejectsNonPositiveLength() {

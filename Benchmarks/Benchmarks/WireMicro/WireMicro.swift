@@ -86,6 +86,28 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The server's path since issue 13: the envelope packed around the packed payload,
+    // straight into the outbound buffer (what ServerConnectionHandler does per answer).
+    Benchmark("Response frame: GetMeResponse packed, then Frame.packResponse into a ByteBuffer") { benchmark in
+        let response = Sample.response
+        let requestID = Array("00000000deadbeef".utf8)
+        var out = ByteBufferAllocator().buffer(capacity: 1024)
+        for _ in benchmark.scaledIterations {
+            out.clear()
+            response.withEncodedBytes { payload in
+                requestID.withUnsafeBytes { id in
+                    WireFrame.packResponse(
+                        callID: 123_456, metadataKey: "x-request-id", metadataValue: id, status: WireStatus(), payload: payload
+                    ) { size, pack in
+                        out.writeInteger(UInt32(size))
+                        out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { pack($0.baseAddress!) }
+                    }
+                }
+            }
+            blackHole(out.readableBytes)
+        }
+    }
+
     Benchmark("Envelope unpack: Frame(decoding:) GetMe request") { benchmark in
         let bytes = Sample.requestFrameBytes
         for _ in benchmark.scaledIterations {
