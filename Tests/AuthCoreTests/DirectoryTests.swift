@@ -78,5 +78,15 @@ struct DirectoryTests {
         #expect(snapshot.groupNames(of: user(["Admin"])).isEmpty)
         #expect(snapshot.groupNames(of: user([])).isEmpty)
         #expect(snapshot.template(.invitation) == EmailTemplates.builtIn(.invitation))
+        // The page gate's check by group name, and both ways of looking roles up: a scan of a
+        // few roles, a set of many (past RoleLookup.scanLimit).
+        let many = (0..<40).map { "R\($0)" }
+        for extra in [["Staff"], many] {
+            #expect(snapshot.isMember(user(["Admin", "Premium"] + extra), ofGroupNamed: "Admin Premium"))
+            #expect(!snapshot.isMember(user(["Admin"] + extra), ofGroupNamed: "Admin Premium"))
+            #expect(!snapshot.isMember(user(["Admin", "Premium"] + extra), ofGroupNamed: "Nobody"))
+            #expect(!snapshot.isMember(user(["Admin", "Premium"] + extra), ofGroupNamed: "No such group"))
+            #expect(snapshot.groupNames(of: user(extra + ["Premium", "Admin"])) == ["Admin Premium"])
+        }
     }
 }

@@ -135,12 +135,29 @@ public struct Group: Hashable, Sendable {
     }
 
     public func hasMember(withRoles userRoles: some Sequence<String>) -> Bool {
-        hasMember(holding: Set(userRoles))
+        hasMember(holding: .set(Set(userRoles)))
     }
 
-    /// The same for roles already in a set: checking many groups, it is built once.
-    public func hasMember(holding held: Set<String>) -> Bool {
+    /// The same for roles ready to be looked up in: checking many groups, made once.
+    public func hasMember(holding held: RoleLookup) -> Bool {
         !roles.isEmpty && roles.allSatisfy(held.contains)
+    }
+}
+
+/// A user's roles, to ask whether one is among them.
+public enum RoleLookup: Sendable {
+    /// Few roles: a scan of the array beats building a set on every check.
+    case scan([String])
+    case set(Set<String>)
+
+    /// Up to this many roles are scanned.
+    static let scanLimit = 16
+
+    public func contains(_ role: String) -> Bool {
+        switch self {
+        case .scan(let roles): roles.contains(role)
+        case .set(let roles): roles.contains(role)
+        }
     }
 }
 

@@ -41,29 +41,29 @@ public struct PageGate: Sendable {
 
     /// The most specific rule for the path's normal form; no rule is the default access,
     /// as if a rule with no pattern had matched.
+    ///
+    /// The settings are read field by field here and below, not copied out of the
+    /// snapshot whole: a copy retains every string in them, on every check.
     private static func rule(for path: String, in snapshot: Directory.Snapshot) throws(AuthError) -> PageRule {
-        let settings = snapshot.settings
-        let normal = try PagePath(path, caseInsensitive: settings.pagePathsCaseInsensitive)
+        let normal = try PagePath(path, caseInsensitive: snapshot.settings.pagePathsCaseInsensitive)
         return snapshot.pageRuleSet.bestRule(for: normal)
-            ?? PageRule(pattern: "", access: settings.unmatchedPageAccess)
+            ?? PageRule(pattern: "", access: snapshot.settings.unmatchedPageAccess)
     }
 
     /// `visitor` is nil for no session or one that is invalid or expired.
     private static func decide(_ rule: PageRule, in snapshot: Directory.Snapshot, visitor: User?) -> PageDecision {
-        let settings = snapshot.settings
         if rule.access == .public {
             return PageDecision(allowed: true, reason: .public, matchedRule: rule.pattern)
         }
         guard let user = visitor else {
-            return PageDecision(allowed: false, reason: .notSignedIn, redirect: settings.signInRedirect, matchedRule: rule.pattern)
+            return PageDecision(allowed: false, reason: .notSignedIn, redirect: snapshot.settings.signInRedirect, matchedRule: rule.pattern)
         }
         if rule.access == .signedIn {
             return PageDecision(allowed: true, reason: .signedIn, matchedRule: rule.pattern)
         }
-        let memberOf = Set(snapshot.groupNames(of: user))
-        if rule.groups.contains(where: memberOf.contains) {
+        if rule.groups.contains(where: { snapshot.isMember(user, ofGroupNamed: $0) }) {
             return PageDecision(allowed: true, reason: .groupMember, matchedRule: rule.pattern)
         }
-        return PageDecision(allowed: false, reason: .notInGroup, redirect: settings.forbiddenRedirect, matchedRule: rule.pattern)
+        return PageDecision(allowed: false, reason: .notInGroup, redirect: snapshot.settings.forbiddenRedirect, matchedRule: rule.pattern)
     }
 }

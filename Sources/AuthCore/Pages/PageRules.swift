@@ -210,6 +210,11 @@ public struct PagePath: Hashable, Sendable {
     }
 
     private static func percentDecoded(_ part: ArraySlice<UInt8>, field: String) throws(AuthError) -> String {
+        // Nothing to decode: the bytes are a piece of a Swift string cut at ASCII bytes,
+        // so they are UTF-8 already (the common case, taken without a copy to validate).
+        guard part.contains(UInt8(ascii: "%")) else {
+            return try refusingC1Controls(String(decoding: part, as: UTF8.self), field: field)
+        }
         var out: [UInt8] = []
         out.reserveCapacity(part.count)
         var index = part.startIndex
@@ -236,7 +241,13 @@ public struct PagePath: Hashable, Sendable {
         guard let text = String(validating: out, as: UTF8.self) else {
             throw .invalidArgument("path does not decode to UTF-8", field: field)
         }
-        // C1 controls (U+0080–U+009F), raw or encoded (%C2%80): controls like those below 0x20.
+        return try refusingC1Controls(text, field: field)
+    }
+
+    /// C1 controls (U+0080–U+009F), raw or encoded (%C2%80): controls like those below 0x20.
+    private static func refusingC1Controls(_ text: String, field: String) throws(AuthError) -> String {
+        // In UTF-8 each starts with the byte C2: text without one has none to look for.
+        guard text.utf8.contains(0xC2) else { return text }
         if text.unicodeScalars.contains(where: { (0x80...0x9F).contains($0.value) }) {
             throw .invalidArgument("path contains a C1 control character (U+0080–U+009F); such paths are refused", field: field)
         }
