@@ -133,15 +133,18 @@ public struct PageRuleSet: Sendable {
 
     /// The most specific rule matching `path` (in its normal form), if any.
     public func bestRule(for path: PagePath) -> PageRule? {
-        var best: Compiled?
-        for candidate in compiled {
-            let segments = path.caseInsensitive ? candidate.lowercased : candidate.segments
-            guard PagePattern.matches(segments, path.segments) else { continue }
-            if best == nil || PagePattern.moreSpecific(candidate.segments, than: best!.segments) {
-                best = candidate
+        // By index: a rule is copied (its strings retained) once, the winner, not at each lead.
+        var best: Int?
+        for index in compiled.indices {
+            let matches = path.caseInsensitive
+                ? PagePattern.matches(compiled[index].lowercased, path.segments)
+                : PagePattern.matches(compiled[index].segments, path.segments)
+            guard matches else { continue }
+            if best.map({ PagePattern.moreSpecific(compiled[index].segments, than: compiled[$0].segments) }) ?? true {
+                best = index
             }
         }
-        return best?.rule
+        return best.map { compiled[$0].rule }
     }
 }
 
@@ -171,17 +174,22 @@ public struct PagePath: Hashable, Sendable {
         guard raw.utf8.count <= Self.maximumLength else {
             throw .invalidArgument("path has more than \(Self.maximumLength) bytes", field: field)
         }
-        var bytes = Array(raw.utf8)
-        if let end = bytes.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) {
-            bytes.removeSubrange(end...)
-        }
+        let all = Array(raw.utf8)
+        let end = all.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) ?? all.endIndex
+        let bytes = all[..<end]
         if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
             throw .invalidArgument("path contains a control character", field: field)
         }
         var segments: [String] = []
-        let parts = bytes.split(omittingEmptySubsequences: false) { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") }
-        for part in parts {
-            var part = part[...]
+        segments.reserveCapacity(8)
+        // Segments cut at "/" and "\\" in place, without an array of the pieces.
+        var start = bytes.startIndex
+        var more = true
+        while more {
+            let stop = bytes[start...].firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\\") }) ?? bytes.endIndex
+            more = stop < bytes.endIndex
+            var part = bytes[start..<stop]
+            start = more ? stop + 1 : stop
             if let semicolon = part.firstIndex(of: UInt8(ascii: ";")) {
                 part = part[..<semicolon]
             }
