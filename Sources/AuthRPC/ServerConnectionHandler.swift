@@ -118,6 +118,8 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         var buffer = unwrapInboundIn(data)
         if var start = unframed {
             unframed = nil
+            // The bytes already cut off are dropped before more are appended behind them.
+            start.discardReadBytes()
             start.writeBuffer(&buffer)
             buffer = start
         }

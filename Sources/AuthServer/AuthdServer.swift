@@ -31,7 +31,7 @@ public final class AuthdServer: Service {
         /// listens for the other instances' changes).
         public var postgresConnections: Int
         public var scrypt: ScryptParameters
-        /// Threads that hash passwords; each holds `scrypt.memoryBytes` while it works.
+        /// Threads that hash passwords; each keeps `scrypt.memoryBytes` from its first hash on.
         public var hashingThreads: Int
         /// How many hashes may wait for those threads, in all and per end-user source.
         public var hashQueue: HashQueueLimits

@@ -97,13 +97,17 @@ static void free_kept(void *pointer) {
     free(kept);
 }
 
+static int kept_key_made;
+
 static void make_kept_key(void) {
-    (void)pthread_key_create(&kept_key, free_kept);
+    kept_key_made = pthread_key_create(&kept_key, free_kept) == 0;
 }
 
 /// This thread's buffer of at least `size` bytes, or NULL.
 static void *kept_buffer(size_t size) {
-    (void)pthread_once(&kept_once, make_kept_key);
+    if (pthread_once(&kept_once, make_kept_key) != 0 || !kept_key_made) {
+        return NULL;
+    }
     struct kept_buffer *kept = pthread_getspecific(kept_key);
     if (kept == NULL) {
         kept = calloc(1, sizeof(*kept));
@@ -136,8 +140,13 @@ int authd_scrypt_romix(uint8_t *blocks, size_t r, uint64_t n, size_t p, size_t k
         return -1;
     }
     const size_t size = block_bytes * (size_t)(n + 2);
-    const int kept = size <= keep_limit;
-    void *memory = kept ? kept_buffer(size) : malloc(size);
+    int kept = size <= keep_limit;
+    void *memory = kept ? kept_buffer(size) : NULL;
+    if (memory == NULL) {
+        // Too large to keep, or no thread slot: a buffer for this call only.
+        kept = 0;
+        memory = malloc(size);
+    }
     if (memory == NULL) {
         return -1;
     }

@@ -176,7 +176,7 @@ extension AuthdSettings {
             S.integer("scrypt.r", \.scrypt.r, 1...64, help: "scrypt block size r."),
             S.integer("scrypt.p", \.scrypt.p, 1...64, help: "scrypt parallelism p."),
             S.integer("hashing.threads", \.server.hashingThreads, 1...1024,
-                      help: "Threads hashing passwords; each holds 128·r·2^logN bytes while it works.",
+                      help: "Threads hashing passwords; each keeps 128·r·2^logN bytes from its first hash on.",
                       defaultDescription: "one per core"),
             S.integer("hashing.maxWaiting", \.server.hashQueue.maximumWaiting, 1...1_000_000,
                       help: "Hashes that may wait for a thread; more are refused at once (RESOURCE_EXHAUSTED)."),

@@ -19,6 +19,8 @@ extension AuthV1.Frame {
         payload: UnsafeRawBufferPointer,
         _ write: (_ size: Int, _ pack: (UnsafeMutableRawPointer) -> Int) -> Void
     ) {
+        // protobuf-c would cut the value at a NUL without a word: refuse it here.
+        precondition(!metadataValue.contains(0), "a metadata value holding NUL cannot be packed")
         var key = metadataKey
         key.withUTF8 { key in
             // protobuf-c packs NUL-terminated strings: both get their terminator on the stack.
