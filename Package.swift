@@ -270,7 +270,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AuthWireTests", dependencies: ["AuthWire"], swiftSettings: swiftSettings),
-        .testTarget(name: "AuthCryptoTests", dependencies: ["AuthCrypto", "AuthdTesting"], swiftSettings: swiftSettings),
+        // COpenSSL: the tests hold scrypt to OpenSSL's own EVP_PBE_scrypt.
+        .testTarget(name: "AuthCryptoTests", dependencies: ["AuthCrypto", "AuthdTesting", "COpenSSL"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthCoreTests", dependencies: ["AuthCore", "AuthTime", "AuthdTesting"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthMailerTests", dependencies: ["AuthMailer"], swiftSettings: swiftSettings),
         .testTarget(name: "AuthConfigTests", dependencies: ["AuthConfig"], swiftSettings: swiftSettings),

@@ -134,30 +134,6 @@ public final class PasswordHasher: Sendable {
         }.get()
     }
 
-    /// The same with OpenSSL's EVP_PBE_scrypt, which allocates, clears and frees its buffer on
-    /// every call: the reference the tests hold `scrypt(password:salt:parameters:length:)` to.
-    public static func opensslScrypt(
-        password: [UInt8],
-        salt: [UInt8],
-        parameters: ScryptParameters,
-        length: Int
-    ) throws(PasswordHashError) -> [UInt8] {
-        var failure: String?
-        let key = [UInt8](unsafeUninitializedCapacity: length) { key, initialized in
-            let status = EVP_PBE_scrypt(
-                password.withUnsafeBufferPointer { $0.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) } },
-                password.count,
-                salt, salt.count,
-                UInt64(parameters.n), UInt64(parameters.r), UInt64(parameters.p), UInt64(parameters.memoryBytes),
-                key.baseAddress, length
-            )
-            initialized = status == 1 ? length : 0
-            if status != 1 { failure = OpenSSLError.drain() }
-        }
-        if let failure { throw .hashingFailed("EVP_PBE_scrypt (\(parameters)) failed: \(failure)") }
-        return key
-    }
-
     private func scrypt(
         _ password: String,
         salt: [UInt8],

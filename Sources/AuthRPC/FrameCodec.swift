@@ -108,7 +108,7 @@ extension ByteBuffer {
 
     /// Appends the RESPONSE frame of a call: its outcome's payload, or its error's status,
     /// and the request id. Packed straight into this buffer (`Frame.packResponse`).
-    mutating func writeResponseFrame(callID: UInt64, requestID: RequestID, outcome: Result<UnsafeRawBufferPointer, RPCError>) {
+    public mutating func writeResponseFrame(callID: UInt64, requestID: RequestID, outcome: Result<UnsafeRawBufferPointer, RPCError>) {
         let status: AuthV1.Status
         let payload: UnsafeRawBufferPointer
         switch outcome {

@@ -336,22 +336,23 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         }
     }
 
+    /// Appends the answer to the frames waiting to go out: they are written at the end of
+    /// this read or, outside one, in the event loop's next tick with whatever else completes
+    /// in this one.
     private func writeResponse(callID: UInt64, requestID: RequestID, outcome: Result<UnsafeRawBufferPointer, RPCError>) {
-        guard context != nil, !closing else { return }
-        withOutbound { $0.writeResponseFrame(callID: callID, requestID: requestID, outcome: outcome) }
-    }
-
-    /// Appends to the frames waiting to go out; they are written at the end of this read,
-    /// or, outside one, in the event loop's next tick with whatever else completes in this one.
-    private func withOutbound(_ write: (inout ByteBuffer) -> Void) {
-        guard let context else { return }
-        var buffer = outbound ?? context.channel.allocator.buffer(capacity: Self.outboundCapacity)
-        outbound = nil
-        write(&buffer)
+        guard let context, !closing else { return }
+        var buffer = takeOutbound(context)
+        buffer.writeResponseFrame(callID: callID, requestID: requestID, outcome: outcome)
         outbound = buffer
         if !reading {
             scheduleFlush(context: context)
         }
+    }
+
+    /// The frames waiting to go out, or a new buffer; taken, so that appending does not copy.
+    private func takeOutbound(_ context: ChannelHandlerContext) -> ByteBuffer {
+        defer { outbound = nil }
+        return outbound ?? context.channel.allocator.buffer(capacity: Self.outboundCapacity)
     }
 
     /// What a batch of answers starts with: a few dozen small ones fit without growing.
@@ -445,8 +446,7 @@ final class ServerConnectionHandler: ChannelInboundHandler {
         idleTimer = nil
         abandonCalls()
         // Answers already written go out first, as they would have.
-        var buffer = outbound ?? context.channel.allocator.buffer(capacity: 64)
-        outbound = nil
+        var buffer = takeOutbound(context)
         buffer.writeFrame(AuthV1.Frame(kind: .goaway, status: reason.status))
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { _ in

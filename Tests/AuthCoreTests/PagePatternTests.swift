@@ -56,11 +56,16 @@ struct PagePatternTests {
         #expect(error?.field == "rule.pattern")
     }
 
-    @Test("a group with no roles has no members; otherwise every role is needed")
+    @Test("a group with no roles has no members; otherwise every role is needed, scanned or in a set")
     func groupMembership() {
-        #expect(!Group(name: "empty", roles: []).hasMember(withRoles: ["Admin"]))
-        let both = Group(name: "Admin Premium", roles: ["Admin", "Premium"])
-        #expect(both.hasMember(withRoles: ["Premium", "Admin", "Other"]))
-        #expect(!both.hasMember(withRoles: ["Admin"]))
+        let many = (0..<40).map { "R\($0)" }
+        for extra in [[], many] {
+            #expect(!Group(name: "empty", roles: []).hasMember(holding: RoleLookup(["Admin"] + extra)))
+            let both = Group(name: "Admin Premium", roles: ["Admin", "Premium"])
+            #expect(both.hasMember(holding: RoleLookup(["Premium", "Admin", "Other"] + extra)))
+            #expect(!both.hasMember(holding: RoleLookup(["Admin"] + extra)))
+        }
+        if case .scan = RoleLookup(["Admin"]) {} else { Issue.record("a short list is scanned") }
+        if case .set = RoleLookup(many) {} else { Issue.record("a long list is a set") }
     }
 }

@@ -1,4 +1,5 @@
 @testable import AuthCrypto
+import COpenSSL
 import AuthdTesting
 import Testing
 
@@ -54,7 +55,7 @@ import Testing
         )
     }
 
-    /// The ROMix of CScrypt over a kept buffer against OpenSSL's EVP_PBE_scrypt, on one
+    /// The ROMix of CScrypt over a kept buffer against OpenSSL's `EVP_PBE_scrypt`, on one
     /// thread, with sizes that grow and shrink so that the kept buffer is reused, replaced
     /// and larger than needed.
     @Test func sameKeysAsOpenSSL() throws {
@@ -67,10 +68,24 @@ import Testing
                 let salt = (0..<Int.random(in: 0...40, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
                 let length = Int.random(in: 1...100, using: &generator)
                 let ours = try PasswordHasher.scrypt(password: password, salt: salt, parameters: parameters, length: length)
-                let openssl = try PasswordHasher.opensslScrypt(password: password, salt: salt, parameters: parameters, length: length)
+                let openssl = try Self.opensslScrypt(password: password, salt: salt, parameters: parameters, length: length)
                 #expect(ours == openssl, "\(parameters), \(password.count)-byte password, \(salt.count)-byte salt, length \(length)")
             }
         }
+    }
+
+    /// OpenSSL's EVP_PBE_scrypt, which authd used until it kept the work buffer per thread.
+    static func opensslScrypt(password: [UInt8], salt: [UInt8], parameters: ScryptParameters, length: Int) throws -> [UInt8] {
+        var key = [UInt8](repeating: 0, count: length)
+        let status = EVP_PBE_scrypt(
+            password.withUnsafeBufferPointer { $0.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) } },
+            password.count,
+            salt, salt.count,
+            UInt64(parameters.n), UInt64(parameters.r), UInt64(parameters.p), UInt64(parameters.memoryBytes),
+            &key, length
+        )
+        guard status == 1 else { throw PasswordHashError.hashingFailed("EVP_PBE_scrypt: \(OpenSSLError.drain())") }
+        return key
     }
 
     @Test func rejectsNonPositiveLength() {

@@ -88,21 +88,13 @@ let benchmarks: @Sendable () -> Void = {
 
     // The server's path since issue 13: the envelope packed around the packed payload,
     // straight into the outbound buffer (what ServerConnectionHandler does per answer).
-    Benchmark("Response frame: GetMeResponse packed, then Frame.packResponse into a ByteBuffer") { benchmark in
+    Benchmark("Response frame: GetMeResponse packed, then ByteBuffer.writeResponseFrame") { benchmark in
         let response = Sample.response
-        let requestID = Array("00000000deadbeef".utf8)
         var out = ByteBufferAllocator().buffer(capacity: 1024)
         for _ in benchmark.scaledIterations {
             out.clear()
             response.withEncodedBytes { payload in
-                requestID.withUnsafeBytes { id in
-                    WireFrame.packResponse(
-                        callID: 123_456, metadataKey: "x-request-id", metadataValue: id, status: WireStatus(), payload: payload
-                    ) { size, pack in
-                        out.writeInteger(UInt32(size))
-                        out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { pack($0.baseAddress!) }
-                    }
-                }
+                out.writeResponseFrame(callID: 123_456, requestID: .generated(0xDEAD_BEEF), outcome: .success(payload))
             }
             blackHole(out.readableBytes)
         }

@@ -37,19 +37,14 @@ public actor Directory {
         /// Names of the groups whose every role `user` holds.
         public func groupNames(of user: User) -> [String] {
             guard !groups.isEmpty else { return [] }
-            return withRoles(of: user) { held in groups.filter { $0.hasMember(holding: held) }.map(\.name) }
+            let held = RoleLookup(user.roles)
+            return groups.filter { $0.hasMember(holding: held) }.map(\.name)
         }
 
         /// Whether `user` holds every role of the group called `name` (no such group: no).
         public func isMember(_ user: User, ofGroupNamed name: String) -> Bool {
             guard let group = groupsByName[name] else { return false }
-            return withRoles(of: user) { group.hasMember(holding: $0) }
-        }
-
-        /// The user's roles as something to look roles up in: the array itself when it is
-        /// short (a scan, and no set to build on every check), else a set.
-        private func withRoles<Result>(of user: User, _ body: (RoleLookup) -> Result) -> Result {
-            body(user.roles.count <= RoleLookup.scanLimit ? .scan(user.roles) : .set(Set(user.roles)))
+            return group.hasMember(holding: RoleLookup(user.roles))
         }
 
         public func template(_ kind: TemplateKind) -> EmailTemplate {

@@ -134,11 +134,7 @@ public struct Group: Hashable, Sendable {
         self.roles = roles
     }
 
-    public func hasMember(withRoles userRoles: some Sequence<String>) -> Bool {
-        hasMember(holding: .set(Set(userRoles)))
-    }
-
-    /// The same for roles ready to be looked up in: checking many groups, made once.
+    /// Whether the roles `held` include every role of the group; made once for many groups.
     public func hasMember(holding held: RoleLookup) -> Bool {
         !roles.isEmpty && roles.allSatisfy(held.contains)
     }
@@ -152,6 +148,11 @@ public enum RoleLookup: Sendable {
 
     /// Up to this many roles are scanned.
     static let scanLimit = 16
+
+    /// A scan for a short list of roles, a set for a longer one.
+    public init(_ roles: [String]) {
+        self = roles.count <= Self.scanLimit ? .scan(roles) : .set(Set(roles))
+    }
 
     public func contains(_ role: String) -> Bool {
         switch self {
