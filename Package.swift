@@ -277,7 +277,11 @@ let package = Package(
         .testTarget(name: "AuthConfigTests", dependencies: ["AuthConfig"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AuthStoreTests",
-            dependencies: ["AuthStore", "AuthPostgres", "AuthCore", "AuthdTesting", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "AuthStore", "AuthPostgres", "AuthCore", "AuthdTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

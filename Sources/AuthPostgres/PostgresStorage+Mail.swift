@@ -101,7 +101,7 @@ extension PostgresStorage {
         permanent: Bool,
         reason: String,
         maximumAttempts: Int,
-        retryAt: @Sendable (Int) -> Timestamp,
+        retryAt: @escaping @Sendable (Int) -> Timestamp,
         at now: Timestamp
     ) async throws(AuthError) -> FailureOutcome {
         let leased = OutboxState.leased.rawValue

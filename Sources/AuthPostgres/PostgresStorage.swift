@@ -124,7 +124,7 @@ public final class PostgresStorage: Storage, Sendable {
     /// One read-only transaction: a consistent snapshot across its statements.
     func read<T: Sendable>(
         _ operation: String,
-        _ body: @Sendable (StoreConnection) async throws -> T
+        _ body: @escaping @Sendable (StoreConnection) async throws -> T
     ) async throws(AuthError) -> T {
         let started = timers?.now()
         defer { timers?.record(.read, since: started) }
@@ -141,7 +141,7 @@ public final class PostgresStorage: Storage, Sendable {
     /// other single-statement reads, one round trip each.
     func readStatement<T: Sendable>(
         _ operation: String,
-        _ body: @Sendable (StoreConnection) async throws -> T
+        _ body: @escaping @Sendable (StoreConnection) async throws -> T
     ) async throws(AuthError) -> T {
         let started = timers?.now()
         defer { timers?.record(.read, since: started) }
@@ -161,7 +161,7 @@ public final class PostgresStorage: Storage, Sendable {
         _ operation: String,
         email: String? = nil,
         isolation begin: PostgresQuery = "BEGIN ISOLATION LEVEL SERIALIZABLE",
-        _ body: @Sendable (StoreConnection) async throws -> T
+        _ body: @escaping @Sendable (StoreConnection) async throws -> T
     ) async throws(AuthError) -> T {
         let started = timers?.now()
         defer { timers?.record(.write, since: started) }
@@ -194,7 +194,7 @@ public final class PostgresStorage: Storage, Sendable {
     func lockedWrite<T: Sendable>(
         _ operation: String,
         locking keys: [String],
-        _ body: @Sendable (StoreConnection) async throws -> T
+        _ body: @escaping @Sendable (StoreConnection) async throws -> T
     ) async throws(AuthError) -> T {
         let ordered = Array(Set(keys)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         return try await write(operation, isolation: "BEGIN ISOLATION LEVEL READ COMMITTED") { connection in
@@ -210,59 +210,94 @@ public final class PostgresStorage: Storage, Sendable {
     /// within `busyWait` while others hold them all, or when the pool gives up on its own
     /// (postgres-nio fails every wait once it has not connected for a minute). Once `body`
     /// has its connection it runs to its end, however long it takes and whether or not
-    /// the call is cancelled meanwhile.
+    /// the call is cancelled meanwhile, unless the connection closes under it
+    /// (`untilConnectionCloses`).
     func withPooledConnection<T: Sendable>(
         _ operation: String,
-        _ body: @Sendable (PostgresConnection) async throws -> T
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         let wait = ConnectionWait()
         let (client, limit) = (client, connectionWait)
-        // The group ends before this function returns, so `body` does not outlive the call.
-        return try await withoutActuallyEscaping(body) { body in
-            try await withThrowingTaskGroup(of: ConnectionWait.Outcome<T>.self) { group in
-                group.addTask {
-                    do {
-                        return try await client.withConnection { connection in
-                            // The timer won: hand the connection back unused.
-                            guard wait.connect() else { return .timedOut }
-                            self.connectionsInUse.add(1, ordering: .relaxed)
-                            defer { self.connectionsInUse.subtract(1, ordering: .relaxed) }
-                            return .done(try await body(connection))
-                        }
-                    } catch {
-                        guard wait.connected else {
-                            // No connection was handed over: whatever the pool says, the
-                            // database is not there for this call.
-                            throw AuthError(.unavailable, "\(operation): the database is unavailable: no connection (\(error))")
-                        }
-                        throw error
+        return try await withThrowingTaskGroup(of: ConnectionWait.Outcome<T>.self) { group in
+            group.addTask {
+                do {
+                    return try await client.withConnection { connection in
+                        // The timer won: hand the connection back unused.
+                        guard wait.connect() else { return .timedOut }
+                        self.connectionsInUse.add(1, ordering: .relaxed)
+                        defer { self.connectionsInUse.subtract(1, ordering: .relaxed) }
+                        return .done(try await Self.untilConnectionCloses(connection, operation, body))
                     }
-                }
-                group.addTask {
-                    let clock = ContinuousClock()
-                    let started = clock.now
-                    while true {
-                        // Cancelled (the call ended, or the connection came): nothing to report.
-                        do { try await Task.sleep(for: limit) } catch { return .timedOut }
-                        let busy = self.connectionsInUse.load(ordering: .relaxed) > 0
-                        if busy && clock.now - started < Self.busyWait { continue }
-                        guard wait.giveUp() else { return .timedOut }
-                        throw AuthError(
-                            .unavailable,
-                            busy
-                                ? "\(operation): the database is busy: every connection taken for \(Self.busyWait)"
-                                : "\(operation): the database is unavailable: no connection within \(limit)")
+                } catch {
+                    guard wait.connected else {
+                        // No connection was handed over: whatever the pool says, the
+                        // database is not there for this call.
+                        throw AuthError(.unavailable, "\(operation): the database is unavailable: no connection (\(error))")
                     }
+                    throw error
                 }
-                while let next = try await group.next() {
-                    if case .done(let value) = next {
-                        group.cancelAll()
-                        return value
-                    }
+            }
+            group.addTask {
+                let clock = ContinuousClock()
+                let started = clock.now
+                while true {
+                    // Cancelled (the call ended, or the connection came): nothing to report.
+                    do { try await Task.sleep(for: limit) } catch { return .timedOut }
+                    let busy = self.connectionsInUse.load(ordering: .relaxed) > 0
+                    if busy && clock.now - started < Self.busyWait { continue }
+                    guard wait.giveUp() else { return .timedOut }
+                    throw AuthError(
+                        .unavailable,
+                        busy
+                            ? "\(operation): the database is busy: every connection taken for \(Self.busyWait)"
+                            : "\(operation): the database is unavailable: no connection within \(limit)")
                 }
-                throw CancellationError()
+            }
+            while let next = try await group.next() {
+                if case .done(let value) = next {
+                    group.cancelAll()
+                    return value
+                }
+            }
+            throw CancellationError()
+        }
+    }
+
+    /// How often a running call looks whether its connection closed, and how long after
+    /// the close it still waits for its statement to fail by itself.
+    static let closeCheckInterval: Duration = .milliseconds(200)
+    static let closedGrace: Duration = .seconds(1)
+
+    /// Runs `body` on `connection` in a task of its own and answers with its outcome, or
+    /// `.unavailable` once the connection has been closed for `closedGrace` with `body`
+    /// still waiting. postgres-nio (1.33) loses a statement written to a connection that
+    /// closed a moment before (the server ended it, and the pool leased it before it
+    /// heard): the statement's promise never completes, and a call awaiting it would hang
+    /// for ever with its lease. The abandoned task then waits on alone; it holds no lease.
+    static func untilConnectionCloses<T: Sendable>(
+        _ connection: PostgresConnection,
+        _ operation: String,
+        _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let outcome = FirstOutcome<T>()
+        Task {
+            do {
+                outcome.finish(.success(try await body(connection)))
+            } catch {
+                outcome.finish(.failure(error))
             }
         }
+        let watch = Task {
+            while (try? await Task.sleep(for: closeCheckInterval)) != nil {
+                guard connection.isClosed else { continue }
+                guard (try? await Task.sleep(for: closedGrace)) != nil else { return }
+                outcome.finish(.failure(AuthError(
+                    .unavailable, "\(operation): the database is unavailable: its connection closed during the call")))
+                return
+            }
+        }
+        defer { watch.cancel() }
+        return try await outcome.value
     }
 
     nonisolated(nonsending) private static func inTransaction<T: Sendable>(
@@ -334,6 +369,48 @@ public final class PostgresStorage: Storage, Sendable {
 }
 
 /// Which came first for one call: its connection, or the end of its wait.
+/// The first of several outcomes of one call, for one waiter.
+private final class FirstOutcome<T: Sendable>: Sendable {
+    private enum State {
+        case pending
+        case waiting(CheckedContinuation<T, any Error>)
+        case finished(Result<T, any Error>)
+    }
+    private let state = Mutex<State>(.pending)
+
+    /// Settles the outcome; later calls are ignored.
+    func finish(_ result: Result<T, any Error>) {
+        let waiter: CheckedContinuation<T, any Error>? = state.withLock { state in
+            switch state {
+            case .pending:
+                state = .finished(result)
+                return nil
+            case .waiting(let continuation):
+                state = .finished(result)
+                return continuation
+            case .finished:
+                return nil
+            }
+        }
+        waiter?.resume(with: result)
+    }
+
+    var value: T {
+        get async throws {
+            try await withCheckedThrowingContinuation { continuation in
+                let settled: Result<T, any Error>? = state.withLock { state in
+                    guard case .finished(let result) = state else {
+                        state = .waiting(continuation)
+                        return nil
+                    }
+                    return result
+                }
+                if let settled { continuation.resume(with: settled) }
+            }
+        }
+    }
+}
+
 private final class ConnectionWait: Sendable {
     private let state = Atomic<UInt8>(0)  // 0 waiting, 1 connected, 2 gave up
 

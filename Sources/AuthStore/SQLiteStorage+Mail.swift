@@ -75,7 +75,7 @@ extension SQLiteStorage {
         permanent: Bool,
         reason: String,
         maximumAttempts: Int,
-        retryAt: @Sendable (Int) -> Timestamp,
+        retryAt: @escaping @Sendable (Int) -> Timestamp,
         at now: Timestamp
     ) async throws(AuthError) -> FailureOutcome {
         try await write("report failure") { db in

@@ -165,7 +165,7 @@ actor RecordingOutboxStore: OutboxStore {
         permanent: Bool,
         reason: String,
         maximumAttempts: Int,
-        retryAt: @Sendable (Int) -> Timestamp,
+        retryAt: @escaping @Sendable (Int) -> Timestamp,
         at now: Timestamp
     ) -> FailureOutcome {
         reports.append((reason, permanent, maximumAttempts, (1...10).map(retryAt)))

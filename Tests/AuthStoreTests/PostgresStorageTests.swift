@@ -1,6 +1,9 @@
 import AuthCore
-import AuthPostgres
+@testable import AuthPostgres
 import AuthdTesting
+import Foundation
+import Logging
+import PostgresNIO
 import Testing
 
 /// What only the PostgreSQL store has: a server that can be away. At start that is an
@@ -83,6 +86,27 @@ struct PostgresStorageTests {
             }
             #expect(refused?.code == .unavailable)
         }
+    }
+
+    /// postgres-nio loses a statement written to a connection that has closed (its answer
+    /// never comes); the pool can lease such a connection in the moment after the server
+    /// ended it. The call fails UNAVAILABLE instead of waiting for ever.
+    @Test(.timeLimit(.minutes(1)), arguments: servers)
+    func aStatementOnAClosedConnectionFailsInsteadOfHanging(_ server: String) async throws {
+        let url = try #require(URLComponents(string: server))
+        let configuration = PostgresConnection.Configuration(
+            host: try #require(url.host), port: url.port ?? 5432, username: try #require(url.user),
+            password: url.password, database: String(url.path.dropFirst()), tls: .disable)
+        let logger = Logger(label: "test")
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        try await connection.close()
+        let refused = await #expect(throws: AuthError.self) {
+            try await PostgresStorage.untilConnectionCloses(connection, "a statement") { connection in
+                try await connection.query("SELECT 1", logger: logger)
+            }
+        }
+        #expect(refused?.code == .unavailable)
+        #expect(refused?.message == "a statement: the database is unavailable: its connection closed during the call")
     }
 
     /// What `authd migrate-store` refuses a source for: sessions of other processes.

@@ -197,7 +197,7 @@ public struct CachingStorage: Storage {
         try await base.acknowledge(leases, at: now)
     }
 
-    public func reportFailure(_ lease: LeaseReference, permanent: Bool, reason: String, maximumAttempts: Int, retryAt: @Sendable (Int) -> Timestamp, at now: Timestamp) async throws(AuthError) -> FailureOutcome {
+    public func reportFailure(_ lease: LeaseReference, permanent: Bool, reason: String, maximumAttempts: Int, retryAt: @escaping @Sendable (Int) -> Timestamp, at now: Timestamp) async throws(AuthError) -> FailureOutcome {
         try await base.reportFailure(lease, permanent: permanent, reason: reason, maximumAttempts: maximumAttempts, retryAt: retryAt, at: now)
     }
 

@@ -24,7 +24,7 @@ public protocol OutboxStore: Sendable {
         permanent: Bool,
         reason: String,
         maximumAttempts: Int,
-        retryAt: @Sendable (Int) -> Timestamp,
+        retryAt: @escaping @Sendable (Int) -> Timestamp,
         at now: Timestamp
     ) async throws(AuthError) -> FailureOutcome
 
