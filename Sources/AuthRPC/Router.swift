@@ -68,7 +68,26 @@ public struct Router: Sendable {
         _ descriptor: MethodDescriptor<Request, Response>,
         _ answer: @escaping @Sendable (Request, CallContext) throws -> Response?
     ) {
-        let path = descriptor.path
+        // Packed once, and lent to the connection that packs its frame around it.
+        answerFromMemory(descriptor.path, answer) { response, lend in response.withEncodedBytes(lend) }
+    }
+
+    /// `answerFromMemory` for an answer that is already encoded (a `Response`'s bytes kept
+    /// from an earlier call): lent to the connection as they are.
+    @inlinable
+    public mutating func answerFromMemory<Request, Response>(
+        _ descriptor: MethodDescriptor<Request, Response>,
+        encoded answer: @escaping @Sendable (Request, CallContext) throws -> [UInt8]?
+    ) {
+        answerFromMemory(descriptor.path, answer) { bytes, lend in bytes.withUnsafeBytes(lend) }
+    }
+
+    @inlinable
+    mutating func answerFromMemory<Request: WireMessage, Answer>(
+        _ path: String,
+        _ answer: @escaping @Sendable (Request, CallContext) throws -> Answer?,
+        lending lendBytes: @escaping @Sendable (Answer, (UnsafeRawBufferPointer) -> Void) -> Void
+    ) {
         setAnswerAtOnce(for: path) { payload, limits, context, respond in
             let request: Request
             do throws(WireDecodingError) {
@@ -77,7 +96,7 @@ public struct Router: Sendable {
                 respond(.failure(Self.invalidPayload(error, path: path)))
                 return true
             }
-            let response: Response?
+            let response: Answer?
             do {
                 response = try answer(request, context)
             } catch {
@@ -85,8 +104,7 @@ public struct Router: Sendable {
                 return true
             }
             guard let response else { return false }
-            // Packed once, and lent to the connection that packs its frame around it.
-            response.withEncodedBytes { respond(.success($0)) }
+            lendBytes(response) { respond(.success($0)) }
             return true
         }
     }

@@ -47,6 +47,51 @@ struct SessionCacheUnitTests {
         #expect(cache.bytes == 0)
     }
 
+    @Test("a kept answer: served for its basis only, counted in the bytes, gone with its entry, never over the bounds")
+    func keptAnswer() throws {
+        let cache = SessionCache(limits: .init(maximumBytes: 64 << 10, maximumEntryBytes: 8 << 10))
+        let found = session(user: .generate(), id: 1)
+        let hash = found.session.tokenHash
+        let (basis, otherBasis) = (Basis(), Basis())
+        cache.store(found, startedAt: cache.generation())
+        guard case .found(let loaded, let entry) = cache.keptAnswer(for: hash, basis: basis, at: t0) else {
+            Issue.record("a stored session is not found"); return
+        }
+        #expect(loaded == found)
+        let before = cache.bytes
+        cache.keep([1, 2, 3], basis: basis, with: entry, tokenHash: hash)
+        #expect(cache.bytes == before + 3)
+        guard case .kept(let bytes, let times) = cache.keptAnswer(for: hash, basis: basis, at: t0) else {
+            Issue.record("the kept answer is not served"); return
+        }
+        #expect(bytes == [1, 2, 3] && times.id == 1 && times.idleExpiresAt == found.session.idleExpiresAt)
+        // Another basis (a new directory snapshot) derives again; past an expiry nothing is served.
+        guard case .found = cache.keptAnswer(for: hash, basis: otherBasis, at: t0) else {
+            Issue.record("a kept answer was served for another basis"); return
+        }
+        guard case .expired = cache.keptAnswer(for: hash, basis: basis, at: found.session.idleExpiresAt) else {
+            Issue.record("an expired session's kept answer was served"); return
+        }
+        // Over the entry's bound: not kept, the earlier one stays.
+        cache.keep([UInt8](repeating: 7, count: 9 << 10), basis: basis, with: entry, tokenHash: hash)
+        guard case .kept([1, 2, 3], _) = cache.keptAnswer(for: hash, basis: basis, at: t0) else {
+            Issue.record("an answer over the entry bound was kept"); return
+        }
+        // Dropped with the session; and a replaced entry does not take an answer meant for the old one.
+        cache.dropSession(tokenHash: hash)
+        guard case .miss = cache.keptAnswer(for: hash, basis: basis, at: t0) else {
+            Issue.record("a kept answer outlived its session"); return
+        }
+        #expect(cache.bytes == 0)
+        cache.store(found, startedAt: cache.generation())
+        cache.keep([9], basis: basis, with: entry, tokenHash: hash)
+        guard case .found = cache.keptAnswer(for: hash, basis: basis, at: t0) else {
+            Issue.record("an answer for a dropped entry reached its successor"); return
+        }
+    }
+
+    private final class Basis {}
+
     @Test("a zero bound caches nothing")
     func disabled() {
         let cache = SessionCache(limits: .init(maximumEntries: 0))

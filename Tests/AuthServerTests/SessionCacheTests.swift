@@ -6,7 +6,8 @@ import Testing
 
 /// The token check answers from the session cache after a session's first use; every
 /// revoking or changing call must be seen by the very next call after it returned. Each
-/// test therefore warms the cache (a `me` call) before the change, and checks right after.
+/// test therefore warms the cache before the change (`warm`: GetMe answered from the
+/// encoded answer kept with the session), and checks right after.
 @Suite("Session cache: revocation and changes are seen at the next call")
 struct SessionCacheTests {
     @Test("logout: the logged-out token is refused, the user's other session is not")
@@ -14,8 +15,8 @@ struct SessionCacheTests {
         try await withTestAuthd { authd async throws in
             let first = try await authd.client.signUp("cache-logout@example.com").session!.token
             let second = try await authd.client.login("cache-logout@example.com", "correct horse").session!.token
-            _ = try await authd.client.me(first)
-            _ = try await authd.client.me(second)
+            try await warm(authd, first)
+            try await warm(authd, second)
             _ = try await authd.client.auth.logout(AuthV1.LogoutRequest(token: first))
             await expectRPCError(.unauthenticated) { try await authd.client.me(first) }
             _ = try await authd.client.me(second)
@@ -27,8 +28,8 @@ struct SessionCacheTests {
         try await withTestAuthd { authd async throws in
             let caller = try await authd.client.signUp("cache-pw@example.com", "first password").session!.token
             let other = try await authd.client.login("cache-pw@example.com", "first password").session!.token
-            _ = try await authd.client.me(caller)
-            _ = try await authd.client.me(other)
+            try await warm(authd, caller)
+            try await warm(authd, other)
             _ = try await authd.client.auth.changePassword(AuthV1.ChangePasswordRequest(
                 token: caller, oldPassword: "first password", newPassword: "second password"))
             await expectRPCError(.unauthenticated) { try await authd.client.me(other) }
@@ -48,7 +49,7 @@ struct SessionCacheTests {
         try await withTestAuthd { authd async throws in
             let response = try await authd.client.signUp("cache-admin-pw@example.com")
             let token = response.session!.token
-            _ = try await authd.client.me(token)
+            try await warm(authd, token)
             _ = try await authd.adminClient.admin.updateUser(AuthV1.UpdateUserRequest(
                 id: response.user!.id, password: AuthV1.StringValue(value: "set by admin")))
             await expectRPCError(.unauthenticated) { try await authd.client.me(token) }
@@ -65,7 +66,7 @@ struct SessionCacheTests {
             func page() async throws -> Bool {
                 try await authd.client.auth.authorizePage(AuthV1.AuthorizePageRequest(token: token, path: "/cars/1")).allowed
             }
-            _ = try await authd.client.me(token)
+            try await warm(authd, token)
             #expect(try await page())
             _ = try await authd.adminClient.admin.blockUser(AuthV1.UserIdRequest(id: response.user!.id))
             await expectRPCError(.unauthenticated) { try await authd.client.me(token) }
@@ -78,7 +79,7 @@ struct SessionCacheTests {
         try await withTestAuthd { authd async throws in
             let response = try await authd.client.signUp("cache-delete@example.com")
             let token = response.session!.token
-            _ = try await authd.client.me(token)
+            try await warm(authd, token)
             _ = try await authd.adminClient.admin.deleteUser(AuthV1.UserIdRequest(id: response.user!.id))
             await expectRPCError(.unauthenticated) { try await authd.client.me(token) }
         }
@@ -110,11 +111,14 @@ struct SessionCacheTests {
             // Given back; then the group asks for a role the user lacks.
             _ = try await admin.updateUser(AuthV1.UpdateUserRequest(id: id, roles: AuthV1.StringList(values: ["Premium", "Staff"])))
             #expect(try await page())
+            try await warm(authd, token)
             _ = try await admin.setGroupRoles(AuthV1.SetGroupRolesRequest(name: "Premium", roles: ["Driver", "Premium"]))
             #expect(try await authd.client.me(token).groups == [])
             #expect(try await !page())
             _ = try await admin.setGroupRoles(AuthV1.SetGroupRolesRequest(name: "Premium", roles: ["Premium"]))
             #expect(try await page())
+            try await warm(authd, token)
+            #expect(try await authd.client.me(token).groups == ["Premium"])
 
             // Renamed, then deleted: the role disappears from the cached user.
             _ = try await admin.renameRole(AuthV1.RenameRequest(name: "Staff", newName: "Crew"))
@@ -142,7 +146,7 @@ struct SessionCacheTests {
     func expiry() async throws {
         try await withTestAuthd { authd async throws in
             let token = try await authd.client.signUp("cache-expiry@example.com").session!.token
-            _ = try await authd.client.me(token)
+            try await warm(authd, token)
             authd.clock.advance(by: .seconds(7 * 24 * 3600 + 1))  // past the default idle timeout
             await expectRPCError(.unauthenticated) { try await authd.client.me(token) }
         }
@@ -169,7 +173,7 @@ struct SessionCacheTests {
     func concurrentRevokeAndCheck() async throws {
         try await withTestAuthd { authd async throws in
             let token = try await authd.client.signUp("cache-race@example.com").session!.token
-            _ = try await authd.client.me(token)
+            try await warm(authd, token)
             for _ in 0..<5 {
                 let fresh = try await authd.client.login("cache-race@example.com", "correct horse").session!.token
                 _ = try await authd.client.me(fresh)
@@ -192,4 +196,11 @@ struct SessionCacheTests {
             _ = try await authd.client.me(token)
         }
     }
+}
+
+/// Three GetMe calls: the first loads the session into the cache, the second keeps its
+/// encoded answer with it, the third is answered from that: a change after this must
+/// reach the kept answer too.
+private func warm(_ authd: TestAuthd, _ token: String) async throws {
+    for _ in 0..<3 { _ = try await authd.client.me(token) }
 }

@@ -44,6 +44,51 @@ public struct SessionAuthenticator: Sendable {
         return answerFromMemory(tokenHash: SecretToken.hash(token))
     }
 
+    /// What memory alone says about a token, for a caller that answers with bytes.
+    public enum KeptAnswer: Sendable {
+        case valid([UInt8])
+        case invalid
+        case unknown
+    }
+
+    /// The token check from memory for a caller whose answer is bytes derived from the
+    /// session's user and `basis` alone (whatever else it depends on: the directory
+    /// snapshot). The bytes are kept with the cached session, so that repeated checks of
+    /// one token derive them once and copy out no user; they go with the session's entry
+    /// (every revocation or change of the user drops it), and a new `basis` derives them
+    /// again. `derive` must not depend on the session's times.
+    public func answerFromMemory(
+        token: String,
+        basis: AnyObject,
+        derive: (AuthenticatedSession) throws(AuthError) -> [UInt8]
+    ) throws(AuthError) -> KeptAnswer {
+        guard looksLikeToken(token) else {
+            metrics.tokenCheck(.invalid)
+            return .invalid
+        }
+        let tokenHash = SecretToken.hash(token)
+        let now = clock.now
+        switch cache.keptAnswer(for: tokenHash, basis: basis, at: now) {
+        case .miss:
+            return .unknown
+        case .expired:
+            cache.dropSession(tokenHash: tokenHash)
+            metrics.tokenCheck(.invalid)
+            return .invalid
+        case .kept(let bytes, let times):
+            metrics.tokenCheck(.ok)
+            if now.since(times.lastSeenAt) >= policy.touchInterval {
+                noteTouch(sessionID: times.id, tokenHash: tokenHash, absoluteExpiresAt: times.absoluteExpiresAt, at: now)
+            }
+            return .valid(bytes)
+        case .found(let found, let entry):
+            metrics.tokenCheck(.ok)
+            let bytes = try derive(noteUse(of: found, at: now))
+            cache.keep(bytes, basis: basis, with: entry, tokenHash: tokenHash)
+            return .valid(bytes)
+        }
+    }
+
     private func answerFromMemory(tokenHash: [UInt8]) -> MemoryAnswer {
         guard let cached = cache.entry(for: tokenHash) else { return .unknown }
         let now = clock.now
@@ -95,11 +140,19 @@ public struct SessionAuthenticator: Sendable {
         guard now.since(found.session.lastSeenAt) >= policy.touchInterval else { return found }
         var touched = found
         touched.session.lastSeenAt = now
-        touched.session.idleExpiresAt = min(now + policy.idleTimeout, touched.session.absoluteExpiresAt)
-        toucher.note(SessionTouch(
-            sessionID: touched.session.id, lastSeenAt: now, idleExpiresAt: touched.session.idleExpiresAt))
-        cache.noteTouch(tokenHash: touched.session.tokenHash, lastSeenAt: now, idleExpiresAt: touched.session.idleExpiresAt)
+        touched.session.idleExpiresAt = noteTouch(
+            sessionID: touched.session.id, tokenHash: touched.session.tokenHash,
+            absoluteExpiresAt: touched.session.absoluteExpiresAt, at: now)
         return touched
+    }
+
+    /// Records a use of the session at `now` for the toucher and the cache; the new idle expiry.
+    @discardableResult
+    private func noteTouch(sessionID: Int64, tokenHash: [UInt8], absoluteExpiresAt: Timestamp, at now: Timestamp) -> Timestamp {
+        let idleExpiresAt = min(now + policy.idleTimeout, absoluteExpiresAt)
+        toucher.note(SessionTouch(sessionID: sessionID, lastSeenAt: now, idleExpiresAt: idleExpiresAt))
+        cache.noteTouch(tokenHash: tokenHash, lastSeenAt: now, idleExpiresAt: idleExpiresAt)
+        return idleExpiresAt
     }
 
     /// A cheap shape check that spares the store a lookup of garbage.

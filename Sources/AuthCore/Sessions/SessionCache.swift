@@ -46,7 +46,9 @@ public final class SessionCache: Sendable {
     final class Entry: @unchecked Sendable {
         var found: AuthenticatedSession
         let loadedAt: ContinuousClock.Instant
-        let cost: Int
+        var cost: Int
+        /// An answer derived from `found.user` and `kept.basis` (`SessionAuthenticator.answerFromMemory(token:basis:derive:)`).
+        var kept: (basis: AnyObject, bytes: [UInt8])?
 
         init(found: AuthenticatedSession, loadedAt: ContinuousClock.Instant, cost: Int) {
             self.found = found
@@ -92,6 +94,61 @@ public final class SessionCache: Sendable {
                 return nil
             }
             return entry.found
+        }
+    }
+
+    /// What a lookup for a kept answer finds.
+    enum KeptLookup {
+        case miss
+        /// There, but past one of its expiries at `now`.
+        case expired
+        /// The answer kept for the basis asked for, and the session's times for its touch.
+        case kept([UInt8], SessionTimes)
+        /// No answer kept for that basis: the session, to derive one from, and its entry.
+        case found(AuthenticatedSession, Entry)
+    }
+
+    /// What the touch of a session needs, copied out without its strings.
+    struct SessionTimes {
+        let id: Int64
+        let lastSeenAt: Timestamp
+        let idleExpiresAt: Timestamp
+        let absoluteExpiresAt: Timestamp
+    }
+
+    /// The answer kept for `basis` with the cached session of `tokenHash`, checked for
+    /// expiry at `now` under the lock: a hit copies out one array, not the user.
+    func keptAnswer(for tokenHash: [UInt8], basis: AnyObject, at now: Timestamp) -> KeptLookup {
+        guard let key = TokenKey(tokenHash) else { return .miss }
+        let monotonicNow = ContinuousClock.now
+        return state.withLock { state in
+            guard let entry = state.entries[key] else { return .miss }
+            guard monotonicNow - entry.loadedAt < limits.maximumAge else {
+                Self.remove(key, from: &state)
+                return .miss
+            }
+            let session = entry.found.session
+            guard session.idleExpiresAt > now, session.absoluteExpiresAt > now else { return .expired }
+            if let kept = entry.kept, kept.basis === basis {
+                return .kept(kept.bytes, SessionTimes(
+                    id: session.id, lastSeenAt: session.lastSeenAt, idleExpiresAt: session.idleExpiresAt,
+                    absoluteExpiresAt: session.absoluteExpiresAt))
+            }
+            return .found(entry.found, entry)
+        }
+    }
+
+    /// Keeps `bytes`, derived from `entry`'s user and `basis`, with `entry` while it is
+    /// still the cached one, within the entry and byte bounds (counted like the entry).
+    func keep(_ bytes: [UInt8], basis: AnyObject, with entry: Entry, tokenHash: [UInt8]) {
+        guard let key = TokenKey(tokenHash) else { return }
+        state.withLock { state in
+            guard state.entries[key] === entry else { return }
+            let added = bytes.count - (entry.kept?.bytes.count ?? 0)
+            guard entry.cost + added <= limits.maximumEntryBytes, state.bytes + added <= limits.maximumBytes else { return }
+            entry.kept = (basis, bytes)
+            entry.cost += added
+            state.bytes += added
         }
     }
 

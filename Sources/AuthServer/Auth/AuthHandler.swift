@@ -41,11 +41,17 @@ struct AuthHandler: AuthService.Handler {
     }
 
     /// GetMe from the session cache and the loaded directory; nil sends it to `getMe`.
-    func getMeFromMemory(_ request: AuthV1.GetMeRequest) throws(AuthError) -> AuthV1.GetMeResponse? {
+    /// The encoded GetMeResponse, kept with the cached session for this directory snapshot
+    /// (the user's groups come from it): a repeated check of one token packs nothing.
+    func getMeFromMemory(_ request: AuthV1.GetMeRequest) throws(AuthError) -> [UInt8]? {
         guard let snapshot = directory.loadedSnapshot() else { return nil }
-        switch sessions.authenticateFromMemory(token: request.token) {
-        case .valid(let current):
-            return AuthV1.GetMeResponse(user: AuthV1.User(current.user, groups: snapshot.groupNames(of: current.user)))
+        let answer = try sessions.answerFromMemory(token: request.token, basis: snapshot) { current in
+            AuthV1.GetMeResponse(user: AuthV1.User(current.user, groups: snapshot.groupNames(of: current.user)))
+                .withEncodedBytes { Array($0) }
+        }
+        switch answer {
+        case .valid(let encoded):
+            return encoded
         case .invalid:
             throw AuthError.invalidSession
         case .unknown:
@@ -115,9 +121,9 @@ struct AuthHandler: AuthService.Handler {
 
     /// The token checks answered on the event loop when memory holds what they need.
     func registerAnswersFromMemory(on router: inout Router) {
-        router.answerFromMemory(AuthService.Method.getMe) { request, _ in
+        router.answerFromMemory(AuthService.Method.getMe, encoded: { request, _ in
             try self.getMeFromMemory(request)
-        }
+        })
         router.answerFromMemory(AuthService.Method.authorizePage) { request, _ in
             try self.pageGate.authorizeFromMemory(token: request.token, path: request.path).map(AuthV1.AuthorizePageResponse.init)
         }
