@@ -53,39 +53,51 @@ struct SessionCacheUnitTests {
         let found = session(user: .generate(), id: 1)
         let hash = found.session.tokenHash
         let (basis, otherBasis) = (Basis(), Basis())
+        let key = KeptAnswerKey("GetMe")
         cache.store(found, startedAt: cache.generation())
-        guard case .found(let loaded, let entry) = cache.keptAnswer(for: hash, basis: basis, at: t0) else {
+        guard case .found(let loaded, let entry) = cache.keptAnswer(for: hash, key: key, basis: basis, at: t0) else {
             Issue.record("a stored session is not found"); return
         }
         #expect(loaded == found)
         let before = cache.bytes
-        cache.keep([1, 2, 3], basis: basis, with: entry, tokenHash: hash)
-        #expect(cache.bytes == before + 3)
-        guard case .kept(let bytes, let times) = cache.keptAnswer(for: hash, basis: basis, at: t0) else {
+        cache.keep([1, 2, 3], key: key, basis: basis, with: entry, tokenHash: hash)
+        #expect(cache.bytes == before + 3 + key.cost)
+        guard case .kept(let bytes, let times) = cache.keptAnswer(for: hash, key: key, basis: basis, at: t0) else {
             Issue.record("the kept answer is not served"); return
         }
         #expect(bytes == [1, 2, 3] && times.id == 1 && times.idleExpiresAt == found.session.idleExpiresAt)
         // Another basis (a new directory snapshot) derives again; past an expiry nothing is served.
-        guard case .found = cache.keptAnswer(for: hash, basis: otherBasis, at: t0) else {
+        guard case .found = cache.keptAnswer(for: hash, key: key, basis: otherBasis, at: t0) else {
             Issue.record("a kept answer was served for another basis"); return
         }
-        guard case .expired = cache.keptAnswer(for: hash, basis: basis, at: found.session.idleExpiresAt) else {
+        guard case .expired = cache.keptAnswer(for: hash, key: key, basis: basis, at: found.session.idleExpiresAt) else {
             Issue.record("an expired session's kept answer was served"); return
         }
         // Over the entry's bound: not kept, the earlier one stays.
-        cache.keep([UInt8](repeating: 7, count: 9 << 10), basis: basis, with: entry, tokenHash: hash)
-        guard case .kept([1, 2, 3], _) = cache.keptAnswer(for: hash, basis: basis, at: t0) else {
+        cache.keep([UInt8](repeating: 7, count: 9 << 10), key: key, basis: basis, with: entry, tokenHash: hash)
+        guard case .kept([1, 2, 3], _) = cache.keptAnswer(for: hash, key: key, basis: basis, at: t0) else {
             Issue.record("an answer over the entry bound was kept"); return
+        }
+        // Answers for other keys sit beside it, at most maximumKeptAnswers of them.
+        for rule in 0..<SessionCache.maximumKeptAnswers + 3 {
+            cache.keep([UInt8(rule)], key: KeptAnswerKey("AuthorizePage", "/r\(rule)/*"), basis: basis, with: entry, tokenHash: hash)
+            guard case .kept([UInt8(rule)], _) = cache.keptAnswer(for: hash, key: KeptAnswerKey("AuthorizePage", "/r\(rule)/*"), basis: basis, at: t0) else {
+                Issue.record("the answer for rule \(rule) is not kept"); return
+            }
+            #expect(cache.bytes <= 64 << 10)
+        }
+        guard case .found = cache.keptAnswer(for: hash, key: KeptAnswerKey("AuthorizePage", "/r0/*"), basis: basis, at: t0) else {
+            Issue.record("more than maximumKeptAnswers answers were kept"); return
         }
         // Dropped with the session; and a replaced entry does not take an answer meant for the old one.
         cache.dropSession(tokenHash: hash)
-        guard case .miss = cache.keptAnswer(for: hash, basis: basis, at: t0) else {
+        guard case .miss = cache.keptAnswer(for: hash, key: key, basis: basis, at: t0) else {
             Issue.record("a kept answer outlived its session"); return
         }
         #expect(cache.bytes == 0)
         cache.store(found, startedAt: cache.generation())
-        cache.keep([9], basis: basis, with: entry, tokenHash: hash)
-        guard case .found = cache.keptAnswer(for: hash, basis: basis, at: t0) else {
+        cache.keep([9], key: key, basis: basis, with: entry, tokenHash: hash)
+        guard case .found = cache.keptAnswer(for: hash, key: key, basis: basis, at: t0) else {
             Issue.record("an answer for a dropped entry reached its successor"); return
         }
     }

@@ -27,14 +27,24 @@ public struct PageGate: Sendable {
     }
 
     /// The same decision from memory alone (the loaded directory snapshot and the session
-    /// cache); nil when either lacks what it needs, and the caller takes `authorize`.
-    public func authorizeFromMemory(token: String, path: String) throws(AuthError) -> PageDecision? {
+    /// cache), as the bytes `encode` makes of it; nil when either lacks what it needs, and
+    /// the caller takes `authorize`. A signed-in visitor's bytes are kept with the cached
+    /// session per matched rule, so that a repeated check encodes nothing.
+    public func authorizeFromMemory(
+        token: String,
+        path: String,
+        encode: (PageDecision) -> [UInt8]
+    ) throws(AuthError) -> [UInt8]? {
         guard let snapshot = directory.loadedSnapshot() else { return nil }
         let rule = try Self.rule(for: path, in: snapshot)
-        guard rule.access != .public, !token.isEmpty else { return Self.decide(rule, in: snapshot, visitor: nil) }
-        switch sessions.authenticateFromMemory(token: token) {
-        case .valid(let found): return Self.decide(rule, in: snapshot, visitor: found.user)
-        case .invalid: return Self.decide(rule, in: snapshot, visitor: nil)
+        guard rule.access != .public, !token.isEmpty else { return encode(Self.decide(rule, in: snapshot, visitor: nil)) }
+        // The decision depends on the path only through the rule it matched: kept per rule.
+        let key = KeptAnswerKey("AuthorizePage", rule.pattern)
+        switch try sessions.answerFromMemory(token: token, key: key, basis: snapshot, derive: { found in
+            encode(Self.decide(rule, in: snapshot, visitor: found.user))
+        }) {
+        case .valid(let encoded): return encoded
+        case .invalid: return encode(Self.decide(rule, in: snapshot, visitor: nil))
         case .unknown: return nil
         }
     }

@@ -26,7 +26,7 @@ public struct SessionAuthenticator: Sendable {
     }
 
     /// What memory alone says about a token.
-    public enum MemoryAnswer: Sendable {
+    private enum MemoryAnswer {
         case valid(AuthenticatedSession)
         /// Malformed, or a cached session that has expired.
         case invalid
@@ -34,31 +34,24 @@ public struct SessionAuthenticator: Sendable {
         case unknown
     }
 
-    /// The token check without the store: for callers that can answer at once on a hit
-    /// (the event loop's fast path) and take the slow path otherwise.
-    public func authenticateFromMemory(token: String) -> MemoryAnswer {
-        guard looksLikeToken(token) else {
-            metrics.tokenCheck(.invalid)
-            return .invalid
-        }
-        return answerFromMemory(tokenHash: SecretToken.hash(token))
-    }
-
     /// What memory alone says about a token, for a caller that answers with bytes.
     public enum KeptAnswer: Sendable {
         case valid([UInt8])
+        /// Malformed, or a cached session that has expired.
         case invalid
+        /// Not in the cache: ask `authenticate(token:)`.
         case unknown
     }
 
     /// The token check from memory for a caller whose answer is bytes derived from the
-    /// session's user and `basis` alone (whatever else it depends on: the directory
-    /// snapshot). The bytes are kept with the cached session, so that repeated checks of
-    /// one token derive them once and copy out no user; they go with the session's entry
+    /// session's user, `basis` (whatever else it depends on: the directory snapshot) and
+    /// `key` alone. The bytes are kept with the cached session under `key`, so that
+    /// repeated checks of one token derive them once and copy out no user; they go with the session's entry
     /// (every revocation or change of the user drops it), and a new `basis` derives them
     /// again. `derive` must not depend on the session's times.
     public func answerFromMemory(
         token: String,
+        key: KeptAnswerKey,
         basis: AnyObject,
         derive: (AuthenticatedSession) throws(AuthError) -> [UInt8]
     ) throws(AuthError) -> KeptAnswer {
@@ -68,7 +61,7 @@ public struct SessionAuthenticator: Sendable {
         }
         let tokenHash = SecretToken.hash(token)
         let now = clock.now
-        switch cache.keptAnswer(for: tokenHash, basis: basis, at: now) {
+        switch cache.keptAnswer(for: tokenHash, key: key, basis: basis, at: now) {
         case .miss:
             return .unknown
         case .expired:
@@ -84,7 +77,7 @@ public struct SessionAuthenticator: Sendable {
         case .found(let found, let entry):
             metrics.tokenCheck(.ok)
             let bytes = try derive(noteUse(of: found, at: now))
-            cache.keep(bytes, basis: basis, with: entry, tokenHash: tokenHash)
+            cache.keep(bytes, key: key, basis: basis, with: entry, tokenHash: tokenHash)
             return .valid(bytes)
         }
     }

@@ -47,8 +47,10 @@ public final class SessionCache: Sendable {
         var found: AuthenticatedSession
         let loadedAt: ContinuousClock.Instant
         var cost: Int
-        /// An answer derived from `found.user` and `kept.basis` (`SessionAuthenticator.answerFromMemory(token:basis:derive:)`).
-        var kept: (basis: AnyObject, bytes: [UInt8])?
+        /// Answers derived from `found.user` and `kept.basis`, by what they answer
+        /// (`SessionAuthenticator.answerFromMemory(token:key:basis:derive:)`); at most
+        /// `SessionCache.maximumKeptAnswers`.
+        var kept: (basis: AnyObject, answers: [KeptAnswerKey: [UInt8]])?
 
         init(found: AuthenticatedSession, loadedAt: ContinuousClock.Instant, cost: Int) {
             self.found = found
@@ -116,37 +118,46 @@ public final class SessionCache: Sendable {
         let absoluteExpiresAt: Timestamp
     }
 
-    /// The answer kept for `basis` with the cached session of `tokenHash`, checked for
+    /// The answer `key` kept for `basis` with the cached session of `tokenHash`, checked for
     /// expiry at `now` under the lock: a hit copies out one array, not the user.
-    func keptAnswer(for tokenHash: [UInt8], basis: AnyObject, at now: Timestamp) -> KeptLookup {
-        guard let key = TokenKey(tokenHash) else { return .miss }
+    func keptAnswer(for tokenHash: [UInt8], key: KeptAnswerKey, basis: AnyObject, at now: Timestamp) -> KeptLookup {
+        guard let token = TokenKey(tokenHash) else { return .miss }
         let monotonicNow = ContinuousClock.now
         return state.withLock { state in
-            guard let entry = state.entries[key] else { return .miss }
+            guard let entry = state.entries[token] else { return .miss }
             guard monotonicNow - entry.loadedAt < limits.maximumAge else {
-                Self.remove(key, from: &state)
+                Self.remove(token, from: &state)
                 return .miss
             }
-            let session = entry.found.session
-            guard session.idleExpiresAt > now, session.absoluteExpiresAt > now else { return .expired }
-            if let kept = entry.kept, kept.basis === basis {
-                return .kept(kept.bytes, SessionTimes(
-                    id: session.id, lastSeenAt: session.lastSeenAt, idleExpiresAt: session.idleExpiresAt,
-                    absoluteExpiresAt: session.absoluteExpiresAt))
+            // Field by field: a copy of the session record would retain its strings.
+            let (idleExpiresAt, absoluteExpiresAt) = (entry.found.session.idleExpiresAt, entry.found.session.absoluteExpiresAt)
+            guard idleExpiresAt > now, absoluteExpiresAt > now else { return .expired }
+            if let kept = entry.kept, kept.basis === basis, let bytes = kept.answers[key] {
+                return .kept(bytes, SessionTimes(
+                    id: entry.found.session.id, lastSeenAt: entry.found.session.lastSeenAt, idleExpiresAt: idleExpiresAt,
+                    absoluteExpiresAt: absoluteExpiresAt))
             }
             return .found(entry.found, entry)
         }
     }
 
-    /// Keeps `bytes`, derived from `entry`'s user and `basis`, with `entry` while it is
-    /// still the cached one, within the entry and byte bounds (counted like the entry).
-    func keep(_ bytes: [UInt8], basis: AnyObject, with entry: Entry, tokenHash: [UInt8]) {
-        guard let key = TokenKey(tokenHash) else { return }
+    /// Answers kept per cached session: a session's answers for other keys make room.
+    static let maximumKeptAnswers = 8
+
+    /// Keeps `bytes`, derived from `entry`'s user and `basis`, as the answer `key` with
+    /// `entry` while it is still the cached one, within the entry and byte bounds (counted
+    /// like the entry). Answers for another basis are dropped first.
+    func keep(_ bytes: [UInt8], key: KeptAnswerKey, basis: AnyObject, with entry: Entry, tokenHash: [UInt8]) {
+        guard let token = TokenKey(tokenHash) else { return }
         state.withLock { state in
-            guard state.entries[key] === entry else { return }
-            let added = bytes.count - (entry.kept?.bytes.count ?? 0)
+            guard state.entries[token] === entry else { return }
+            var answers = entry.kept.flatMap { $0.basis === basis ? $0.answers : nil } ?? [:]
+            if answers.count >= Self.maximumKeptAnswers { answers.removeAll() }
+            answers[key] = bytes
+            let cost = answers.reduce(0) { $0 + $1.key.cost + $1.value.count }
+            let added = cost - (entry.kept.map { $0.answers.reduce(0) { $0 + $1.key.cost + $1.value.count } } ?? 0)
             guard entry.cost + added <= limits.maximumEntryBytes, state.bytes + added <= limits.maximumBytes else { return }
-            entry.kept = (basis, bytes)
+            entry.kept = (basis, answers)
             entry.cost += added
             state.bytes += added
         }
@@ -231,6 +242,21 @@ public final class SessionCache: Sendable {
         state.tokensOfUser[user]?.remove(key)
         if state.tokensOfUser[user]?.isEmpty == true { state.tokensOfUser[user] = nil }
     }
+}
+
+/// What a kept answer answers: a method, and what in its request the answer depends on
+/// besides the session (a page rule's pattern), so that one session keeps several.
+public struct KeptAnswerKey: Hashable, Sendable {
+    public let method: String
+    public let argument: String
+
+    public init(_ method: String, _ argument: String = "") {
+        self.method = method
+        self.argument = argument
+    }
+
+    /// Its bytes in the cache's count, generously.
+    var cost: Int { 64 + method.utf8.count + argument.utf8.count }
 }
 
 /// A SHA-256 token hash as a dictionary key: four words, hashed and compared without

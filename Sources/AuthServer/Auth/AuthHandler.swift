@@ -41,11 +41,13 @@ struct AuthHandler: AuthService.Handler {
     }
 
     /// GetMe from the session cache and the loaded directory; nil sends it to `getMe`.
+    private static let getMeAnswer = KeptAnswerKey("GetMe")
+
     /// The encoded GetMeResponse, kept with the cached session for this directory snapshot
     /// (the user's groups come from it): a repeated check of one token packs nothing.
     func getMeFromMemory(_ request: AuthV1.GetMeRequest) throws(AuthError) -> [UInt8]? {
         guard let snapshot = directory.loadedSnapshot() else { return nil }
-        let answer = try sessions.answerFromMemory(token: request.token, basis: snapshot) { current in
+        let answer = try sessions.answerFromMemory(token: request.token, key: Self.getMeAnswer, basis: snapshot) { current in
             AuthV1.GetMeResponse(user: AuthV1.User(current.user, groups: snapshot.groupNames(of: current.user)))
                 .withEncodedBytes { Array($0) }
         }
@@ -124,9 +126,11 @@ struct AuthHandler: AuthService.Handler {
         router.answerFromMemory(AuthService.Method.getMe, encoded: { request, _ in
             try self.getMeFromMemory(request)
         })
-        router.answerFromMemory(AuthService.Method.authorizePage) { request, _ in
-            try self.pageGate.authorizeFromMemory(token: request.token, path: request.path).map(AuthV1.AuthorizePageResponse.init)
-        }
+        router.answerFromMemory(AuthService.Method.authorizePage, encoded: { request, _ in
+            try self.pageGate.authorizeFromMemory(token: request.token, path: request.path) { decision in
+                AuthV1.AuthorizePageResponse(decision).withEncodedBytes { Array($0) }
+            }
+        })
     }
 }
 
