@@ -129,7 +129,7 @@ struct SessionCacheTests {
         }
     }
 
-    @Test("a page answer kept for one rule serves its other paths, not another rule's, and a rule change is seen at once")
+    @Test("page answers kept per path: each path gets its own rule's answer, and a rule change is seen at once")
     func keptPageAnswers() async throws {
         try await withTestAuthd { authd async throws in
             let admin = authd.adminClient.admin
@@ -148,6 +148,7 @@ struct SessionCacheTests {
             #expect(other.allowed && other.matchedRule == "/cars/*")
             for _ in 0..<3 { #expect(try await !page("/premium/1").allowed) }
             #expect(try await page("/cars/3").allowed)
+            for _ in 0..<3 { #expect(try await page("/cars/3").matchedRule == "/cars/*") }
             // The rule changed: the kept answers were for the old rule set.
             _ = try await admin.setPageRule(AuthV1.SetPageRuleRequest(
                 rule: AuthV1.PageRule(pattern: "/cars/*", access: .groups, groups: ["Premium"])))

@@ -29,23 +29,28 @@ public struct PageGate: Sendable {
     /// The same decision from memory alone (the loaded directory snapshot and the session
     /// cache), as the bytes `encode` makes of it; nil when either lacks what it needs, and
     /// the caller takes `authorize`. A signed-in visitor's bytes are kept with the cached
-    /// session per matched rule, so that a repeated check encodes nothing.
+    /// session per path, so that a repeated check parses, matches and encodes nothing.
     public func authorizeFromMemory(
         token: String,
         path: String,
         encode: (PageDecision) -> [UInt8]
     ) throws(AuthError) -> [UInt8]? {
         guard let snapshot = directory.loadedSnapshot() else { return nil }
-        let rule = try Self.rule(for: path, in: snapshot)
-        guard rule.access != .public, !token.isEmpty else { return encode(Self.decide(rule, in: snapshot, visitor: nil)) }
-        // The decision depends on the path only through the rule it matched: kept per rule.
-        let key = KeptAnswerKey("AuthorizePage", rule.pattern)
-        switch try sessions.answerFromMemory(token: token, key: key, basis: snapshot, derive: { found in
-            encode(Self.decide(rule, in: snapshot, visitor: found.user))
+        guard !token.isEmpty else { return encode(Self.decide(try Self.rule(for: path, in: snapshot), in: snapshot, visitor: nil)) }
+        // Kept per path (the rule it matches comes from the snapshot, the basis), so that a
+        // repeated check neither parses the path nor matches the rules again.
+        let key = KeptAnswerKey("AuthorizePage", path)
+        switch try sessions.answerFromMemory(token: token, key: key, basis: snapshot, derive: { found throws(AuthError) in
+            encode(Self.decide(try Self.rule(for: path, in: snapshot), in: snapshot, visitor: found.user))
         }) {
-        case .valid(let encoded): return encoded
-        case .invalid: return encode(Self.decide(rule, in: snapshot, visitor: nil))
-        case .unknown: return nil
+        case .valid(let encoded):
+            return encoded
+        case .invalid:
+            return encode(Self.decide(try Self.rule(for: path, in: snapshot), in: snapshot, visitor: nil))
+        case .unknown:
+            // A public page needs no session: answered here all the same.
+            let rule = try Self.rule(for: path, in: snapshot)
+            return rule.access == .public ? encode(Self.decide(rule, in: snapshot, visitor: nil)) : nil
         }
     }
 
