@@ -46,9 +46,9 @@ public struct SessionAuthenticator: Sendable {
     /// The token check from memory for a caller whose answer is bytes derived from the
     /// session's user, `basis` (whatever else it depends on: the directory snapshot) and
     /// `key` alone. The bytes are kept with the cached session under `key`, so that
-    /// repeated checks of one token derive them once and copy out no user; they go with the session's entry
-    /// (every revocation or change of the user drops it), and a new `basis` derives them
-    /// again. `derive` must not depend on the session's times.
+    /// repeated checks of one token derive them once and copy out no user; they go with
+    /// the session's entry (every revocation or change of the user drops it), and a new
+    /// `basis` derives them again. `derive` must not depend on the session's times.
     public func answerFromMemory(
         token: String,
         key: KeptAnswerKey,

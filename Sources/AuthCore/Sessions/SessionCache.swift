@@ -104,9 +104,9 @@ public final class SessionCache: Sendable {
         case miss
         /// There, but past one of its expiries at `now`.
         case expired
-        /// The answer kept for the basis asked for, and the session's times for its touch.
+        /// The answer kept for the key and basis asked for, and the session's times for its touch.
         case kept([UInt8], SessionTimes)
-        /// No answer kept for that basis: the session, to derive one from, and its entry.
+        /// No answer kept for that key and basis: the session, to derive one from, and its entry.
         case found(AuthenticatedSession, Entry)
     }
 
@@ -245,7 +245,7 @@ public final class SessionCache: Sendable {
 }
 
 /// What a kept answer answers: a method, and what in its request the answer depends on
-/// besides the session (a page rule's pattern), so that one session keeps several.
+/// besides the session (AuthorizePage's path), so that one session keeps several.
 public struct KeptAnswerKey: Hashable, Sendable {
     public let method: String
     public let argument: String

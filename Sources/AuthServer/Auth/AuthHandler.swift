@@ -40,11 +40,11 @@ struct AuthHandler: AuthService.Handler {
         return AuthV1.GetMeResponse(user: AuthV1.User(current.user, groups: groups))
     }
 
-    /// GetMe from the session cache and the loaded directory; nil sends it to `getMe`.
     private static let getMeAnswer = KeptAnswerKey("GetMe")
 
-    /// The encoded GetMeResponse, kept with the cached session for this directory snapshot
-    /// (the user's groups come from it): a repeated check of one token packs nothing.
+    /// GetMe from the session cache and the loaded directory; nil sends it to `getMe`.
+    /// The encoded GetMeResponse is kept with the cached session for this directory
+    /// snapshot (the user's groups come from it): a repeated check of one token packs nothing.
     func getMeFromMemory(_ request: AuthV1.GetMeRequest) throws(AuthError) -> [UInt8]? {
         guard let snapshot = directory.loadedSnapshot() else { return nil }
         let answer = try sessions.answerFromMemory(token: request.token, key: Self.getMeAnswer, basis: snapshot) { current in
