@@ -165,7 +165,11 @@ public final class TestAuthd: Sendable {
                 identity: options.identity,
                 clock: options.clock,
                 requireServiceKey: options.requireServiceKey,
-                management: ManagementConfiguration(enabled: options.management, host: "127.0.0.1", port: 0)
+                // A readiness probe of the database gets 10 s, not 2: on PostgreSQL under the
+                // whole suite (every test creating and dropping a database, each a checkpoint)
+                // a read and a write transaction took longer in 2 of 3 `make test-postgres` runs.
+                management: ManagementConfiguration(
+                    enabled: options.management, host: "127.0.0.1", port: 0, readinessTimeout: .seconds(10))
             ),
             logger: logger,
             registeringMore: options.registeringMore
