@@ -36,17 +36,20 @@ public struct PageGate: Sendable {
         encode: (PageDecision) -> [UInt8]
     ) throws(AuthError) -> [UInt8]? {
         guard let snapshot = directory.loadedSnapshot() else { return nil }
-        guard !token.isEmpty else { return encode(Self.decide(try Self.rule(for: path, in: snapshot), in: snapshot, visitor: nil)) }
+        func answer(_ visitor: User?) throws(AuthError) -> [UInt8] {
+            encode(Self.decide(try Self.rule(for: path, in: snapshot), in: snapshot, visitor: visitor))
+        }
+        guard !token.isEmpty else { return try answer(nil) }
         // Kept per path (the rule it matches comes from the snapshot, the basis), so that a
         // repeated check neither parses the path nor matches the rules again.
         let key = KeptAnswerKey("AuthorizePage", path)
         switch try sessions.answerFromMemory(token: token, key: key, basis: snapshot, derive: { found throws(AuthError) in
-            encode(Self.decide(try Self.rule(for: path, in: snapshot), in: snapshot, visitor: found.user))
+            try answer(found.user)
         }) {
         case .valid(let encoded):
             return encoded
         case .invalid:
-            return encode(Self.decide(try Self.rule(for: path, in: snapshot), in: snapshot, visitor: nil))
+            return try answer(nil)
         case .unknown:
             // A public page needs no session: answered here all the same.
             let rule = try Self.rule(for: path, in: snapshot)

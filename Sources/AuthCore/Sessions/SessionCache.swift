@@ -154,13 +154,16 @@ public final class SessionCache: Sendable {
             var answers = entry.kept.flatMap { $0.basis === basis ? $0.answers : nil } ?? [:]
             if answers.count >= Self.maximumKeptAnswers { answers.removeAll() }
             answers[key] = bytes
-            let cost = answers.reduce(0) { $0 + $1.key.cost + $1.value.count }
-            let added = cost - (entry.kept.map { $0.answers.reduce(0) { $0 + $1.key.cost + $1.value.count } } ?? 0)
+            let added = Self.cost(of: answers) - Self.cost(of: entry.kept?.answers ?? [:])
             guard entry.cost + added <= limits.maximumEntryBytes, state.bytes + added <= limits.maximumBytes else { return }
             entry.kept = (basis, answers)
             entry.cost += added
             state.bytes += added
         }
+    }
+
+    private static func cost(of answers: [KeptAnswerKey: [UInt8]]) -> Int {
+        answers.reduce(0) { $0 + $1.key.cost + $1.value.count }
     }
 
     /// The generation a load starts at; `store(_:loadedAt:)` keeps the result only if no
