@@ -90,10 +90,10 @@ public struct Router: Sendable {
     ) {
         setAnswerAtOnce(for: path) { payload, limits, context, respond in
             let request: Request
-            do throws(WireDecodingError) {
-                request = try Request(decoding: payload, limits: limits)
-            } catch {
-                respond(.failure(Self.invalidPayload(error, path: path)))
+            switch Self.decode(Request.self, payload, limits: limits, path: path) {
+            case .success(let decoded): request = decoded
+            case .failure(let error):
+                respond(.failure(error))
                 return true
             }
             let response: Answer?
@@ -117,9 +117,13 @@ public struct Router: Sendable {
     }
 
     /// Decodes under the method's `limits` (`ServerConfiguration.requestLimits(for:)`).
-    private static func decode<Request: WireMessage>(
+    /// No bytes are the message with every field at its default (proto3), built without
+    /// protobuf-c: a health check's request is empty.
+    @inlinable
+    static func decode<Request: WireMessage>(
         _: Request.Type, _ payload: [UInt8], limits: DecodingLimits, path: String
     ) -> Result<Request, RPCError> {
+        if payload.isEmpty { return .success(Request()) }
         do throws(WireDecodingError) {
             return .success(try Request(decoding: payload, limits: limits))
         } catch {

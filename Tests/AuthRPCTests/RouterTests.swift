@@ -84,7 +84,7 @@ struct RouterTests {
         await running.stop()
     }
 
-    @Test("an answer from memory answers on a hit, hands a miss to the handler, converts its errors, refuses bad payloads")
+    @Test("an answer from memory answers on a hit, hands a miss to the handler, converts its errors, refuses bad payloads, takes no bytes as the default request")
     func answerFromMemory() async throws {
         let lookup = MethodDescriptor<AuthV1.StringValue, AuthV1.StringValue>(service: "test.v1.Memory", method: "Lookup")
         let handled = Atomic<Int>(0)
@@ -97,6 +97,7 @@ struct RouterTests {
         router.answerFromMemory(lookup) { request, _ in
             switch request.value {
             case "cached": return AuthV1.StringValue(value: "from memory")
+            case "": return AuthV1.StringValue(value: "the default request")
             case "refused": throw Refusal()
             default: return nil
             }
@@ -111,6 +112,10 @@ struct RouterTests {
         #expect(refused?.code == .failedPrecondition && refused?.message == "refused on purpose")
         let garbage = await #expect(throws: RPCError.self) { try await client.callRaw(lookup.path, payload: [0xFF, 0xFF, 0xFF]) }
         #expect(garbage?.code == .invalidArgument)
+        // No payload bytes are the request with every field at its default (proto3).
+        let empty = try await client.callRaw(lookup.path, payload: [])
+        #expect(try AuthV1.StringValue(decoding: empty).value == "the default request")
+        #expect(handled.load(ordering: .relaxed) == 1)
         // Over the inline size the request goes to the handler, which decodes it off the loop.
         let large = String(repeating: "x", count: 2048)
         #expect(try await client.call(lookup, AuthV1.StringValue(value: large)).value == "from the handler: \(large)")

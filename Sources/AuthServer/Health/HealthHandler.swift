@@ -13,16 +13,25 @@ struct HealthHandler: HealthService.Handler {
         try answer(request)
     }
 
-    /// Check needs nothing but memory: it is always answered on the event loop.
+    /// Check needs nothing but memory: it is always answered on the event loop, with one of
+    /// the two answers encoded once.
     func registerAnswersFromMemory(on router: inout Router) {
-        router.answerFromMemory(HealthService.Method.check) { request, _ in try self.answer(request) }
+        router.answerFromMemory(HealthService.Method.check, encoded: { request, _ in
+            try self.status(request) == .serving ? Self.serving : Self.notServing
+        })
     }
 
+    private static let serving = AuthV1.HealthCheckResponse(status: .serving).encoded()
+    private static let notServing = AuthV1.HealthCheckResponse(status: .notServing).encoded()
+
     private func answer(_ request: AuthV1.HealthCheckRequest) throws(AuthError) -> AuthV1.HealthCheckResponse {
+        AuthV1.HealthCheckResponse(status: try status(request))
+    }
+
+    private func status(_ request: AuthV1.HealthCheckRequest) throws(AuthError) -> AuthV1.HealthCheckResponse.ServingStatus {
         guard request.service.isEmpty || services.contains(request.service) else {
             throw AuthError(.notFound, "service '\(request.service)' is not served here; served: \(services.sorted().joined(separator: ", "))")
         }
-        let status: AuthV1.HealthCheckResponse.ServingStatus = state.isDraining ? .notServing : .serving
-        return AuthV1.HealthCheckResponse(status: status)
+        return state.isDraining ? .notServing : .serving
     }
 }
