@@ -23,14 +23,11 @@ duration=${DURATION:-10}
 hash_seconds=${HASH_SECONDS:-5}
 port=${PORT:-7499}
 workdir=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$workdir"' EXIT
+pid=
+trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$workdir"' EXIT
 
-# authbench sends no end-user address: the hashing queue takes all its calls, not 4 at a time.
-"$bin/authd" --port "$port" --database "$workdir/bench.sqlite" --log-level warning \
-    --scrypt-log-n "$log_n" --scrypt-r 8 --scrypt-p 1 \
-    --hashing-max-waiting 4096 --hashing-max-per-source 4096 > "$workdir/authd.out" &
-pid=$!
-for _ in $(seq 100); do grep -q "listening" "$workdir/authd.out" 2>/dev/null && break; sleep 0.1; done
+source tools/bench-authd.sh
+start_bench_authd --scrypt-log-n "$log_n" --scrypt-r 8 --scrypt-p 1
 
 # ms of one hash, and hashes/s, of one `authbench --workload scrypt` output
 one_ms() { awk '/^hashes/ { print $6 }' "$1"; }
@@ -55,10 +52,11 @@ for round in $(seq "$rounds"); do
     hash "$workdir/after"
     ms=$(awk -v a="$(one_ms "$workdir/before")" -v b="$(one_ms "$workdir/after")" 'BEGIN { printf "%.2f", (a + b) / 2 }')
     bound=$(awk -v ms="$ms" 'BEGIN { printf "%.1f", 2000 / ms }')
-    percent "$login" "$bound" >> "$workdir/of-bound"; echo >> "$workdir/of-bound"
-    percent "$login" "$both" >> "$workdir/of-both"; echo >> "$workdir/of-both"
-    printf '%-5s %12s %10s %12s %10s %8s%% %8s%%\n' "$round" "$ms" "$bound" "$both" "$login" \
-        "$(percent "$login" "$bound")" "$(percent "$login" "$both")"
+    of_bound=$(percent "$login" "$bound")
+    of_both=$(percent "$login" "$both")
+    echo "$of_bound" >> "$workdir/of-bound"
+    echo "$of_both" >> "$workdir/of-both"
+    printf '%-5s %12s %10s %12s %10s %8s%% %8s%%\n' "$round" "$ms" "$bound" "$both" "$login" "$of_bound" "$of_both"
 done
 printf '%-5s %12s %10s %12s %10s %8s%% %8s%%\n' median "" "" "" "" \
     "$(median < "$workdir/of-bound")" "$(median < "$workdir/of-both")"

@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 
 bin=${BIN:-.build/release}
 workdir=$(mktemp -d)
-trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$workdir"' EXIT
+pid=
+trap '[ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; rm -rf "$workdir"' EXIT
 
 port=${PORT:-7499}
 connections=${CONNECTIONS:-4}
@@ -17,11 +18,8 @@ concurrency=${CONCURRENCY:-16}
 duration=${DURATION:-10}
 scrypt=(${SCRYPT:---scrypt-log-n 17 --scrypt-r 8 --scrypt-p 1})
 
-# authbench sends no end-user address: the hashing queue takes all its calls, not 4 at a time.
-"$bin/authd" --port "$port" --database "$workdir/bench.sqlite" --log-level warning "${scrypt[@]}" \
-    --hashing-max-waiting 4096 --hashing-max-per-source 4096 > "$workdir/authd.out" &
-pid=$!
-for _ in $(seq 100); do grep -q "listening" "$workdir/authd.out" 2>/dev/null && break; sleep 0.1; done
+source tools/bench-authd.sh
+start_bench_authd "${scrypt[@]}"
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, scrypt: ${scrypt[*]}"
 for workload in ${WORKLOADS:-health getme login}; do
